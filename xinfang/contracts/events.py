@@ -1,0 +1,159 @@
+"""Every event type of Xinfang, with its schema and version. Past-tense facts only.
+
+Personal data rule: no payload carries an ID number or phone number in clear. Intake keeps
+those encrypted in its own database; events carry masked forms only.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xinfang.contracts.registry import registry
+
+Channel = Literal["letter", "visit", "online", "phone"]
+Purpose = Literal["suggestion", "accusation", "appeal"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PetitionerRef(Payload):
+    """A petitioner as other services see them: masked, never in clear."""
+
+    petitioner_id: str
+    id_type: str
+    id_number_masked: str
+    phone_masked: str | None = None
+
+
+# ---------------------------------------------------------------- intake (the case)
+
+
+@registry.event("CaseRegistered", version=2, producer="intake")
+class CaseRegistered(Payload):
+    tracking_code_hint: str = Field(description="last 4 characters of the tracking code, for clerks")
+    channel: Channel
+    received_at: datetime
+    petitioners: list[PetitionerRef]
+    headcount: int
+    purpose: Purpose
+    category_code: str
+    division_code: str
+    summary: str
+    flags: list[str] = Field(default_factory=list)
+
+
+@registry.upcaster("CaseRegistered", from_version=1)
+def _case_registered_v1_to_v2(p: dict) -> dict:
+    """v1 (the prototype) carried one ``petitioner`` and no headcount; v2 carries a list."""
+    p = dict(p)
+    single = p.pop("petitioner")
+    p["petitioners"] = [single]
+    p.setdefault("headcount", 1)
+    p.setdefault("flags", [])
+    return p
+
+
+@registry.event("CaseAccepted", producer="intake")
+class CaseAccepted(Payload):
+    procedure: Literal["normal", "simplified"]
+    notice: str
+    unit_id: str | None = None
+
+
+@registry.event("CaseNotAccepted", producer="intake")
+class CaseNotAccepted(Payload):
+    decision: Literal["not_accepted", "no_longer_accepted"]
+    notice: str
+    unit_id: str | None = None
+
+
+@registry.event("HandlingExtended", producer="intake")
+class HandlingExtended(Payload):
+    days: int
+    reason: str
+    approver: str
+
+
+@registry.event("CaseReplied", producer="intake")
+class CaseReplied(Payload):
+    outcome: Literal["supported", "explained", "not_supported"]
+    text: str
+
+
+@registry.event("CaseClosed", producer="intake")
+class CaseClosed(Payload):
+    pass
+
+
+@registry.event("ReviewRequested", producer="intake")
+class ReviewRequested(Payload):
+    level: Literal["review", "re_review"]
+    reason: str
+
+
+@registry.event("CaseEvaluated", producer="intake")
+class CaseEvaluated(Payload):
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+# ---------------------------------------------------------------- routing (who handles it)
+
+
+@registry.event("CaseAssigned", producer="routing")
+class CaseAssigned(Payload):
+    unit_id: str
+    mode: Literal["assign", "forward"] = "assign"
+    rule: str | None = Field(default=None, description="the routing rule that chose the unit")
+    reason: str | None = None
+    previous_unit_id: str | None = None
+
+
+@registry.event("CaseSignedFor", producer="routing")
+class CaseSignedFor(Payload):
+    unit_id: str
+
+
+@registry.event("CaseObjected", producer="routing")
+class CaseObjected(Payload):
+    unit_id: str
+    reason: str
+
+
+# ---------------------------------------------------------------- supervision (when it is due)
+
+Stage = Literal["assignment", "objection", "acceptance", "handling", "review", "re_review", "supervision"]
+
+
+@registry.event("DeadlineSet", producer="supervision")
+class DeadlineSet(Payload):
+    stage: Stage
+    starts_at: datetime
+    due_at: datetime
+    limit_days: int
+    day_kind: Literal["calendar", "working"]
+    basis: str = Field(description="the fact the clock starts from, e.g. received_at")
+
+
+@registry.event("DeadlineWarned", producer="supervision")
+class DeadlineWarned(Payload):
+    stage: Stage
+    level: Literal["notice", "warning", "serious_warning"]
+    share_used: float
+    due_at: datetime
+
+
+@registry.event("DeadlineExpired", producer="supervision")
+class DeadlineExpired(Payload):
+    stage: Stage
+    due_at: datetime
+
+
+@registry.event("SupervisionOrderIssued", producer="supervision")
+class SupervisionOrderIssued(Payload):
+    order_id: str
+    requirement: str
+    reply_by: date
