@@ -1,0 +1,36 @@
+"""Errors every service maps to HTTP the same way, each in Chinese and English."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, message_zh: str, *, field: str | None = None, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.message_zh, self.field, self.rule = message, message_zh, field, rule
+
+    def body(self) -> dict:
+        err: dict = {"code": self.code, "message": self.message, "message_zh": self.message_zh}
+        if self.field:
+            err["fields"] = [{"field": self.field, "message": self.message, "message_zh": self.message_zh}]
+        if self.rule:
+            err["rule"] = self.rule
+        return {"error": err}
+
+
+class InvalidInput(DomainError):
+    """A value that is well-formed but not acceptable (unknown category, future date …)."""
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The write conflicts with the case's state or with a concurrent write."""
+    status = 409
+    code = "conflict"

@@ -1,0 +1,74 @@
+"""Engine creation for a service database: a SQLite file by default, PostgreSQL in production."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from xinfang.storage.migrations import upgrade
+
+
+class Database:
+    """One service's database: the engine plus listeners told after each commit that wrote events."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = _create_engine(url, echo=echo)
+        self._after_commit: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self, script_location: str | Path) -> None:
+        upgrade(self.engine, script_location)
+
+    def on_events_committed(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._after_commit.append(fn)
+
+    def events_committed(self) -> None:
+        for fn in list(self._after_commit):
+            fn()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as c:
+                c.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str, *, echo: bool) -> sa.Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # take the write lock up front: no read-then-upgrade deadlocks between threads
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -1,0 +1,143 @@
+"""One transaction of one service: events appended with their outbox rows, consumed event ids
+recorded with their effect. Nothing reaches Kafka that is not committed here first."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from xinfang.contracts import Envelope, decode, encode, topic_for
+from xinfang.storage.database import Database
+from xinfang.storage.tables import events, inbox, outbox, positions
+
+
+class ConcurrencyConflict(Exception):
+    """The stream moved on since the caller read it (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        super().__init__(f"stream {stream_id}: expected version {expected}, found {actual}")
+
+
+class AlreadyApplied(Exception):
+    """This consumer applied the event before: redelivery is a no-op."""
+
+
+class UnitOfWork:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: sa.Connection | None = None
+        self._appended = 0
+
+    def __enter__(self) -> "UnitOfWork":
+        self.conn = self.db.engine.connect()
+        self.conn.begin()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.conn is not None
+        try:
+            if exc_type is None and self.conn.in_transaction():
+                self.commit()
+            elif self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    def commit(self) -> None:
+        assert self.conn is not None
+        try:
+            self.conn.commit()
+        except IntegrityError as exc:
+            raise _conflict_from(exc) from exc
+        if self._appended:
+            self._appended = 0
+            self.db.events_committed()
+
+    # ---------------------------------------------------------------- event store
+
+    def stream_version(self, stream_id: str) -> int:
+        v = self.conn.execute(
+            sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == stream_id)
+        ).scalar()
+        return int(v or 0)
+
+    def load(self, stream_id: str) -> list[Envelope]:
+        rows = self.conn.execute(
+            sa.select(events.c.body).where(events.c.stream_id == stream_id).order_by(events.c.version)
+        )
+        return [decode(r.body) for r in rows]
+
+    def append(self, stream_id: str, expected_version: int, new: Iterable[Envelope]) -> list[Envelope]:
+        """Append events at expected_version+1.. and queue them in the outbox, atomically."""
+        actual = self.stream_version(stream_id)
+        if actual != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, actual)
+        now = datetime.now(timezone.utc)
+        stored: list[Envelope] = []
+        for i, env in enumerate(new, start=1):
+            env = env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
+            body = encode(env).decode()
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(events.insert().values(
+                        event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
+                        event_type=env.event_type, schema_version=env.schema_version,
+                        case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
+                    ))
+            except IntegrityError as exc:
+                raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+            self.conn.execute(outbox.insert().values(
+                event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id,
+                body=body, created_at=now,
+            ))
+            stored.append(env)
+        self._appended += len(stored)
+        return stored
+
+    # ---------------------------------------------------------------- inbox
+
+    def is_applied(self, consumer: str, event_id: str) -> bool:
+        return self.conn.execute(
+            sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+        ).first() is not None
+
+    def mark_applied(self, consumer: str, env: Envelope, topic: str, partition: int, offset: int) -> None:
+        """Record that ``consumer`` applied ``env``; raises AlreadyApplied on a duplicate."""
+        if self.is_applied(consumer, env.event_id):
+            raise AlreadyApplied(env.event_id)
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(inbox.insert().values(
+                    consumer=consumer, event_id=env.event_id, topic=topic, partition=partition,
+                    offset=offset, applied_at=datetime.now(timezone.utc),
+                ))
+        except IntegrityError as exc:
+            raise AlreadyApplied(env.event_id) from exc
+        self.record_position(consumer, topic, partition, offset)
+
+    def record_position(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        key = (positions.c.consumer == consumer) & (positions.c.topic == topic) & (positions.c.partition == partition)
+        cur = self.conn.execute(sa.select(positions.c.offset).where(key)).scalar()
+        if cur is None:
+            self.conn.execute(positions.insert().values(consumer=consumer, topic=topic, partition=partition, offset=offset))
+        elif offset > cur:
+            self.conn.execute(positions.update().where(key).values(offset=offset))
+
+    def execute(self, stmt, *args, **kw):
+        return self.conn.execute(stmt, *args, **kw)
+
+
+def _conflict_from(exc: IntegrityError) -> Exception:
+    msg = str(exc.orig)
+    if "uq_events_stream_version" in msg or "events.stream_id" in msg:
+        return ConcurrencyConflict("?", -1, None)
+    return exc
+
+
+def positions_of(db: Database, consumer: str) -> dict[tuple[str, int], int]:
+    with db.engine.connect() as c:
+        rows = c.execute(sa.select(positions).where(positions.c.consumer == consumer))
+        return {(r.topic, r.partition): r.offset for r in rows}
