@@ -1,0 +1,54 @@
+"""Configuration from the environment (pydantic-settings). Every number a rule uses lives here
+or in the service's own settings, with the legal value as default."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("intake", "routing", "supervision", "reporting")
+DEFAULT_PORTS = {"web": 8000, "intake": 8001, "routing": 8002, "supervision": 8003, "reporting": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XINFANG_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".xinfang"), description="SQLite files, logs, Faust data")
+    kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    topic_partitions: int = 4
+    republish_on_start: bool = Field(
+        default=False, description="re-send every stored event on start (the broker lost its data)")
+    pii_key: str = Field(
+        default="dev-only-key-change-me-in-production-0000",
+        description="secret for encrypting and hashing ID and phone numbers")
+    log_level: str = "INFO"
+
+
+class ServiceSettings(BaseSettings):
+    """Per service: ``<NAME>_PORT``, ``<NAME>_DATABASE_URL``, ``<NAME>_HOST``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    name: str
+    host: str = "127.0.0.1"
+    port: int
+    database_url: str
+
+
+@lru_cache
+def settings() -> Settings:
+    return Settings()
+
+
+def service_settings(name: str) -> ServiceSettings:
+    import os
+
+    s = settings()
+    up = name.upper()
+    return ServiceSettings(
+        name=name,
+        host=os.environ.get(f"{up}_HOST", "127.0.0.1"),
+        port=int(os.environ.get(f"{up}_PORT", DEFAULT_PORTS[name])),
+        database_url=os.environ.get(f"{up}_DATABASE_URL", f"sqlite:///{(s.data_dir / f'{name}.db').resolve()}"),
+    )

@@ -1,0 +1,2 @@
+"""Kafka-protocol messaging: the embedded broker, topic administration, the outbox relay, the
+Faust stream processors."""

@@ -1,0 +1,104 @@
+"""The process of one service: its database, outbox relay and stream processor, started and
+stopped with the HTTP app. ``bootstrap`` of each service builds one of these."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from xinfang.config import ServiceSettings, service_settings, settings
+from xinfang.messaging.relay import OutboxRelay
+from xinfang.messaging.streams import StreamProcessor, Subscription
+from xinfang.storage import Database
+
+log = logging.getLogger("xinfang.runtime")
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, *, migrations: Path, subscriptions: list[Subscription] | None = None,
+                 publishes: bool = True, service: ServiceSettings | None = None,
+                 bootstrap: str | None = None) -> None:
+        self.name = name
+        self.cfg = service or service_settings(name)
+        self.db = Database(self.cfg.database_url)
+        self.db.migrate(migrations)
+        self.bootstrap = bootstrap or settings().kafka_bootstrap_servers
+        if not self.bootstrap:
+            raise SystemExit(
+                f"{name}: KAFKA_BOOTSTRAP_SERVERS is not set. Start everything with `xinfang up` "
+                f"(it starts the embedded broker) or point KAFKA_BOOTSTRAP_SERVERS at a Kafka.\n"
+                f"{name}：未设置 KAFKA_BOOTSTRAP_SERVERS。请用 `xinfang up` 启动，或指向已有的 Kafka。")
+        self.relay = OutboxRelay(self.db, self.bootstrap, client_id=f"xinfang-{name}-relay") if publishes else None
+        self.subscriptions = subscriptions or []
+        self.streams: StreamProcessor | None = None
+        if self.subscriptions:
+            datadir = settings().data_dir / "faust"
+            datadir.mkdir(parents=True, exist_ok=True)
+            self.streams = StreamProcessor(name, self.db, self.bootstrap, self.subscriptions,
+                                           datadir=str(datadir), partitions=settings().topic_partitions)
+
+    async def start(self) -> None:
+        if self.relay:
+            if settings().republish_on_start:
+                n = self.relay.republish_all()
+                if n:
+                    log.info("broker started empty: republishing %d stored events", n)
+            self.relay.start()
+        if self.streams:
+            await self.streams.start()
+        log.info("%s ready on http://%s:%d (database %s)", self.name, self.cfg.host, self.cfg.port, self.db.dialect)
+
+    async def stop(self) -> None:
+        if self.streams:
+            try:
+                await self.streams.stop()
+            except Exception:  # pragma: no cover - shutting down anyway
+                log.exception("stopping stream processor")
+        if self.relay:
+            self.relay.stop()
+        self.db.dispose()
+
+    def health(self) -> dict:
+        db_ok = self.db.ping()
+        report: dict = {"service": self.name, "database": "ok" if db_ok else "unreachable"}
+        ok = db_ok
+        if self.relay:
+            pending = self.relay.pending() if db_ok else None
+            report["outbox_pending"] = pending
+            report["relay"] = "ok" if self.relay.last_error is None else self.relay.last_error
+            ok = ok and self.relay.last_error is None
+        if self.streams:
+            running = self.streams.running
+            report["consumer"] = "running" if running else "stopped"
+            report["applied"] = self.streams.applied
+            report["dead_lettered"] = self.streams.dead_lettered
+            ok = ok and running
+        report["broker"] = self.bootstrap
+        report["status"] = "ok" if ok else "degraded"
+        return report
+
+
+def serve(app, cfg: ServiceSettings) -> None:
+    import uvicorn
+
+    from xinfang.logs import configure
+
+    configure(cfg.name, settings().log_level)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=5)
+
+
+def main_for(build) -> None:
+    """``python -m services.<name>``: build the app and serve it."""
+    from xinfang.logs import configure
+
+    cfg_name = build.__module__.split(".")[1]
+    configure(cfg_name, settings().log_level)
+    try:
+        app, runtime = build()
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        raise
+    serve(app, runtime.cfg)
+    os._exit(0)  # Faust leaves non-daemon threads behind; the work is done

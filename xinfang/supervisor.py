@@ -1,0 +1,155 @@
+"""Runs the whole system as processes: the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set)
+and the four services, their output prefixed by service name. Used by ``xinfang up`` and tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+import httpx
+
+from xinfang.config import DEFAULT_PORTS, SERVICES, settings
+from xinfang.messaging.admin import ensure_topics
+from xinfang.messaging.broker import EmbeddedBroker
+
+COLORS = {"broker": "35", "intake": "36", "routing": "33", "supervision": "32", "reporting": "34"}
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Stack:
+    """The broker and the service processes of one running system."""
+
+    data_dir: Path
+    bootstrap: str | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    out: TextIO | None = None
+    color: bool = False
+    broker: EmbeddedBroker | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start_broker(self) -> str:
+        if self.bootstrap:
+            return self.bootstrap
+        self.broker = EmbeddedBroker(log_path=self.data_dir / "logs" / "broker.log").start()
+        self.bootstrap = self.broker.bootstrap
+        self.env.setdefault("XINFANG_REPUBLISH_ON_START", "1")  # memory broker: start empty
+        return self.bootstrap
+
+    def start(self, names=SERVICES, timeout: float = 60.0) -> "Stack":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        bootstrap = self.start_broker()
+        ensure_topics(bootstrap, partitions=settings().topic_partitions)
+        for name in names:
+            self.start_service(name)
+        self.wait_healthy(names, timeout)
+        return self
+
+    def service_env(self, name: str) -> dict:
+        env = {**os.environ, **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap or "",
+               "XINFANG_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+        env[f"{name.upper()}_PORT"] = str(self.ports.get(name, DEFAULT_PORTS[name]))
+        return env
+
+    def start_service(self, name: str) -> ServiceProcess:
+        env = self.service_env(name)
+        sp = ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), env)
+        logdir = self.data_dir / "logs"
+        logdir.mkdir(parents=True, exist_ok=True)
+        sp.log = logdir / f"{name}.log"
+        sp.proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        threading.Thread(target=self._pump, args=(sp,), daemon=True).start()
+        self.services[name] = sp
+        return sp
+
+    def _pump(self, sp: ServiceProcess) -> None:
+        prefix = f"{sp.name:<11}|"
+        if self.color:
+            prefix = f"\x1b[{COLORS.get(sp.name, '0')}m{prefix}\x1b[0m"
+        with open(sp.log, "ab") as f:
+            for line in iter(sp.proc.stdout.readline, b""):
+                f.write(line)
+                f.flush()
+                if self.out is not None:
+                    try:
+                        self.out.write(f"{prefix} {line.decode('utf-8', 'replace').rstrip()}\n")
+                        self.out.flush()
+                    except ValueError:
+                        return
+
+    def wait_healthy(self, names=SERVICES, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending:
+            for name in list(pending):
+                sp = self.services[name]
+                if sp.proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {sp.proc.returncode}; see {sp.log}")
+                try:
+                    if httpx.get(f"{sp.url}/health", timeout=1.0).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(0.2)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        sp = self.services[name]
+        if sp.proc and sp.proc.poll() is None:
+            os.killpg(sp.proc.pid, sig)
+            sp.proc.wait(15)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        self.start_service(name)
+        self.wait_healthy([name], timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for sp in self.services.values():
+            if sp.proc and sp.proc.poll() is None:
+                try:
+                    os.killpg(sp.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for sp in self.services.values():
+            if sp.proc is None:
+                continue
+            try:
+                sp.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(sp.proc.pid, signal.SIGKILL)
+                sp.proc.wait()
+        if self.broker:
+            self.broker.stop()
+
+    def watch(self, on_exit: Callable[[str, int], None]) -> None:
+        """Block until a service exits; call on_exit(name, code)."""
+        while True:
+            for name, sp in self.services.items():
+                code = sp.proc.poll() if sp.proc else None
+                if code is not None:
+                    on_exit(name, code)
+                    return
+            time.sleep(0.3)

@@ -1,0 +1,102 @@
+"""What every service's HTTP surface shares: health, error bodies, the runtime lifecycle."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from xinfang.errors import DomainError
+from xinfang.storage import ConcurrencyConflict
+
+log = logging.getLogger("xinfang.web")
+
+_ZH = {
+    "missing": "必填项缺失",
+    "string_too_short": "内容过短或为空",
+    "string_too_long": "内容过长",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "datetime_parsing": "日期时间格式不正确（应为 ISO-8601，如 2026-11-20T09:30:00+08:00）",
+    "datetime_from_date_parsing": "日期时间格式不正确（应为 ISO-8601）",
+    "datetime_type": "日期时间格式不正确",
+    "timezone_aware": "日期时间必须带时区",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "too_short": "至少需要一项",
+    "too_long": "项数过多",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "请求体不是合法的 JSON",
+    "model_attributes_type": "格式不正确",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "string_type": "应为文本",
+    "string_pattern_mismatch": "格式不正确",
+}
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def validation_body(errors: list[dict[str, Any]]) -> dict:
+    fields = []
+    for e in errors:
+        msg = str(e.get("msg", ""))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        zh = _ZH.get(e.get("type", ""), "")
+        if " | " in msg:  # our validators give "english | 中文"
+            msg, zh = msg.split(" | ", 1)
+        fields.append({"field": _field(tuple(e.get("loc", ()))), "message": msg, "message_zh": zh or "输入不正确"})
+    names = ", ".join(f["field"] for f in fields)
+    return {"error": {"code": "validation_error", "message": f"invalid input: {names}",
+                      "message_zh": f"输入有误：{names}", "fields": fields}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError):
+        return JSONResponse(validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_req: Request, exc: DomainError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _conflict(_req: Request, exc: ConcurrencyConflict):
+        return JSONResponse({"error": {
+            "code": "concurrency_conflict",
+            "message": "the case was changed by someone else meanwhile; reload and try again",
+            "message_zh": "该信访事项已被他人修改，请刷新后重试",
+            "expected_version": exc.expected, "actual_version": exc.actual}}, status_code=409)
+
+
+def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops the service's relay and stream processor."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
+                  openapi_url="/openapi.json")
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["operations"])
+    async def health():
+        report = await asyncio.to_thread(runtime.health)
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    return app
