@@ -1,0 +1,4 @@
+from services.supervision.bootstrap import build
+from xinfang.runtime import main_for
+
+main_for(build)

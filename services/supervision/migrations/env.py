@@ -1,0 +1,3 @@
+from xinfang.storage.migrations import run_env
+
+run_env()
