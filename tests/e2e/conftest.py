@@ -1,0 +1,92 @@
+"""The whole system as processes: a broker of its own, four services on PostgreSQL, free ports."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ARTIFACTS, _DOCKER_ABSENT
+from xinfang.config import SERVICES
+from xinfang.supervisor import Stack
+
+PETITION = {
+    "channel": "letter",
+    "received_at": "2026-11-20T09:30:00+08:00",
+    "petitioners": [{"name": "张三", "id_type": "resident_id", "id_number": "110101199003071233",
+                     "phone": "13800000000", "address": "示范县城关镇"}],
+    "headcount": 1,
+    "purpose": "appeal",
+    "category_code": "0702",
+    "division_code": "999901001001",
+    "summary": "拖欠工资",
+    "request": "请求督促支付工资",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _broker():
+    if _DOCKER_ABSENT is None:
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server(), None
+        return
+    from xinfang.messaging.broker import EmbeddedBroker
+
+    with EmbeddedBroker(log_path=ARTIFACTS / "e2e-broker.log") as b:
+        yield b.bootstrap, b
+
+
+class RunningSystem:
+    def __init__(self, stack: Stack, db_urls: dict[str, str]) -> None:
+        self.stack, self.db_urls = stack, db_urls
+        self.url = {n: stack.services[n].url for n in SERVICES}
+        self.http = httpx.Client(timeout=10)
+
+    def register(self, **changes) -> dict:
+        r = self.http.post(f"{self.url['intake']}/api/v1/petitions", json={**PETITION, **changes})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def get(self, service: str, path: str) -> httpx.Response:
+        return self.http.get(f"{self.url[service]}{path}")
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def system(pg_server, tmp_path_factory, request):
+    """A running system for one test module."""
+    data_dir = tmp_path_factory.mktemp("xinfang")
+    db_urls = {name: pg_server.create_database(f"xf_{name}") for name in SERVICES}
+    with _broker() as (bootstrap, _b):
+        stack = Stack(data_dir=data_dir, bootstrap=bootstrap, ports={n: _free_port() for n in SERVICES},
+                      env={f"{n.upper()}_DATABASE_URL": u for n, u in db_urls.items()})
+        try:
+            stack.start(timeout=90)
+            yield RunningSystem(stack, db_urls)
+        finally:
+            stack.stop()
+            logs = ARTIFACTS / f"logs-{request.module.__name__.rsplit('.', 1)[-1]}"
+            logs.mkdir(parents=True, exist_ok=True)
+            for f in (data_dir / "logs").glob("*.log"):
+                (logs / f.name).write_bytes(f.read_bytes())
+            for u in db_urls.values():
+                pg_server.drop_database(u)

@@ -1,0 +1,85 @@
+"""One case through all four services on a real broker and real databases."""
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import PETITION
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_petition_appears_in_routing_supervision_and_reporting_within_two_seconds(system):
+    before = system.get("reporting", "/api/v1/stats/summary").json()["registered"]
+    t0 = time.monotonic()
+    case = system.register()
+    assert case["tracking_code"] and case["case_id"]
+
+    def visible():
+        a = system.get("routing", f"/api/v1/cases/{case['case_id']}/assignment")
+        d = system.get("supervision", f"/api/v1/cases/{case['case_id']}/deadlines")
+        s = system.get("reporting", "/api/v1/stats/summary").json()
+        return a.status_code == 200 and d.status_code == 200 and s["registered"] == before + 1 and (a, d)
+
+    a, d = system.wait_for(visible, timeout=10, what="the case everywhere")
+    assert time.monotonic() - t0 < 2.0, f"took {time.monotonic() - t0:.2f}s"
+    assert a.json()["unit_id"] == "999901001-gov"  # township of the village where it arose
+    stages = {x["stage"]: x for x in d.json()}
+    assert stages["handling"]["due_at"].startswith("2027-01-19")  # 60 days after 2026-11-20 09:30 +08:00
+    assert stages["assignment"]["due_at"].startswith("2026-12-05")
+
+
+def test_before_routing_knows_a_case_its_assignment_is_404(system):
+    r = system.get("routing", f"/api/v1/cases/{uuid.uuid4()}/assignment")
+    assert r.status_code == 404
+    assert r.json()["error"]["message_zh"]
+    assert system.get("supervision", f"/api/v1/cases/{uuid.uuid4()}/deadlines").status_code == 404
+
+
+def test_the_case_file_shows_masked_personal_data_and_its_history(system):
+    case = system.register()
+    file = system.get("intake", f"/api/v1/cases/{case['case_id']}").json()
+    assert file["petitioners"][0]["id_number_masked"] == "1101**********1233"
+    assert "110101199003071233" not in str(file)
+    assert [h["event_type"] for h in file["history"]] == ["CaseRegistered"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"division_code": "999901999999"}, "division_code"),
+    ({"category_code": "07"}, "category_code"),
+    ({"received_at": "2099-01-01T00:00:00+08:00"}, "received_at"),
+    ({"received_at": "2026-11-20T09:30:00"}, "received_at"),
+    ({"channel": "fax"}, "channel"),
+    ({"petitioners": [{**PETITION["petitioners"][0], "id_number": "110101199003071234"}]}, "petitioners.0.id_number"),
+    ({"headcount": 0}, "headcount"),
+])
+def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(system, change, field):
+    engine = sa.create_engine(system.db_urls["intake"].replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as c:
+        before = c.execute(sa.text("SELECT count(*) FROM events")).scalar()
+    r = system.http.post(f"{system.url['intake']}/api/v1/petitions", json={**PETITION, **change})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert field in [f["field"] for f in err["fields"]]
+    assert all(f["message"] and f["message_zh"] for f in err["fields"])
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM events")).scalar() == before
+    engine.dispose()
+
+
+def test_every_service_answers_health_and_publishes_openapi(system):
+    for name, url in system.url.items():
+        h = system.http.get(f"{url}/health")
+        assert h.status_code == 200 and h.json()["status"] == "ok", (name, h.text)
+        doc = system.http.get(f"{url}/openapi.json").json()
+        assert any(p.startswith("/api/v1/") for p in doc["paths"]), name
+
+
+def test_reference_lists_are_served(system):
+    cats = system.get("intake", "/api/v1/categories").json()
+    assert len(cats) == 17 and all(c["children"] for c in cats)
+    divs = system.get("routing", "/api/v1/divisions").json()
+    assert {"code", "name", "level", "parent"} <= set(divs[0])
+    assert sum(d["level"] == "village" for d in divs) >= 100
+    assert len(system.get("routing", "/api/v1/units").json()) >= 30

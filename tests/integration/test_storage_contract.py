@@ -1,0 +1,150 @@
+"""One contract for the storage kernel, run against every backend (SQLite file, PostgreSQL).
+
+The event store refuses a write made on a stale version; events and their outbox rows commit
+or vanish together; the inbox makes a redelivered event a no-op.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import CaseAssigned
+from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, UnitOfWork
+from xinfang.storage.tables import events, inbox, outbox, positions
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "routing" / "migrations"
+
+
+def assigned(case_id: str, unit: str = "u-1"):
+    return new_envelope(CaseAssigned(unit_id=unit), case_id=case_id, office="999901001000",
+                        actor="test", producer="routing")
+
+
+def count(db: Database, table) -> int:
+    with db.engine.connect() as c:
+        return c.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+class StorageContract:
+    """Subclassed once per backend; ``db`` is a migrated, empty service database."""
+
+    @pytest.fixture
+    def db(self):
+        raise NotImplementedError
+
+    def test_appended_events_load_back_in_order_with_versions(self, db):
+        with UnitOfWork(db) as uow:
+            uow.append("c1", 0, [assigned("c1", "a"), assigned("c1", "b")])
+        with UnitOfWork(db) as uow:
+            uow.append("c1", 2, [assigned("c1", "c")])
+            loaded = uow.load("c1")
+        assert [e.payload["unit_id"] for e in loaded] == ["a", "b", "c"]
+        assert [e.stream_version for e in loaded] == [1, 2, 3]
+        assert all(e.recorded_at.tzinfo is not None for e in loaded)
+
+    def test_a_write_on_a_stale_version_is_refused_and_leaves_nothing(self, db):
+        with UnitOfWork(db) as uow:
+            uow.append("c1", 0, [assigned("c1")])
+        with pytest.raises(ConcurrencyConflict) as err:
+            with UnitOfWork(db) as uow:
+                uow.append("c1", 0, [assigned("c1", "late")])
+        assert (err.value.expected, err.value.actual) == (0, 1)
+        assert count(db, events) == 1 and count(db, outbox) == 1
+
+    def test_two_concurrent_writers_on_one_version_exactly_one_wins(self, db):
+        # both read version 0 before either writes; SQLite serialises writers at BEGIN, so there
+        # the second one waits for the lock instead and then finds version 1
+        barrier = threading.Barrier(1 if db.dialect == "sqlite" else 2)
+        results: list[str] = []
+
+        def write(unit):
+            try:
+                with UnitOfWork(db) as uow:
+                    uow.stream_version("race")
+                    barrier.wait(5)
+                    uow.append("race", 0, [assigned("race", unit)])
+                results.append("ok")
+            except ConcurrencyConflict:
+                results.append("conflict")
+
+        threads = [threading.Thread(target=write, args=(u,)) for u in ("x", "y")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert sorted(results) == ["conflict", "ok"]
+        assert count(db, events) == 1
+
+    def test_each_event_is_queued_in_the_outbox_in_the_same_transaction(self, db):
+        with UnitOfWork(db) as uow:
+            stored = uow.append("c1", 0, [assigned("c1"), assigned("c1")])
+        with db.engine.connect() as c:
+            rows = c.execute(sa.select(outbox).order_by(outbox.c.id)).mappings().all()
+        assert [r["event_id"] for r in rows] == [e.event_id for e in stored]
+        assert {r["topic"] for r in rows} == {"xinfang.routing.events"}
+        assert all(r["key"] == "c1" and r["published_at"] is None for r in rows)
+
+    def test_a_failed_transaction_leaves_neither_event_nor_outbox_row(self, db):
+        with pytest.raises(RuntimeError):
+            with UnitOfWork(db) as uow:
+                uow.append("c1", 0, [assigned("c1")])
+                raise RuntimeError("the effect failed")
+        assert count(db, events) == 0 and count(db, outbox) == 0
+
+    def test_the_inbox_makes_redelivery_a_no_op(self, db):
+        env = assigned("c1")
+        with UnitOfWork(db) as uow:
+            uow.mark_applied("reporting", env, "t", 0, 7)
+        with pytest.raises(AlreadyApplied):
+            with UnitOfWork(db) as uow:
+                uow.mark_applied("reporting", env, "t", 0, 7)
+        with UnitOfWork(db) as uow:  # another consumer applies the same event independently
+            uow.mark_applied("other", env, "t", 0, 7)
+        assert count(db, inbox) == 2
+
+    def test_an_effect_that_fails_does_not_mark_the_event_applied(self, db):
+        env = assigned("c1")
+        with pytest.raises(RuntimeError):
+            with UnitOfWork(db) as uow:
+                uow.mark_applied("reporting", env, "t", 0, 1)
+                raise RuntimeError("projection failed")
+        with UnitOfWork(db) as uow:
+            assert not uow.is_applied("reporting", env.event_id)
+
+    def test_positions_only_move_forward(self, db):
+        with UnitOfWork(db) as uow:
+            uow.mark_applied("r", assigned("a"), "t", 3, 10)
+            uow.mark_applied("r", assigned("b"), "t", 3, 4)   # a redelivered older message
+            uow.mark_applied("r", assigned("c"), "t", 1, 2)
+        with db.engine.connect() as c:
+            got = {(r.partition): r.offset for r in c.execute(sa.select(positions))}
+        assert got == {3: 10, 1: 2}
+
+    def test_migrations_run_twice_change_nothing(self, db):
+        db.migrate(MIGRATIONS)
+        with UnitOfWork(db) as uow:
+            uow.append("c1", 0, [assigned("c1")])
+        assert count(db, events) == 1
+
+
+class TestSQLite(StorageContract):
+    @pytest.fixture
+    def db(self, tmp_path):
+        d = Database(f"sqlite:///{tmp_path / 'routing.db'}")
+        d.migrate(MIGRATIONS)
+        yield d
+        d.dispose()
+
+
+@pytest.mark.postgres
+class TestPostgres(StorageContract):
+    @pytest.fixture
+    def db(self, pg_url):
+        d = Database(pg_url)
+        d.migrate(MIGRATIONS)
+        yield d
+        d.dispose()
