@@ -14,7 +14,8 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access"):
+    # Faust and mode log every start step at INFO under the module that subclasses them
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access", "xinfang.messaging.streams"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     logging.getLogger("uvicorn.error").handlers[:] = []
     logging.getLogger("uvicorn").handlers[:] = []

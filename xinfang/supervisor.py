@@ -67,7 +67,8 @@ class Stack:
     def service_env(self, name: str) -> dict:
         env = {**os.environ, **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap or "",
                "XINFANG_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
-        env[f"{name.upper()}_PORT"] = str(self.ports.get(name, DEFAULT_PORTS[name]))
+        key = f"{name.upper()}_PORT"
+        env[key] = str(self.ports.get(name) or env.get(key) or DEFAULT_PORTS[name])
         return env
 
     def start_service(self, name: str) -> ServiceProcess:

@@ -50,7 +50,7 @@ def list_topics(bootstrap: str) -> dict[str, int]:
     try:
         out: dict[str, int] = {}
         for t in admin.describe_topics():
-            out[t["topic"]] = len(t.get("partitions") or [])
+            out[t.get("name") or t.get("topic")] = len(t.get("partitions") or [])
         return dict(sorted(out.items()))
     finally:
         admin.close()

@@ -1,0 +1,85 @@
+"""The `xinfang` command as an operator uses it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import unique_topic
+from xinfang.contracts import all_topics
+from xinfang.messaging.admin import ensure_topics, list_topics
+
+XINFANG = str(Path(sys.executable).parent / "xinfang")
+
+
+def test_help_lists_the_commands():
+    out = subprocess.run([XINFANG, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "up" in out and "topics" in out
+
+
+def test_topics_are_created_explicitly_with_their_dead_letter_topics(kafka_bootstrap):
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    subprocess.run([XINFANG, "topics", "create", "--partitions", "4"], env=env, check=True, capture_output=True)
+    listed = subprocess.run([XINFANG, "topics", "list"], env=env, check=True, capture_output=True, text=True).stdout
+    topics = list_topics(kafka_bootstrap)
+    for t in all_topics():
+        assert topics[t] == 4 and t in listed
+    assert "xinfang.intake.events.dlq" in topics
+
+
+def test_creating_topics_twice_creates_nothing_the_second_time(kafka_bootstrap):
+    t = unique_topic()
+    assert ensure_topics(kafka_bootstrap, partitions=3, topics=[t]) == [t]
+    assert ensure_topics(kafka_bootstrap, partitions=3, topics=[t]) == []
+    assert list_topics(kafka_bootstrap)[t] == 3
+
+
+def test_topics_without_a_broker_say_how_to_get_one():
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    r = subprocess.run([XINFANG, "topics", "list"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "KAFKA_BOOTSTRAP_SERVERS" in r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.e2e
+def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path):
+    ports = {n: _free_port() for n in ("intake", "routing", "supervision", "reporting")}
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env.update({f"{n.upper()}_PORT": str(p) for n, p in ports.items()})
+    proc = subprocess.Popen([XINFANG, "up", "--data-dir", str(tmp_path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        healthy: set = set()
+        while healthy != set(ports) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            for n, p in ports.items():
+                try:
+                    if httpx.get(f"http://127.0.0.1:{p}/health", timeout=1).status_code == 200:
+                        healthy.add(n)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+        assert healthy == set(ports)
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out
+    # logs are prefixed by service, and nothing still listens
+    for n in ports:
+        assert f"{n:<11}|" in out
+    for p in ports.values():
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{p}/health", timeout=1)
