@@ -15,6 +15,9 @@ app = typer.Typer(help="Xinfang 信访 — run and operate the petition case sys
                   add_completion=False)
 topics_app = typer.Typer(help="Kafka topics: create or list them.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+users_app = typer.Typer(help="Staff accounts (kept by routing): add, list, change password, disable.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 
@@ -22,6 +25,7 @@ console = Console(stderr=True)
 def up(
     services: list[str] = typer.Option(list(SERVICES), "--service", "-s", help="which services to start"),
     data_dir: Path = typer.Option(None, help="where SQLite files and logs go (default .xinfang)"),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="seed the DEMO county and the demo users"),
 ):
     """Start the broker (embedded tansu unless KAFKA_BOOTSTRAP_SERVERS is set) and the services.
 
@@ -33,7 +37,7 @@ def up(
         raise typer.BadParameter(f"unknown service(s) {unknown}; choose from {list(SERVICES)}", param_hint="--service")
     cfg = settings()
     stack = Stack(data_dir=(data_dir or cfg.data_dir).resolve(), bootstrap=cfg.kafka_bootstrap_servers,
-                  out=sys.stdout, color=sys.stdout.isatty())
+                  out=sys.stdout, color=sys.stdout.isatty(), demo=demo)
     stopping = {"now": False}
 
     def _stop(*_):
@@ -63,6 +67,11 @@ def up(
         t.add_row(name, sp.url + "/api/v1/", sp.url + "/docs")
     console.print(t)
     console.print(f"data and logs: {stack.data_dir}")
+    if demo:
+        console.print("demo users 演示用户: demo-admin, demo-clerk, demo-dispatcher, demo-handler, demo-supervisor, "
+                      "demo-leader, demo-township-clerk — password 密码 xinfang-demo\n"
+                      f"sign in: POST {stack.services['routing'].url}/api/v1/auth/sign-in "
+                      "or `xinfang token demo-clerk`" if "routing" in stack.services else "")
 
     def _died(name: str, code: int):
         console.print(f"[red]{name} exited with code {code}; stopping the rest. 服务 {name} 已退出。[/red]")
@@ -91,6 +100,101 @@ def topics_list():
     for name, n in list_topics(_bootstrap()).items():
         t.add_row(name, str(n))
     Console().print(t)
+
+
+def _routing_db():
+    from services.routing.bootstrap import MIGRATIONS
+    from xinfang.config import service_settings
+    from xinfang.storage import Database
+
+    db = Database(service_settings("routing").database_url)
+    db.migrate(MIGRATIONS)
+    return db
+
+
+def _fail(exc) -> None:
+    from xinfang.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        console.print(f"[red]{exc.message}[/red]\n{exc.message_zh}")
+        raise typer.Exit(1)
+    raise exc
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: str = typer.Option(..., help="clerk | dispatcher | handler | supervisor | leader | admin"),
+    jurisdiction: str = typer.Option(..., help="12-digit division code of the user's office or unit"),
+    unit: str = typer.Option(None, help="unit id (required for a handler)"),
+    name: str = typer.Option(None, help="display name"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 envvar="XINFANG_NEW_PASSWORD"),
+):
+    """Add a staff account."""
+    from services.routing import organisation
+
+    try:
+        u = organisation.create_user(_routing_db(), username, password, role, jurisdiction, unit, name)
+    except Exception as exc:
+        _fail(exc)
+    console.print(f"added {u['username']} ({u['role']}, {u['jurisdiction']}) 已添加")
+
+
+@users_app.command("list")
+def users_list():
+    """List staff accounts."""
+    from services.routing import organisation
+
+    t = Table("user", "name", "role", "jurisdiction", "unit", "active")
+    for u in organisation.list_users(_routing_db()):
+        t.add_row(u["username"], u["display_name"] or "", u["role"], u["jurisdiction"], u["unit_id"] or "",
+                  "yes" if u["active"] else "no")
+    Console().print(t)
+
+
+@users_app.command("passwd")
+def users_passwd(username: str, password: str = typer.Option(..., prompt=True, hide_input=True,
+                                                             confirmation_prompt=True, envvar="XINFANG_NEW_PASSWORD")):
+    """Set a user's password."""
+    from services.routing import organisation
+
+    try:
+        organisation.set_password(_routing_db(), username, password)
+    except Exception as exc:
+        _fail(exc)
+    console.print("password changed 密码已修改")
+
+
+@users_app.command("disable")
+def users_disable(username: str):
+    """Disable an account (its tokens keep working until they expire)."""
+    from services.routing import organisation
+
+    try:
+        organisation.set_active(_routing_db(), username, False)
+    except Exception as exc:
+        _fail(exc)
+    console.print(f"{username} disabled 已停用")
+
+
+@app.command()
+def token(username: str):
+    """Print a bearer token for USER (for scripts: curl -H "Authorization: Bearer $(xinfang token demo-clerk)")."""
+    import os
+
+    from services.routing import organisation
+    from xinfang.security import TokenIssuer, ensure_keypair, signing_key_from_env
+
+    if not (os.environ.get("XINFANG_TOKEN_SIGNING_KEY") or os.environ.get("XINFANG_TOKEN_SIGNING_KEY_FILE")):
+        priv, _ = ensure_keypair(settings().data_dir.resolve() / "keys")  # the keys `xinfang up` uses
+        os.environ["XINFANG_TOKEN_SIGNING_KEY_FILE"] = str(priv)
+    try:
+        principal = organisation.principal_of(_routing_db(), username)
+    except Exception as exc:
+        _fail(exc)
+    tok, _ = TokenIssuer(signing_key_from_env()).issue(principal)
+    print(tok)
 
 
 def _bootstrap() -> str:

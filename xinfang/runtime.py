@@ -10,6 +10,8 @@ from pathlib import Path
 from xinfang.config import ServiceSettings, service_settings, settings
 from xinfang.messaging.relay import OutboxRelay
 from xinfang.messaging.streams import StreamProcessor, Subscription
+from xinfang.auth import current_user_dependency
+from xinfang.security import TokenVerifier, verify_key_from_env
 from xinfang.storage import Database
 
 log = logging.getLogger("xinfang.runtime")
@@ -22,6 +24,9 @@ class ServiceRuntime:
         self.name = name
         self.cfg = service or service_settings(name)
         self.db = Database(self.cfg.database_url)
+        self.verifier = TokenVerifier(verify_key_from_env())
+        self.current_user = current_user_dependency(self.verifier)
+        self.health_details: list = []  # callables returning a dict merged into /health
         self.db.migrate(migrations)
         self.bootstrap = bootstrap or settings().kafka_bootstrap_servers
         if not self.bootstrap:
@@ -74,6 +79,11 @@ class ServiceRuntime:
             report["applied"] = self.streams.applied
             report["dead_lettered"] = self.streams.dead_lettered
             ok = ok and running
+        for detail in self.health_details:
+            try:
+                report.update(detail())
+            except Exception as exc:  # a detail must never break health itself
+                report[f"detail_error"] = type(exc).__name__
         report["broker"] = self.bootstrap
         report["status"] = "ok" if ok else "degraded"
         return report

@@ -16,7 +16,8 @@ import httpx
 
 from xinfang.config import DEFAULT_PORTS, SERVICES, settings
 from xinfang.messaging.admin import ensure_topics
-from xinfang.messaging.broker import EmbeddedBroker
+from xinfang.messaging.broker import EmbeddedBroker, die_with_parent, port_in_use
+from xinfang.security import ensure_keypair
 
 COLORS = {"broker": "35", "intake": "36", "routing": "33", "supervision": "32", "reporting": "34"}
 
@@ -44,6 +45,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     out: TextIO | None = None
     color: bool = False
+    demo: bool = True
     broker: EmbeddedBroker | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
@@ -57,12 +59,28 @@ class Stack:
 
     def start(self, names=SERVICES, timeout: float = 60.0) -> "Stack":
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        busy = [f"{n} {self.service_env(n)[f'{n.upper()}_PORT']}" for n in names
+                if port_in_use("127.0.0.1", int(self.service_env(n)[f"{n.upper()}_PORT"]))]
+        if busy:
+            raise RuntimeError(f"ports in use: {', '.join(busy)} — another Xinfang running? Stop it or set "
+                               f"<SERVICE>_PORT. 端口已被占用：{', '.join(busy)}")
+        self.ensure_keys()
         bootstrap = self.start_broker()
         ensure_topics(bootstrap, partitions=settings().topic_partitions)
         for name in names:
             self.start_service(name)
         self.wait_healthy(names, timeout)
         return self
+
+    def ensure_keys(self) -> None:
+        """Token keys: the operator's if given, else development keys kept in the data directory."""
+        given = {**os.environ, **self.env}
+        if not (given.get("XINFANG_TOKEN_VERIFY_KEY") or given.get("XINFANG_TOKEN_VERIFY_KEY_FILE")):
+            priv, pub = ensure_keypair(self.data_dir / "keys")
+            self.env["XINFANG_TOKEN_SIGNING_KEY_FILE"] = str(priv)
+            self.env["XINFANG_TOKEN_VERIFY_KEY_FILE"] = str(pub)
+        if self.demo:
+            self.env.setdefault("XINFANG_DEMO", "1")
 
     def service_env(self, name: str) -> dict:
         env = {**os.environ, **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap or "",
@@ -77,8 +95,12 @@ class Stack:
         logdir = self.data_dir / "logs"
         logdir.mkdir(parents=True, exist_ok=True)
         sp.log = logdir / f"{name}.log"
+        if port_in_use(env.get(f"{name.upper()}_HOST", "127.0.0.1"), sp.port):
+            raise RuntimeError(f"port {sp.port} for {name} is in use: stop what holds it or set "
+                               f"{name.upper()}_PORT / 端口 {sp.port} 已被占用，请释放或设置 {name.upper()}_PORT")
         sp.proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=die_with_parent)
         threading.Thread(target=self._pump, args=(sp,), daemon=True).start()
         self.services[name] = sp
         return sp
@@ -107,7 +129,9 @@ class Stack:
                 if sp.proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {sp.proc.returncode}; see {sp.log}")
                 try:
-                    if httpx.get(f"{sp.url}/health", timeout=1.0).status_code == 200:
+                    h = httpx.get(f"{sp.url}/health", timeout=1.0)
+                    # with the demo county, intake is ready once it has heard of the divisions
+                    if h.status_code == 200 and (not self.demo or h.json().get("divisions_known", 1) > 0):
                         pending.discard(name)
                 except httpx.HTTPError:
                     pass

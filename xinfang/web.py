@@ -6,7 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -98,5 +98,10 @@ def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
     async def health():
         report = await asyncio.to_thread(runtime.health)
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @app.get("/api/v1/me", tags=["identity"])
+    async def me(user=Depends(runtime.current_user)):
+        """The caller: user name, role, unit and jurisdiction, from the token alone."""
+        return user.me()
 
     return app

@@ -40,3 +40,17 @@ petitioners = Table(
     Column("phone_masked", String(32), nullable=True),
     Column("address_enc", Text, nullable=True),
 )
+
+# routing's organisation, as intake needs it: which divisions exist, what units are called
+divisions = Table(
+    "divisions", metadata,
+    Column("code", String(12), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("level", String(16), nullable=False),
+)
+
+units = Table(
+    "units", metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+)

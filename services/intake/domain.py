@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timedelta, timezone
 
 from xinfang.contracts import Envelope, registry
 from xinfang.contracts.events import CaseRegistered, PetitionerRef
+from xinfang.auth import Forbidden
 from xinfang.errors import InvalidInput
 from xinfang.privacy import mask_id, mask_phone, resident_id_valid
 from xinfang.reference import category_leaf
-from xinfang.reference.divisions import county_of, division, township_of
+from xinfang.security import Principal, division_level
 
+REGISTERING_ROLES = frozenset({"clerk", "dispatcher", "admin"})
 TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
@@ -59,22 +62,20 @@ class Registration:
 
 def jurisdiction_of(division_code: str) -> str:
     """The office whose jurisdiction a case is in: the township where the problem arose, else the
-    county."""
-    t = township_of(division_code)
-    if t is not None:
-        return t.code
-    c = county_of(division_code)
-    return c.code if c is not None else division_code
+    division itself (county level and above)."""
+    if division_level(division_code) in ("township", "village"):
+        return division_code[:9] + "000"
+    return division_code
 
 
-def validate_registration(reg: Registration, now: datetime, rules: IntakeRules = IntakeRules()) -> None:
+def validate_registration(reg: Registration, now: datetime, known_division: Callable[[str], bool],
+                          rules: IntakeRules = IntakeRules()) -> None:
     if reg.received_at > now + rules.clock_skew:
         raise InvalidInput("received_at lies in the future", "收到/来访时间不能晚于当前时间", field="received_at")
     if category_leaf(reg.category_code) is None:
         raise InvalidInput(f"category_code {reg.category_code!r} is not a leaf of the category list",
                            f"问题分类 {reg.category_code!r} 不是分类表中的末级分类", field="category_code")
-    d = division(reg.division_code)
-    if d is None:
+    if not known_division(reg.division_code):
         raise InvalidInput(f"division_code {reg.division_code!r} is not a known division",
                            f"问题发生地 {reg.division_code!r} 不是已知的行政区划代码", field="division_code")
     if not reg.petitioners:
@@ -124,11 +125,16 @@ class Case:
         self.history.append(env)
 
 
-def register(case_id: str, reg: Registration, tracking_code: str, *, actor: str,
-             occurred_at: datetime | None, now: datetime | None = None) -> tuple[CaseRegistered, str]:
+def register(case_id: str, reg: Registration, tracking_code: str, *, actor: Principal,
+             known_division: Callable[[str], bool], now: datetime | None = None) -> tuple[CaseRegistered, str]:
     """Decide the registration: returns the event payload and the office (jurisdiction)."""
     now = now or datetime.now(timezone.utc)
-    validate_registration(reg, now)
+    if actor.role not in REGISTERING_ROLES:
+        raise Forbidden(f"role {actor.role} does not register petitions", "当前角色无权登记信访事项")
+    validate_registration(reg, now, known_division)
+    if not actor.in_jurisdiction(reg.division_code):
+        raise Forbidden("division_code lies outside your jurisdiction", "问题发生地不在您的管辖范围内",
+                        field="division_code")
     payload = CaseRegistered(
         tracking_code_hint=tracking_code[-4:],
         channel=reg.channel,  # type: ignore[arg-type]

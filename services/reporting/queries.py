@@ -6,11 +6,19 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from services.reporting.adapters import case_facts
+from xinfang.security import Principal
 from xinfang.storage import Database
 
 
-def summary(db: Database) -> dict:
-    registered = case_facts.c.channel != ""
+def scope(user: Principal):
+    """The facts this user may count: their unit's cases for a handler, else their jurisdiction."""
+    if user.role == "handler":
+        return case_facts.c.unit_id == user.unit_id
+    return case_facts.c.office.startswith(user.prefix)
+
+
+def summary(db: Database, user: Principal) -> dict:
+    registered = sa.and_(case_facts.c.channel != "", scope(user))
     with db.engine.connect() as c:
         total = c.execute(sa.select(sa.func.count()).where(registered)).scalar() or 0
         assigned = c.execute(sa.select(sa.func.count()).where(registered, case_facts.c.unit_id.is_not(None))).scalar() or 0
@@ -25,4 +33,5 @@ def summary(db: Database) -> dict:
         "by_channel": {k: int(v) for k, v in sorted(by_channel.items())},
         "online_share": round(online / total, 4) if total else None,
         "as_of": datetime.now(timezone.utc),
+        "scope": {"jurisdiction": user.jurisdiction, "unit_id": user.unit_id if user.role == "handler" else None},
     }

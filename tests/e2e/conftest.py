@@ -12,6 +12,7 @@ from tests.conftest import ARTIFACTS, _DOCKER_ABSENT
 from xinfang.config import SERVICES
 from xinfang.supervisor import Stack
 
+DEMO_PASSWORD = "xinfang-demo"
 PETITION = {
     "channel": "letter",
     "received_at": "2026-11-20T09:30:00+08:00",
@@ -51,14 +52,30 @@ class RunningSystem:
         self.stack, self.db_urls = stack, db_urls
         self.url = {n: stack.services[n].url for n in SERVICES}
         self.http = httpx.Client(timeout=10)
+        self._tokens: dict[str, str] = {}
 
-    def register(self, **changes) -> dict:
-        r = self.http.post(f"{self.url['intake']}/api/v1/petitions", json={**PETITION, **changes})
+    def token(self, user: str = "demo-clerk", password: str = DEMO_PASSWORD) -> str:
+        if user not in self._tokens:
+            r = self.http.post(f"{self.url['routing']}/api/v1/auth/sign-in",
+                               json={"username": user, "password": password})
+            assert r.status_code == 200, r.text
+            self._tokens[user] = r.json()["access_token"]
+        return self._tokens[user]
+
+    def auth(self, user: str = "demo-clerk") -> dict:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def register(self, user: str = "demo-clerk", **changes) -> dict:
+        r = self.http.post(f"{self.url['intake']}/api/v1/petitions", json={**PETITION, **changes},
+                           headers=self.auth(user))
         assert r.status_code == 201, r.text
         return r.json()
 
-    def get(self, service: str, path: str) -> httpx.Response:
-        return self.http.get(f"{self.url[service]}{path}")
+    def get(self, service: str, path: str, user: str = "demo-leader") -> httpx.Response:
+        return self.http.get(f"{self.url[service]}{path}", headers=self.auth(user) if user else {})
+
+    def post(self, service: str, path: str, json: dict, user: str = "demo-clerk") -> httpx.Response:
+        return self.http.post(f"{self.url[service]}{path}", json=json, headers=self.auth(user) if user else {})
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
         deadline = time.monotonic() + timeout

@@ -157,3 +157,33 @@ class SupervisionOrderIssued(Payload):
     order_id: str
     requirement: str
     reply_by: date
+
+
+# ---------------------------------------------------------------- routing (the organisation)
+# Organisation events are keyed by "org:<6-digit county prefix>" in the envelope's case_id, so one
+# county's organisation changes stay in order on one partition.
+
+
+@registry.event("DivisionAdded", producer="routing")
+class DivisionAdded(Payload):
+    code: str = Field(pattern=r"^\d{12}$")
+    name: str
+    level: Literal["province", "city", "county", "township", "village"]
+    parent: str | None = None
+    demo: bool = False
+
+
+@registry.event("UnitAdded", producer="routing")
+class UnitAdded(Payload):
+    unit_id: str
+    name: str
+    kind: Literal["petition_office", "department", "township_government", "joint_conference_office"]
+    division_code: str = Field(pattern=r"^\d{12}$")
+    demo: bool = False
+
+
+@registry.event("UnitUpdated", producer="routing")
+class UnitUpdated(Payload):
+    unit_id: str
+    name: str | None = None
+    active: bool | None = None

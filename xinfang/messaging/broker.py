@@ -16,6 +16,29 @@ class BrokerError(RuntimeError):
     pass
 
 
+def die_with_parent() -> None:
+    """preexec_fn for children: on Linux, get SIGTERM when the process that started us dies, so a
+    killed `xinfang up` (or test run) leaves no broker or service behind."""
+    try:
+        import ctypes
+        import signal as _signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, _signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return False
+        except OSError:
+            return True
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -67,6 +90,7 @@ class EmbeddedBroker:
             [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         try:
             wait_for_port(self.host, self.port, timeout)

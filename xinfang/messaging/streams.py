@@ -19,13 +19,14 @@ import base64
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from xinfang.contracts import DecodeError, Envelope, decode, dlq_topic
 from xinfang.storage import AlreadyApplied, Database, UnitOfWork
@@ -100,6 +101,7 @@ class StreamProcessor:
             stream_wait_empty=False,
         )
         self._dlq: dict[str, faust.TopicT] = {}
+        self._apply_lock = threading.Lock()
         for sub in subscriptions:
             self._add_agent(sub)
 
@@ -125,12 +127,21 @@ class StreamProcessor:
         if sub.event_types is not None and env.event_type not in sub.event_types:
             return
         delay = 0.2
+        conflicts = 0
         while True:
             try:
                 applied = await asyncio.to_thread(self._apply, sub, env, topic, partition, offset)
                 if applied:
                     self.applied += 1
                 return
+            except IntegrityError as exc:
+                # a concurrent writer got there first (another instance, or a write by the API):
+                # the retry sees its row; a conflict that persists is the event's own fault
+                conflicts += 1
+                if conflicts > 3:
+                    await self.dead_letter(topic, partition, offset, key, value, f"IntegrityError: {exc.orig}")
+                    return
+                await asyncio.sleep(0.05 * conflicts)
             except (OperationalError, DBAPIError) as exc:
                 if not _is_transient(exc):
                     await self.dead_letter(topic, partition, offset, key, value, f"{type(exc).__name__}: {exc.orig}")
@@ -145,7 +156,8 @@ class StreamProcessor:
                 return
 
     def _apply(self, sub: Subscription, env: Envelope, topic: str, partition: int, offset: int) -> bool:
-        with UnitOfWork(self.db) as uow:
+        # one event at a time per service: the agents of different topics touch the same rows
+        with self._apply_lock, UnitOfWork(self.db) as uow:
             try:
                 uow.mark_applied(self.consumer_name, env, topic, partition, offset)
             except AlreadyApplied:

@@ -1,0 +1,180 @@
+"""Who the caller is and what they may see: signed bearer tokens, roles, jurisdiction scopes.
+
+Tokens are Ed25519-signed JWTs. Only routing (which keeps the users) holds the private key and
+signs them at sign-in; every service verifies them by itself with the public key, so no service
+calls another to check a token. Passwords are hashed with Argon2id (memory-hard).
+
+Scope rules, in one place:
+- a user's jurisdiction is a division code; they see what lies in it (county: the 6-digit prefix,
+  township: the 9-digit prefix);
+- a handler (承办人) sees the cases assigned to their own unit, wherever they are;
+- a case outside the caller's scope answers 404, never 403, so its existence does not leak.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROLES = ("clerk", "dispatcher", "handler", "supervisor", "leader", "admin")
+ROLE_NAMES_ZH = {"clerk": "登记员", "dispatcher": "交办员", "handler": "承办人", "supervisor": "督办员",
+                 "leader": "领导", "admin": "管理员"}
+# roles that see ID and phone numbers in clear (to register and to contact the petitioner)
+SEES_PERSONAL_DATA = frozenset({"clerk", "handler"})
+ISSUER = "xinfang"
+AUDIENCE = "xinfang"
+TOKEN_TTL_S = 8 * 3600
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def division_prefix(code: str) -> str:
+    """The prefix every division inside ``code`` shares (12-digit codes: 2+2+2+3+3)."""
+    for keep, zeros in ((2, 10), (4, 8), (6, 6), (9, 3)):
+        if code[keep:] == "0" * zeros:
+            return code[:keep]
+    return code
+
+
+def division_level(code: str) -> str:
+    return {2: "province", 4: "city", 6: "county", 9: "township"}.get(len(division_prefix(code)), "village")
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: str
+    jurisdiction: str          # division code of the user's office or unit
+    unit_id: str | None = None
+    display_name: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return division_prefix(self.jurisdiction)
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return self.role in SEES_PERSONAL_DATA
+
+    def in_jurisdiction(self, division_code: str | None) -> bool:
+        return bool(division_code) and division_code.startswith(self.prefix)
+
+    def can_see_case(self, *, office: str | None, unit_id: str | None) -> bool:
+        if self.role == "handler":
+            return unit_id is not None and unit_id == self.unit_id
+        return self.in_jurisdiction(office)
+
+    def claims(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def me(self) -> dict:
+        return {"username": self.username, "role": self.role, "role_zh": ROLE_NAMES_ZH.get(self.role),
+                "unit_id": self.unit_id, "jurisdiction": self.jurisdiction,
+                "jurisdiction_level": division_level(self.jurisdiction), "display_name": self.display_name}
+
+
+# ------------------------------------------------------------------ keys
+
+
+def generate_keypair() -> tuple[str, str]:
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def ensure_keypair(directory: Path) -> tuple[Path, Path]:
+    """Development keys under the data directory, made once. Production passes its own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    priv, pub = directory / "token-signing.pem", directory / "token-verify.pem"
+    if not (priv.exists() and pub.exists()):
+        private, public = generate_keypair()
+        priv.write_text(private)
+        os.chmod(priv, 0o600)
+        pub.write_text(public)
+    return priv, pub
+
+
+def _read_key(value: str | None, file: str | None, what: str) -> str:
+    if value:
+        return value.replace("\\n", "\n")
+    if file:
+        return Path(file).read_text()
+    raise RuntimeError(
+        f"no token {what} key: set XINFANG_TOKEN_{what.upper()}_KEY or XINFANG_TOKEN_{what.upper()}_KEY_FILE "
+        f"(`xinfang up` makes development keys by itself) / 未配置令牌{'签名' if what == 'signing' else '验证'}密钥")
+
+
+def verify_key_from_env() -> str:
+    return _read_key(os.environ.get("XINFANG_TOKEN_VERIFY_KEY"), os.environ.get("XINFANG_TOKEN_VERIFY_KEY_FILE"),
+                     "verify")
+
+
+def signing_key_from_env() -> str:
+    return _read_key(os.environ.get("XINFANG_TOKEN_SIGNING_KEY"), os.environ.get("XINFANG_TOKEN_SIGNING_KEY_FILE"),
+                     "signing")
+
+
+# ------------------------------------------------------------------ tokens
+
+
+class TokenIssuer:
+    def __init__(self, private_pem: str, ttl_s: int = TOKEN_TTL_S) -> None:
+        self._key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        self.ttl_s = ttl_s
+
+    def issue(self, p: Principal) -> tuple[str, int]:
+        now = int(time.time())
+        exp = now + self.ttl_s
+        claims = {**p.claims(), "sub": p.username, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": exp}
+        claims.pop("username", None)
+        return jwt.encode(claims, self._key, algorithm="EdDSA"), exp
+
+
+class TokenVerifier:
+    def __init__(self, public_pem: str) -> None:
+        self._key = serialization.load_pem_public_key(public_pem.encode())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            c = jwt.decode(token, self._key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
+                           options={"require": ["exp", "sub", "iss", "aud"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"invalid token: {exc}") from exc
+        if c.get("role") not in ROLES or not c.get("jurisdiction"):
+            raise InvalidToken("token lacks a role or jurisdiction")
+        return Principal(username=c["sub"], role=c["role"], jurisdiction=c["jurisdiction"],
+                         unit_id=c.get("unit_id"), display_name=c.get("display_name"))
+
+
+# ------------------------------------------------------------------ passwords
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # Argon2id, RFC 9106 low-memory profile (64 MiB)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    from argon2.exceptions import VerificationError, InvalidHashError
+
+    try:
+        return _hasher().verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
