@@ -1,0 +1,262 @@
+"""Who may see what: every endpoint of every service, a user of township A against a case of
+township B. A case outside the caller's scope answers 404; counts differ by scope; personal data
+stays out of logs and statistics."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import PETITION
+from xinfang.security import Principal, TokenIssuer
+
+pytestmark = pytest.mark.e2e
+
+XINFANG = str(Path(sys.executable).parent / "xinfang")
+TOWNSHIP_A, TOWNSHIP_B = "999901001000", "999901002000"
+VILLAGE_A, VILLAGE_B = "999901001003", "999901002004"
+ID_B = "11010519491231002X"   # valid GB 11643 numbers that appear nowhere else
+PHONE_B = "13912345678"
+PUBLIC = {("intake", "GET", "/api/v1/track/{tracking_code}"), ("routing", "POST", "/api/v1/auth/sign-in")}
+
+
+def add_user(system, username, role, jurisdiction, unit=None):
+    env = {**os.environ, "ROUTING_DATABASE_URL": system.db_urls["routing"], "XINFANG_NEW_PASSWORD": "pass-for-tests"}
+    args = [XINFANG, "users", "add", username, "--role", role, "--jurisdiction", jurisdiction]
+    if unit:
+        args += ["--unit", unit]
+    r = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def world(system):
+    """Township B's case, and the users of township A and B."""
+    add_user(system, "clerk-a", "clerk", TOWNSHIP_A, "999901001-gov")
+    add_user(system, "admin-a", "admin", TOWNSHIP_A, "999901001-gov")
+    add_user(system, "clerk-b", "clerk", TOWNSHIP_B, "999901002-gov")
+    for u in ("clerk-a", "admin-a", "clerk-b"):
+        system.token(u, "pass-for-tests")
+    case_b = system.register(user="clerk-b", division_code=VILLAGE_B,
+                             petitioners=[{**PETITION["petitioners"][0], "id_number": ID_B, "phone": PHONE_B}])
+    system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case_b['case_id']}/deadlines",
+                                       user="clerk-b").status_code == 200, timeout=15, what="case B everywhere")
+    system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary", user="clerk-b").json()["registered"] >= 1,
+                    timeout=15, what="case B counted")
+    return {"case": case_b}
+
+
+def _as(system, user, method, service, path, json=None):
+    return system.http.request(method, f"{system.url[service]}{path}", json=json, headers=system.auth(user))
+
+
+# ---- one row per endpoint: (service, method, path) -> check(system, world)
+
+
+def petitions_post(system, w):
+    before = _count(system, "intake", "SELECT count(*) FROM events")
+    r = _as(system, "clerk-a", "POST", "intake", "/api/v1/petitions", {**PETITION, "division_code": VILLAGE_B})
+    assert r.status_code == 403 and r.json()["error"]["fields"][0]["field"] == "division_code"
+    assert _count(system, "intake", "SELECT count(*) FROM events") == before
+    assert _as(system, "clerk-a", "POST", "intake", "/api/v1/petitions",
+               {**PETITION, "division_code": VILLAGE_A}).status_code == 201
+
+
+def cases_list(system, w):
+    cid = w["case"]["case_id"]
+    mine = _as(system, "clerk-a", "GET", "intake", "/api/v1/cases?limit=500").json()
+    assert cid not in {c["case_id"] for c in mine["items"]}
+    assert all(c["office"].startswith("999901001") for c in mine["items"])
+    theirs = _as(system, "clerk-b", "GET", "intake", "/api/v1/cases?limit=500").json()
+    assert cid in {c["case_id"] for c in theirs["items"]}
+
+
+def case_get(system, w):
+    cid = w["case"]["case_id"]
+    assert _as(system, "clerk-a", "GET", "intake", f"/api/v1/cases/{cid}").status_code == 404
+    assert _as(system, "clerk-b", "GET", "intake", f"/api/v1/cases/{cid}").status_code == 200
+
+
+def categories(system, w):  # reference data, the same for everyone: no case in it
+    assert _as(system, "clerk-a", "GET", "intake", "/api/v1/categories").json() == \
+        _as(system, "clerk-b", "GET", "intake", "/api/v1/categories").json()
+
+
+def track(system, w):  # public by design: shows no personal data
+    r = system.http.get(f"{system.url['intake']}/api/v1/track/{w['case']['tracking_code']}")
+    assert r.status_code == 200 and r.json()["handling_unit"]
+    text = r.text
+    assert ID_B not in text and ID_B[-4:] not in text and PHONE_B[-4:] not in text and "张三" not in text
+
+
+def me(service):
+    def check(system, w):
+        got = _as(system, "clerk-a", "GET", service, "/api/v1/me").json()
+        assert (got["username"], got["jurisdiction"], got["jurisdiction_level"]) == ("clerk-a", TOWNSHIP_A, "township")
+    return check
+
+
+def sign_in(system, w):  # answers only the signing-in user's own token
+    r = system.http.post(f"{system.url['routing']}/api/v1/auth/sign-in",
+                         json={"username": "clerk-a", "password": "pass-for-tests"})
+    assert r.json()["user"]["jurisdiction"] == TOWNSHIP_A
+    assert system.http.post(f"{system.url['routing']}/api/v1/auth/sign-in",
+                            json={"username": "clerk-b", "password": "wrong-password"}).status_code == 401
+
+
+def assignment(system, w):
+    cid = w["case"]["case_id"]
+    assert _as(system, "clerk-a", "GET", "routing", f"/api/v1/cases/{cid}/assignment").status_code == 404
+    assert _as(system, "clerk-b", "GET", "routing", f"/api/v1/cases/{cid}/assignment").status_code == 200
+
+
+def divisions_get(system, w):
+    codes = [d["code"] for d in _as(system, "clerk-a", "GET", "routing", "/api/v1/divisions").json()]
+    assert codes and all(c.startswith("999901001") for c in codes)
+    assert VILLAGE_B in [d["code"] for d in _as(system, "clerk-b", "GET", "routing", "/api/v1/divisions").json()]
+
+
+def divisions_post(system, w):
+    new_b = {"code": "999901002901", "name": "测试村", "level": "village", "parent": TOWNSHIP_B}
+    assert _as(system, "clerk-a", "POST", "routing", "/api/v1/divisions", new_b).status_code == 403
+    r = _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_b)
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "code"
+    new_a = {"code": "999901001901", "name": "测试新村", "level": "village", "parent": TOWNSHIP_A}
+    assert _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_a).status_code == 201
+    assert _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_a).status_code == 409
+
+
+def units_get(system, w):
+    units = _as(system, "clerk-a", "GET", "routing", "/api/v1/units").json()
+    assert units and all(u["division_code"].startswith("999901001") for u in units)
+
+
+def units_post(system, w):
+    unit_b = {"unit_id": "test-b-unit", "name": "东风镇测试办", "kind": "department", "division_code": TOWNSHIP_B}
+    assert _as(system, "clerk-a", "POST", "routing", "/api/v1/units", unit_b).status_code == 403
+    assert _as(system, "admin-a", "POST", "routing", "/api/v1/units", unit_b).status_code == 422
+
+
+def deadlines(system, w):
+    cid = w["case"]["case_id"]
+    assert _as(system, "clerk-a", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").status_code == 404
+    assert _as(system, "clerk-b", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").status_code == 200
+
+
+def summary(system, w):
+    def reg(user):
+        return _as(system, user, "GET", "reporting", "/api/v1/stats/summary").json()["registered"]
+    def in_intake(office):
+        return _count(system, "intake", f"SELECT count(*) FROM cases WHERE office = '{office}'")
+    # reporting catches up with intake within moments; then each scope counts its own cases
+    system.wait_for(lambda: reg("clerk-a") == in_intake(TOWNSHIP_A) and reg("clerk-b") == in_intake(TOWNSHIP_B),
+                    timeout=15, what="reporting to count what intake holds, per township")
+    a, b, county = reg("clerk-a"), reg("clerk-b"), reg("demo-leader")
+    assert b >= 1 and a >= 1 and county >= a + b
+    assert county == _count(system, "intake", "SELECT count(*) FROM cases")
+
+
+MATRIX = {
+    ("intake", "POST", "/api/v1/petitions"): petitions_post,
+    ("intake", "GET", "/api/v1/cases"): cases_list,
+    ("intake", "GET", "/api/v1/cases/{case_id}"): case_get,
+    ("intake", "GET", "/api/v1/categories"): categories,
+    ("intake", "GET", "/api/v1/track/{tracking_code}"): track,
+    ("intake", "GET", "/api/v1/me"): me("intake"),
+    ("routing", "POST", "/api/v1/auth/sign-in"): sign_in,
+    ("routing", "GET", "/api/v1/cases/{case_id}/assignment"): assignment,
+    ("routing", "GET", "/api/v1/divisions"): divisions_get,
+    ("routing", "POST", "/api/v1/divisions"): divisions_post,
+    ("routing", "GET", "/api/v1/units"): units_get,
+    ("routing", "POST", "/api/v1/units"): units_post,
+    ("routing", "GET", "/api/v1/me"): me("routing"),
+    ("supervision", "GET", "/api/v1/cases/{case_id}/deadlines"): deadlines,
+    ("supervision", "GET", "/api/v1/me"): me("supervision"),
+    ("reporting", "GET", "/api/v1/stats/summary"): summary,
+    ("reporting", "GET", "/api/v1/me"): me("reporting"),
+}
+
+
+def _count(system, service, sql) -> int:
+    e = sa.create_engine(system.db_urls[service].replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with e.connect() as c:
+            return int(c.execute(sa.text(sql)).scalar())
+    finally:
+        e.dispose()
+
+
+def endpoints(system) -> set[tuple[str, str, str]]:
+    out = set()
+    for service, url in system.url.items():
+        for path, ops in httpx.get(f"{url}/openapi.json").json()["paths"].items():
+            if path.startswith("/api/v1/"):
+                out |= {(service, m.upper(), path) for m in ops}
+    return out
+
+
+def test_the_matrix_has_one_row_for_every_endpoint_of_every_service(system):
+    assert endpoints(system) == set(MATRIX), "add a row to MATRIX for every new endpoint"
+
+
+@pytest.mark.parametrize("endpoint", sorted(MATRIX), ids=lambda e: f"{e[0]} {e[1]} {e[2]}")
+def test_township_a_can_neither_read_nor_change_township_b(system, world, endpoint):
+    MATRIX[endpoint](system, world)
+
+
+def _call(system, service, method, path, headers):
+    concrete = path.replace("{case_id}", "00000000-0000-4000-8000-000000000000").replace("{tracking_code}", "X")
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    return system.http.request(method, f"{system.url[service]}{concrete}", json=body, headers=headers)
+
+
+def test_without_a_valid_token_every_endpoint_but_sign_in_and_tracking_is_401(system):
+    key = (system.stack.data_dir / "keys" / "token-signing.pem").read_text()
+    expired, _ = TokenIssuer(key, ttl_s=-60).issue(Principal("demo-leader", "leader", "999901000000"))
+    from xinfang.security import generate_keypair
+    forged, _ = TokenIssuer(generate_keypair()[0]).issue(Principal("demo-leader", "leader", "999901000000"))
+    checked = 0
+    for service, method, path in sorted(endpoints(system) - PUBLIC):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": f"Bearer {expired}"},
+                        {"Authorization": f"Bearer {forged}"}, {"Authorization": "Basic ZGVtbzpkZW1v"}):
+            r = _call(system, service, method, path, headers)
+            assert r.status_code == 401, (service, method, path, headers, r.text)
+            assert r.json()["error"]["message_zh"]
+        checked += 1
+    assert checked >= 14
+
+
+def test_no_id_or_phone_number_in_clear_in_logs_reporting_or_intake_storage(system, world):
+    system.stack.services  # logs are written by the supervisor as the services print
+    for log in (system.stack.data_dir / "logs").glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert ID_B not in text and PHONE_B not in text, log.name
+    e = sa.create_engine(system.db_urls["reporting"].replace("postgresql://", "postgresql+psycopg://"))
+    with e.connect() as c:
+        tables = [r[0] for r in c.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+        for t in tables:
+            dump = " ".join(str(row) for row in c.execute(sa.text(f'SELECT * FROM "{t}"')))
+            assert ID_B not in dump and PHONE_B not in dump and ID_B[-4:] + "'" not in dump, t
+    e.dispose()
+    intake = sa.create_engine(system.db_urls["intake"].replace("postgresql://", "postgresql+psycopg://"))
+    with intake.connect() as c:
+        rows = " ".join(str(r) for r in c.execute(sa.text("SELECT * FROM petitioners")))
+        events = " ".join(r[0] for r in c.execute(sa.text("SELECT body FROM events")))
+        outbox = " ".join(r[0] for r in c.execute(sa.text("SELECT body FROM outbox")))
+    intake.dispose()
+    assert ID_B not in rows and PHONE_B not in rows      # encrypted at rest
+    assert ID_B not in events + outbox and PHONE_B not in events + outbox  # never on Kafka
+
+
+def test_public_tracking_is_rate_limited_and_unknown_codes_are_404(system):
+    url = f"{system.url['intake']}/api/v1/track/AAAA-BBBB-CCCC"
+    codes = [system.http.get(url).status_code for _ in range(40)]
+    assert codes[0] == 404 and 429 in codes
+    r = system.http.get(url)
+    assert r.status_code == 429 and r.json()["error"]["message_zh"]
