@@ -83,3 +83,47 @@ def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     for p in ports.values():
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{p}/health", timeout=1)
+
+
+def test_keys_prints_a_pair_that_signs_and_verifies(tmp_path):
+    from xinfang.security import Principal, TokenIssuer, TokenVerifier
+
+    out = subprocess.run([XINFANG, "keys"], capture_output=True, text=True, check=True).stdout
+    script = tmp_path / "k.sh"
+    script.write_text(out + 'printf "%s" "$XINFANG_TOKEN_SIGNING_KEY" > signing; printf "%s" "$XINFANG_TOKEN_VERIFY_KEY" > verify\n')
+    subprocess.run(["bash", str(script)], cwd=tmp_path, check=True)
+    private = (tmp_path / "signing").read_text().replace("\\n", "\n")
+    public = (tmp_path / "verify").read_text().replace("\\n", "\n")
+    token, _ = TokenIssuer(private).issue(Principal("u", "clerk", "999901000000"))
+    assert TokenVerifier(public).verify(token).username == "u"
+
+
+def test_users_and_token_from_the_command_line(tmp_path):
+    env = {**os.environ, "XINFANG_DATA_DIR": str(tmp_path), "XINFANG_NEW_PASSWORD": "long-enough-pw"}
+    env.pop("ROUTING_DATABASE_URL", None)
+    # the organisation must know the jurisdiction first: seed the demo county into routing's store
+    from services.routing import organisation
+    from services.routing.bootstrap import MIGRATIONS
+    from xinfang.storage import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'routing.db'}")
+    db.migrate(MIGRATIONS)
+    organisation.seed_demo(db)
+    r = subprocess.run([XINFANG, "users", "add", "zhang", "--role", "clerk", "--jurisdiction", "999901003000"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    again = subprocess.run([XINFANG, "users", "add", "zhang", "--role", "clerk", "--jurisdiction", "999901003000"],
+                           env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and "已存在" in again.stderr
+    bad = subprocess.run([XINFANG, "users", "add", "li", "--role", "handler", "--jurisdiction", "999901000000"],
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "unit" in bad.stderr
+    listed = subprocess.run([XINFANG, "users", "list"], env=env, capture_output=True, text=True).stdout
+    assert "zhang" in listed and "demo-township-clerk" in listed
+    tok = subprocess.run([XINFANG, "token", "zhang"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    from xinfang.security import TokenVerifier
+
+    p = TokenVerifier((tmp_path / "keys" / "token-verify.pem").read_text()).verify(tok)
+    assert (p.username, p.role, p.jurisdiction) == ("zhang", "clerk", "999901003000")
+    assert subprocess.run([XINFANG, "users", "disable", "zhang"], env=env, capture_output=True).returncode == 0
+    assert subprocess.run([XINFANG, "token", "zhang"], env=env, capture_output=True).returncode == 1

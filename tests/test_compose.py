@@ -24,7 +24,8 @@ def _compose(*args: str) -> subprocess.CompletedProcess:
                     "(install it with `apt-get install docker-compose`)")
     # The file requires XINFANG_PII_KEY (${XINFANG_PII_KEY:?...}); give a placeholder so that
     # validation does not depend on the caller's environment.
-    env = {**os.environ, "XINFANG_PII_KEY": os.environ.get("XINFANG_PII_KEY") or "test-only-placeholder-key"}
+    env = {**os.environ, "XINFANG_PII_KEY": os.environ.get("XINFANG_PII_KEY") or "test-only-placeholder-key",
+           "XINFANG_TOKEN_SIGNING_KEY": "placeholder", "XINFANG_TOKEN_VERIFY_KEY": "placeholder"}
     return subprocess.run([binary, "-f", str(COMPOSE_FILE), "--project-directory", str(ROOT), *args],
                           capture_output=True, text=True, env=env, timeout=60)
 

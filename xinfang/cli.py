@@ -96,10 +96,7 @@ def topics_list():
     """List the broker's topics with their partition counts."""
     from xinfang.messaging.admin import list_topics
 
-    t = Table("topic", "partitions")
-    for name, n in list_topics(_bootstrap()).items():
-        t.add_row(name, str(n))
-    Console().print(t)
+    _print_rows(("topic", "partitions"), list(list_topics(_bootstrap()).items()))
 
 
 def _routing_db():
@@ -146,10 +143,20 @@ def users_list():
     """List staff accounts."""
     from services.routing import organisation
 
-    t = Table("user", "name", "role", "jurisdiction", "unit", "active")
-    for u in organisation.list_users(_routing_db()):
-        t.add_row(u["username"], u["display_name"] or "", u["role"], u["jurisdiction"], u["unit_id"] or "",
-                  "yes" if u["active"] else "no")
+    rows = [(u["username"], u["display_name"] or "", u["role"], u["jurisdiction"], u["unit_id"] or "",
+             "yes" if u["active"] else "no") for u in organisation.list_users(_routing_db())]
+    _print_rows(("user", "name", "role", "jurisdiction", "unit", "active"), rows)
+
+
+def _print_rows(header, rows) -> None:
+    """A table on a terminal; tab-separated lines when piped (for scripts)."""
+    if not sys.stdout.isatty():
+        for r in [header, *rows]:
+            print("\t".join(str(x) for x in r))
+        return
+    t = Table(*header)
+    for r in rows:
+        t.add_row(*[str(x) for x in r])
     Console().print(t)
 
 
@@ -195,6 +202,17 @@ def token(username: str):
         _fail(exc)
     tok, _ = TokenIssuer(signing_key_from_env()).issue(principal)
     print(tok)
+
+
+@app.command()
+def keys():
+    """Print a fresh token key pair as shell exports (for docker-compose or a production start)."""
+    from xinfang.security import generate_keypair
+
+    private, public = generate_keypair()
+    for name, pem in (("XINFANG_TOKEN_SIGNING_KEY", private), ("XINFANG_TOKEN_VERIFY_KEY", public)):
+        escaped = pem.strip().replace("\n", "\\n")
+        print(f"export {name}='{escaped}'")
 
 
 def _bootstrap() -> str:
