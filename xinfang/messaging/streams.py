@@ -22,7 +22,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -34,6 +34,8 @@ from xinfang.storage import AlreadyApplied, Database, UnitOfWork
 log = logging.getLogger("xinfang.streams")
 
 FETCH_MAX_WAIT_MS = int(os.environ.get("XINFANG_FETCH_MAX_WAIT_MS", "20"))
+BATCH_MAX = int(os.environ.get("XINFANG_BATCH_MAX", "200"))
+BATCH_WITHIN = float(os.environ.get("XINFANG_BATCH_WITHIN_MS", "10")) / 1000
 
 Handler = Callable[[UnitOfWork, Envelope], None]
 
@@ -57,6 +59,14 @@ class _Transport(faust_aiokafka.Transport):
 class _App(faust.App):
     def _new_transport(self):
         return _Transport(self.conf.broker_consumer, self)
+
+
+class Message(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
 
 
 @dataclass
@@ -110,66 +120,89 @@ class StreamProcessor:
         self._dlq[sub.topic] = self.app.topic(dlq_topic(sub.topic), key_serializer="raw", value_serializer="raw")
 
         async def agent(stream):
-            async for event in stream.events():
-                m = event.message
-                await self.process(sub, m.topic, m.partition, m.offset, m.key, event.value)
+            # up to BATCH_MAX messages, or what came within BATCH_WITHIN: one transaction each
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+                await self.process_batch(sub, [
+                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
+                    for e in events])
 
         agent.__name__ = f"{self.service}_{sub.topic.replace('.', '_')}"
         self.app.agent(topic, name=agent.__name__)(agent)
 
-    async def process(self, sub: Subscription, topic: str, partition: int, offset: int,
-                      key: bytes | None, value: bytes) -> None:
-        try:
-            env = decode(value)
-        except DecodeError as exc:
-            await self.dead_letter(topic, partition, offset, key, value, f"DecodeError: {exc}")
-            return
-        if sub.event_types is not None and env.event_type not in sub.event_types:
-            return
+    async def process_batch(self, sub: Subscription, messages: list["Message"]) -> None:
+        todo: list[tuple[Message, Envelope]] = []
+        for m in messages:
+            try:
+                env = decode(m.value)
+            except DecodeError as exc:
+                await self.dead_letter(m, f"DecodeError: {exc}")
+                continue
+            if sub.event_types is None or env.event_type in sub.event_types:
+                todo.append((m, env))
         delay = 0.2
         conflicts = 0
-        while True:
+        while todo:
             try:
-                applied = await asyncio.to_thread(self._apply, sub, env, topic, partition, offset)
-                if applied:
-                    self.applied += 1
-                return
-            except IntegrityError as exc:
-                # a concurrent writer got there first (another instance, or a write by the API):
-                # the retry sees its row; a conflict that persists is the event's own fault
-                conflicts += 1
-                if conflicts > 3:
-                    await self.dead_letter(topic, partition, offset, key, value, f"IntegrityError: {exc.orig}")
-                    return
-                await asyncio.sleep(0.05 * conflicts)
+                applied, failed, conflicted = await asyncio.to_thread(self._apply_batch, sub, todo)
             except (OperationalError, DBAPIError) as exc:
                 if not _is_transient(exc):
-                    await self.dead_letter(topic, partition, offset, key, value, f"{type(exc).__name__}: {exc.orig}")
+                    for m, _ in todo:
+                        await self.dead_letter(m, f"{type(exc).__name__}: {exc.orig}")
                     return
-                log.warning("database unavailable applying %s (%s); retrying in %.1fs",
-                            env.event_type, type(exc.orig).__name__, delay)
+                log.warning("database unavailable applying %d events (%s); retrying in %.1fs",
+                            len(todo), type(exc.orig).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-            except Exception as exc:  # a handler that cannot apply this event
-                log.exception("cannot apply %s %s from %s[%d]@%d", env.event_type, env.event_id, topic, partition, offset)
-                await self.dead_letter(topic, partition, offset, key, value, f"{type(exc).__name__}: {exc}")
+                continue
+            self.applied += applied
+            for (m, env), error in failed:
+                await self.dead_letter(m, error)
+            # a concurrent writer got there first (another instance, or the API): the retry sees
+            # its row; a conflict that persists is the event's own fault
+            todo = conflicted
+            conflicts += 1
+            if todo and conflicts > 3:
+                for m, _ in todo:
+                    await self.dead_letter(m, "IntegrityError: conflict persisted over 3 retries")
                 return
+            if todo:
+                await asyncio.sleep(0.05 * conflicts)
 
-    def _apply(self, sub: Subscription, env: Envelope, topic: str, partition: int, offset: int) -> bool:
-        # one event at a time per service: the agents of different topics touch the same rows
+    def _apply_batch(self, sub: Subscription, items: list[tuple["Message", Envelope]]):
+        """Apply a batch in one transaction, each event in its own savepoint: one that fails is
+        set aside (dead letter or retry) and the others commit."""
+        applied = 0
+        failed: list = []
+        conflicted: list = []
+        # one batch at a time per service: the agents of different topics touch the same rows
         with self._apply_lock, UnitOfWork(self.db) as uow:
-            try:
-                uow.mark_applied(self.consumer_name, env, topic, partition, offset)
-            except AlreadyApplied:
-                uow.conn.rollback()
-                return False
-            sub.handler(uow, env)
+            for m, env in items:
+                try:
+                    with uow.conn.begin_nested():
+                        uow.mark_applied(self.consumer_name, env, m.topic, m.partition, m.offset)
+                        sub.handler(uow, env)
+                    applied += 1
+                except AlreadyApplied:
+                    continue
+                except IntegrityError:
+                    conflicted.append((m, env))
+                except OperationalError:
+                    raise
+                except DBAPIError as exc:
+                    if _is_transient(exc):
+                        raise
+                    failed.append(((m, env), f"{type(exc).__name__}: {exc.orig}"))
+                except Exception as exc:  # a handler that cannot apply this event
+                    log.exception("cannot apply %s %s from %s[%d]@%d", env.event_type, env.event_id,
+                                  m.topic, m.partition, m.offset)
+                    failed.append(((m, env), f"{type(exc).__name__}: {exc}"))
             uow.commit()
-        return True
+        return applied, failed, conflicted
 
-    async def dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
-                          value: bytes, error: str) -> None:
+    async def dead_letter(self, m: "Message", error: str) -> None:
         from xinfang.privacy import redact
+
+        topic, partition, offset, key, value = m
 
         try:
             text = value.decode("utf-8")
