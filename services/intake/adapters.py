@@ -2,7 +2,7 @@
 the same transaction as the events) and petitioners' personal data, encrypted."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
 from xinfang.storage.types import UtcDateTime
 
@@ -25,6 +25,10 @@ cases = Table(
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("unit_id", String(64), nullable=True),
     Column("version", Integer, nullable=False),
+    Column("flags", Text, nullable=False, default=""),      # space-separated
+    Column("repeat_of", String(64), nullable=True),
+    Column("final", Boolean, nullable=False, default=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 
 petitioners = Table(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.intake import domain, handlers
@@ -44,6 +44,53 @@ class RegisteredResponse(BaseModel):
     registered_at: datetime
 
 
+class Command(BaseModel):
+    occurred_at: AwareDatetime | None = Field(default=None, description="when the act happened, if not now "
+                                              "(not before the previous step, not in the future)")
+
+
+class AcceptanceRequest(Command):
+    decision: Literal["accepted", "not_accepted", "no_longer_accepted"]
+    procedure: Literal["normal", "simplified"] = "normal"
+    notice: str = Field(min_length=1, max_length=4000, description="受理告知书 / 不予受理告知书 text")
+
+
+class ExtensionRequest(Command):
+    days: int = Field(ge=1, le=365)
+    reason: str = Field(min_length=1, max_length=2000)
+    approver: str | None = Field(default=None, max_length=100, description="the head who approved; default: caller")
+
+
+class ReplyRequest(Command):
+    outcome: Literal["supported", "explained", "not_supported"]
+    text: str = Field(min_length=1, max_length=20000)
+
+
+class ClosureRequest(Command):
+    pass
+
+
+class ReviewRequest(Command):
+    level: Literal["review", "re_review"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class EvaluationRequest(Command):
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+def _version(if_match: str | None) -> int | None:
+    """If-Match: the case version the caller saw (from GET /cases/{id}); stale means 409."""
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().strip('W/').strip('"'))
+    except ValueError:
+        from xinfang.errors import InvalidInput
+        raise InvalidInput("If-Match must be the case version, e.g. \"3\"", "If-Match 应为事项版本号",
+                           field="If-Match")
+
+
 def router(runtime, vault) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     user = Depends(runtime.current_user)
@@ -77,6 +124,59 @@ def router(runtime, vault) -> APIRouter:
     async def get_case(case_id: str, me: Principal = user):
         """The case file with its history. ID and phone numbers in clear only for clerks and handlers."""
         return await asyncio.to_thread(handlers.get_case, runtime.db, vault, me, case_id)
+
+    @r.post("/cases/{case_id}/acceptance", tags=["case life"])
+    async def accept(case_id: str, body: AcceptanceRequest, me: Principal = user,
+                     if_match: str | None = Header(default=None)):
+        """The competent unit decides: accepted (normal or simplified), not accepted, no longer accepted."""
+        return await asyncio.to_thread(
+            handlers.run_command, runtime.db, me, case_id,
+            lambda case, at: case.accept(body.decision, body.procedure, body.notice, me.unit_id, handlers.RULES),
+            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+
+    @r.post("/cases/{case_id}/extension", tags=["case life"])
+    async def extend(case_id: str, body: ExtensionRequest, me: Principal = user,
+                     if_match: str | None = Header(default=None)):
+        """Extend the handling period once, by at most 30 days, with reason and approver."""
+        return await asyncio.to_thread(
+            handlers.run_command, runtime.db, me, case_id,
+            lambda case, at: case.extend(body.days, body.reason, body.approver or me.username, handlers.RULES),
+            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+
+    @r.post("/cases/{case_id}/reply", tags=["case life"])
+    async def reply(case_id: str, body: ReplyRequest, me: Principal = user,
+                    if_match: str | None = Header(default=None)):
+        """The written reply (答复意见书), or the review / re-review opinion while one is pending."""
+        return await asyncio.to_thread(
+            handlers.run_command, runtime.db, me, case_id, lambda case, at: case.reply(body.outcome, body.text),
+            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+
+    @r.post("/cases/{case_id}/closure", tags=["case life"])
+    async def close(case_id: str, body: ClosureRequest | None = None, me: Principal = user,
+                    if_match: str | None = Header(default=None)):
+        """Close the case out (办结) after its reply or a not-accepted decision."""
+        body = body or ClosureRequest()
+        return await asyncio.to_thread(
+            handlers.run_command, runtime.db, me, case_id, lambda case, at: case.close(),
+            roles=handlers.CLOSING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+
+    @r.post("/cases/{case_id}/review-request", tags=["case life"])
+    async def review_request(case_id: str, body: ReviewRequest, me: Principal = user,
+                             if_match: str | None = Header(default=None)):
+        """Record the petitioner's request for review (复查) or re-review (复核), within 30 days of the reply."""
+        return await asyncio.to_thread(
+            handlers.run_command, runtime.db, me, case_id,
+            lambda case, at: case.request_review(body.level, body.reason, at, handlers.RULES),
+            roles=handlers.REVIEW_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+
+    @r.post("/track/{tracking_code}/evaluation", tags=["public tracking"])
+    async def evaluate(tracking_code: str, body: EvaluationRequest, request: Request):
+        """Public: the petitioner rates the handling once, after the reply (满意度评价). No sign-in."""
+        tracking_limit.hit(client_key(request))
+        result = await asyncio.to_thread(
+            handlers.run_command, runtime.db, None, "", lambda case, at: case.evaluate(body.rating, at, handlers.RULES),
+            roles=None, occurred_at=body.occurred_at, by_tracking_code=tracking_code)
+        return {"status": result["status"], "rating": body.rating, "evaluated": True}
 
     @r.get("/categories", tags=["reference"])
     async def categories(me: Principal = user):

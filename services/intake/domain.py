@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from xinfang.contracts import Envelope, registry
-from xinfang.contracts.events import CaseRegistered, PetitionerRef
+from xinfang.contracts.events import (CaseAccepted, CaseClosed, CaseEvaluated, CaseNotAccepted, CaseRegistered,
+                                      CaseReplied, HandlingExtended, PetitionerRef, ReviewRequested)
 from xinfang.auth import Forbidden
-from xinfang.errors import InvalidInput
+from xinfang.errors import Conflict, InvalidInput
 from xinfang.privacy import mask_id, mask_phone, resident_id_valid
 from xinfang.reference import category_leaf
 from xinfang.security import Principal, division_level
@@ -24,7 +25,14 @@ TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 @dataclass(frozen=True)
 class IntakeRules:
-    max_representatives: int = 5          # 信访工作条例: collective visits elect at most 5
+    """Every number a rule uses, with the legal value as default (DOMAIN.md)."""
+
+    max_representatives: int = 5          # collective visits elect at most 5 representatives
+    collective_headcount: int = 5         # 集体访: 5 or more people
+    extension_max_days: int = 30          # 信访条例 (2005) 第三十三条: at most 30 days more, once
+    review_window_days: int = 30          # 第三十四、三十五条: review / re-review within 30 days of the reply
+    evaluation_window_days: int = 30      # how long after the reply the petitioner may evaluate
+    law_related_categories: frozenset = frozenset({"0105"})   # 政法 / 涉法涉诉
     clock_skew: timedelta = timedelta(minutes=5)  # tolerance for "not in the future"
 
 
@@ -84,27 +92,70 @@ def validate_registration(reg: Registration, now: datetime, known_division: Call
         if p.id_type == "resident_id" and not resident_id_valid(p.id_number):
             raise InvalidInput("not a valid resident ID number (GB 11643 check digit)",
                                "身份证号码无效（校验码不符）", field=f"petitioners.{i}.id_number")
+    if reg.channel == "visit" and reg.headcount >= rules.collective_headcount \
+            and len(reg.petitioners) > rules.max_representatives:
+        raise InvalidInput(f"a collective visit names at most {rules.max_representatives} representatives",
+                           f"集体访推选代表不超过 {rules.max_representatives} 人", field="petitioners")
     if reg.headcount < len(reg.petitioners):
         raise InvalidInput("headcount is smaller than the number of petitioners named",
                            "涉及人数少于所列信访人数", field="headcount")
 
 
-def flags_for(reg: Registration) -> list[str]:
-    flags = ["first_petition"]  # repeat detection needs the petitioner index (intake issue)
-    if reg.headcount >= 5:
+@dataclass(frozen=True)
+class PriorCase:
+    """An earlier case of one of the same petitioners (found by the keyed hash of the ID number)."""
+
+    case_id: str
+    category_code: str
+    registered_at: datetime
+    final: bool
+
+
+def flags_for(reg: Registration, actor: Principal, prior: list[PriorCase],
+              rules: IntakeRules = IntakeRules()) -> tuple[list[str], str | None]:
+    """The flags of a new registration and the earlier case it repeats, if any.
+
+    Repeat (重复访): the same person with the same matter, taken as the same category. Skip-level
+    (越级访): registered by an office above the county, the level competent for a problem that
+    arose in the county. Law-related (涉法涉诉): its category."""
+    same = sorted((p for p in prior if p.category_code == reg.category_code), key=lambda p: p.registered_at)
+    flags = ["repeat"] if same else ["first_petition"]
+    if same and any(p.final for p in same):
+        flags.append("final_matter")
+    if division_level(actor.jurisdiction) in ("province", "city") and division_level(reg.division_code) in (
+            "county", "township", "village"):
+        flags.append("skip_level")
+    if reg.headcount >= rules.collective_headcount:
         flags.append("collective")
-    return flags
+    if reg.category_code in rules.law_related_categories:
+        flags.append("law_related")
+    return flags, (same[-1].case_id if same else None)
+
+
+class RuleViolation(Conflict):
+    """A command the case's state forbids (HTTP 409, naming the rule)."""
+
+
+LEGAL_CHANNEL_ZH = "本事项属涉法涉诉，请依法通过诉讼、仲裁、行政复议等法定途径解决（诉访分离）"
+STAGE_OF_LEVEL = {None: "handling", "review": "review", "re_review": "re_review"}
 
 
 @dataclass
 class Case:
+    """The case as intake decides on it. Changes only by ``apply``."""
+
     case_id: str
     version: int = 0
     status: str = "new"
     office: str | None = None
     registered: CaseRegistered | None = None
     registered_at: datetime | None = None
-    unit_id: str | None = None
+    last_occurred_at: datetime | None = None
+    procedure: str | None = None
+    extended: bool = False
+    review_level: str | None = None            # None, then "review", then "re_review"
+    replies: dict[str, datetime] = field(default_factory=dict)   # stage -> when replied
+    evaluated: bool = False
     history: list[Envelope] = field(default_factory=list)
 
     @classmethod
@@ -114,27 +165,146 @@ class Case:
             case.apply(e)
         return case
 
+    # ---------------------------------------------------------------- state
+
+    @property
+    def flags(self) -> list[str]:
+        return list(self.registered.flags) if self.registered else []
+
+    @property
+    def final(self) -> bool:
+        """三级终访: after the re-review opinion the same matter is no longer accepted."""
+        return "re_review" in self.replies
+
+    @property
+    def first_reply_at(self) -> datetime | None:
+        return self.replies.get("handling")
+
     def apply(self, env: Envelope) -> None:
-        payload = registry.payload(env)
-        if isinstance(payload, CaseRegistered):
-            self.status = "registered"
-            self.office = env.office
-            self.registered = payload
-            self.registered_at = env.recorded_at
+        p = registry.payload(env)
+        at = env.occurred_at
+        if isinstance(p, CaseRegistered):
+            self.status, self.office, self.registered, self.registered_at = "registered", env.office, p, env.recorded_at
+        elif isinstance(p, CaseAccepted):
+            self.status, self.procedure = "accepted", p.procedure
+        elif isinstance(p, CaseNotAccepted):
+            self.status = p.decision
+        elif isinstance(p, HandlingExtended):
+            self.extended = True
+        elif isinstance(p, CaseReplied):
+            self.replies[p.stage] = at
+            self.status = "replied"
+        elif isinstance(p, CaseClosed):
+            self.status = "closed"
+        elif isinstance(p, ReviewRequested):
+            self.review_level = p.level
+            self.status = "under_review" if p.level == "review" else "under_re_review"
+        elif isinstance(p, CaseEvaluated):
+            self.evaluated = True
+        self.last_occurred_at = max(self.last_occurred_at or at, at)
         self.version = env.stream_version or self.version + 1
         self.history.append(env)
 
+    # ---------------------------------------------------------------- commands
+
+    def check_time(self, occurred_at: datetime, now: datetime, rules: IntakeRules) -> None:
+        if occurred_at > now + rules.clock_skew:
+            raise InvalidInput("occurred_at lies in the future", "发生时间不能晚于当前时间", field="occurred_at")
+        if self.last_occurred_at and occurred_at < self.last_occurred_at:
+            raise InvalidInput(f"occurred_at is before the previous step ({self.last_occurred_at.isoformat()})",
+                               "发生时间不能早于上一步骤", field="occurred_at")
+
+    def accept(self, decision: str, procedure: str, notice: str, unit_id: str | None,
+               rules: IntakeRules = IntakeRules()):
+        if self.status not in ("registered", "assigned"):
+            raise RuleViolation(f"an acceptance decision was made already (status {self.status})",
+                                "该事项已作出受理决定", rule="one acceptance decision per case")
+        flags = set(self.flags)
+        if decision == "accepted":
+            if "final_matter" in flags:
+                raise RuleViolation("the matter was re-reviewed already: it is no longer accepted",
+                                    "该事项已经复核终结（三级终访），不再受理",
+                                    rule="信访条例 (2005) 第三十五条: 三级终访")
+            if "law_related" in flags:
+                raise RuleViolation("a law-related petition is not accepted; answer it with the legal channel",
+                                    "涉法涉诉事项不予受理，应告知其依法通过法定途径解决", rule="诉访分离")
+            if procedure == "simplified" and not simplified_eligible(flags):
+                raise RuleViolation("the simplified procedure is only for first petitions that are not "
+                                    "collective, law-related, repeated or skip-level",
+                                    "不符合简易办理条件（仅限初信初访且非集体访、涉法涉诉、重复访、越级访）",
+                                    rule="信访事项简易办理办法（试行）国信发〔2016〕8号")
+            return CaseAccepted(procedure=procedure, notice=notice, unit_id=unit_id)
+        return CaseNotAccepted(decision=decision, notice=notice, unit_id=unit_id)
+
+    def extend(self, days: int, reason: str, approver: str, rules: IntakeRules = IntakeRules()):
+        if self.status != "accepted":
+            raise RuleViolation("only an accepted case awaiting its reply can be extended",
+                                "只有已受理、尚未答复的事项可以延期", rule="信访条例 (2005) 第三十三条")
+        if self.extended:
+            raise RuleViolation("the handling period was extended once already", "办理期限只能延长一次",
+                                rule="信访条例 (2005) 第三十三条: 延长不得超过三十日，一次为限")
+        if not 1 <= days <= rules.extension_max_days:
+            raise InvalidInput(f"days must be 1 to {rules.extension_max_days}",
+                               f"延长天数应为 1 至 {rules.extension_max_days} 日", field="days")
+        return HandlingExtended(days=days, reason=reason, approver=approver)
+
+    def reply(self, outcome: str, text: str):
+        if self.status not in ("accepted", "under_review", "under_re_review"):
+            raise RuleViolation(f"a reply needs an accepted case or a pending review (status {self.status})",
+                                "答复须在受理之后或复查、复核申请之后作出", rule="受理后方可答复")
+        return CaseReplied(outcome=outcome, text=text, stage=STAGE_OF_LEVEL[self.review_level])
+
+    def close(self):
+        if self.status not in ("replied", "not_accepted", "no_longer_accepted"):
+            raise RuleViolation(f"only a replied or not-accepted case can be closed (status {self.status})",
+                                "只有已答复或不予受理的事项可以办结", rule="答复后方可办结")
+        return CaseClosed()
+
+    def request_review(self, level: str, reason: str, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
+        expected, after = ("review", "handling") if level == "review" else ("re_review", "review")
+        if self.final:
+            raise RuleViolation("the case was re-reviewed: it is final", "该事项已复核终结（三级终访）",
+                                rule="信访条例 (2005) 第三十五条: 三级终访")
+        order_ok = (level == "review" and self.review_level is None) or \
+                   (level == "re_review" and self.review_level == "review")
+        if not order_ok or after not in self.replies or self.status not in ("replied", "closed"):
+            raise RuleViolation(f"a {expected} request needs the {after} reply first, in order review then re-review",
+                                "须先有答复意见，并依次申请复查、复核", rule="信访条例 (2005) 第三十四、三十五条")
+        if occurred_at - self.replies[after] > timedelta(days=rules.review_window_days):
+            raise RuleViolation(f"the {rules.review_window_days}-day window after the reply has passed",
+                                f"已超过收到答复意见之日起 {rules.review_window_days} 日的申请期限",
+                                rule="信访条例 (2005) 第三十四条: 三十日内")
+        return ReviewRequested(level=level, reason=reason)
+
+    def evaluate(self, rating: str, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
+        if self.first_reply_at is None:
+            raise RuleViolation("the case can be evaluated once it is replied", "事项答复后方可评价",
+                                rule="答复后评价")
+        if self.evaluated:
+            raise RuleViolation("the case was evaluated already", "该事项已评价，不能重复评价", rule="一次评价")
+        if occurred_at - self.first_reply_at > timedelta(days=rules.evaluation_window_days):
+            raise RuleViolation(f"the {rules.evaluation_window_days}-day evaluation window has passed",
+                                f"已超过答复后 {rules.evaluation_window_days} 日的评价期限", rule="评价期限")
+        return CaseEvaluated(rating=rating)
+
+
+def simplified_eligible(flags: set[str]) -> bool:
+    return "first_petition" in flags and not flags & {"collective", "law_related", "repeat", "skip_level",
+                                                       "final_matter"}
+
 
 def register(case_id: str, reg: Registration, tracking_code: str, *, actor: Principal,
-             known_division: Callable[[str], bool], now: datetime | None = None) -> tuple[CaseRegistered, str]:
+             known_division: Callable[[str], bool], prior: list[PriorCase] = (), now: datetime | None = None,
+             rules: IntakeRules = IntakeRules()) -> tuple[CaseRegistered, str]:
     """Decide the registration: returns the event payload and the office (jurisdiction)."""
     now = now or datetime.now(timezone.utc)
     if actor.role not in REGISTERING_ROLES:
         raise Forbidden(f"role {actor.role} does not register petitions", "当前角色无权登记信访事项")
-    validate_registration(reg, now, known_division)
+    validate_registration(reg, now, known_division, rules)
     if not actor.in_jurisdiction(reg.division_code):
         raise Forbidden("division_code lies outside your jurisdiction", "问题发生地不在您的管辖范围内",
                         field="division_code")
+    flags, repeat_of = flags_for(reg, actor, list(prior), rules)
     payload = CaseRegistered(
         tracking_code_hint=tracking_code[-4:],
         channel=reg.channel,  # type: ignore[arg-type]
@@ -147,6 +317,7 @@ def register(case_id: str, reg: Registration, tracking_code: str, *, actor: Prin
         category_code=reg.category_code,
         division_code=reg.division_code,
         summary=reg.summary,
-        flags=flags_for(reg),
+        flags=flags,
+        repeat_of=repeat_of,
     )
     return payload, jurisdiction_of(reg.division_code)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -13,11 +13,17 @@ from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
 from xinfang.errors import NotFound
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
-from xinfang.storage import Database, UnitOfWork
+from xinfang.auth import require_role
+from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
 
 PRODUCER = "intake"
-STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "已受理", "replied": "已答复",
-             "closed": "已办结"}
+RULES = domain.IntakeRules()
+HANDLING_ROLES = frozenset({"handler", "admin"})      # accept, extend, reply: the competent unit
+CLOSING_ROLES = frozenset({"handler", "dispatcher", "admin"})
+REVIEW_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office records the petitioner's request
+STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "已受理", "not_accepted": "不予受理",
+             "no_longer_accepted": "不再受理", "replied": "已答复", "under_review": "复查中",
+             "under_re_review": "复核中", "closed": "已办结"}
 
 
 def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domain.Registration, *,
@@ -27,7 +33,13 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domai
     with UnitOfWork(db) as uow:
         known = lambda code: uow.execute(  # noqa: E731
             sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
-        payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known)
+        hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
+        prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final) for r in uow.execute(
+            sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final)
+            .join(petitioners, petitioners.c.case_id == cases.c.case_id)
+            .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
+        payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
+                                          prior=prior, rules=RULES)
         env = new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
                            occurred_at=occurred_at or reg.received_at)
         [stored] = uow.append(case_id, 0, [env])
@@ -36,6 +48,7 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domai
             division_code=reg.division_code, category_code=reg.category_code, channel=reg.channel,
             purpose=reg.purpose, headcount=reg.headcount, summary=reg.summary, request=reg.request,
             received_at=reg.received_at, registered_at=stored.recorded_at, version=stored.stream_version,
+            flags=" ".join(payload.flags), repeat_of=payload.repeat_of, final=False, updated_at=stored.occurred_at,
         ))
         masked = {x.petitioner_id: x for x in payload.petitioners}
         for p in reg.petitioners:
@@ -46,8 +59,53 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domai
                 phone_enc=vault.encrypt(p.phone), phone_masked=masked[p.petitioner_id].phone_masked,
                 address_enc=vault.encrypt(p.address),
             ))
-    return {"case_id": case_id, "tracking_code": tracking_code, "office": office,
-            "flags": payload.flags, "registered_at": stored.recorded_at}
+    out = {"case_id": case_id, "tracking_code": tracking_code, "office": office,
+           "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored.recorded_at}
+    if "law_related" in payload.flags:
+        out["legal_channel"] = domain.LEGAL_CHANNEL_ZH
+    if "final_matter" in payload.flags:
+        out["notice"] = "该事项已经复核终结，依法不再受理（三级终访）"
+    return out
+
+
+# ---------------------------------------------------------------- commands on a case
+
+def run_command(db: Database, user: Principal | None, case_id: str, decide, *, roles: frozenset[str] | None,
+                occurred_at: datetime | None = None, expected_version: int | None = None,
+                by_tracking_code: str | None = None) -> dict:
+    """Load the case, check who may act, decide with the domain, append the event.
+
+    ``decide(case, at)`` returns the event payload; ``at`` is when the act happened. A stale
+    ``expected_version`` (the If-Match header) is a 409."""
+    now = datetime.now(timezone.utc)
+    with UnitOfWork(db) as uow:
+        if by_tracking_code is not None:
+            row = uow.execute(sa.select(cases.c.case_id).where(
+                cases.c.tracking_code == by_tracking_code.strip().upper())).first()
+            if row is None:
+                raise NotFound("no case has this tracking code", "查询码不存在，请核对后重试")
+            case_id, actor = row.case_id, "petitioner"
+        else:
+            if uow.execute(sa.select(cases.c.case_id).where(cases.c.case_id == case_id, _visible(user))).first() is None:
+                raise _not_found(case_id)
+            if roles is not None:
+                require_role(user, *sorted(roles))
+            actor = user.username
+        case = domain.Case.from_events(case_id, uow.load(case_id))
+        if expected_version is not None and expected_version != case.version:
+            raise ConcurrencyConflict(case_id, expected_version, case.version)
+        at = occurred_at or now
+        case.check_time(at, now, RULES)
+        payload = decide(case, at)
+        env = new_envelope(payload, case_id=case_id, office=case.office, actor=actor, producer=PRODUCER,
+                           occurred_at=at)
+        [stored] = uow.append(case_id, case.version, [env])
+        case.apply(stored)
+        uow.execute(cases.update().where(cases.c.case_id == case_id).values(
+            status=case.status, version=case.version, final=case.final, updated_at=at))
+    return {"case_id": case_id, "status": case.status, "version": case.version,
+            "event": {"event_id": stored.event_id, "event_type": stored.event_type,
+                      "occurred_at": stored.occurred_at, **stored.payload}}
 
 
 def _visible(user: Principal):
@@ -75,11 +133,56 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
         **{k: row[k] for k in ("case_id", "tracking_code", "status", "office", "division_code", "category_code",
                                "channel", "purpose", "headcount", "summary", "request", "received_at",
                                "registered_at", "unit_id", "unit_name")},
+        "status": row["status"] if case.status == "registered" else case.status,
         "version": case.version,
-        "flags": case.registered.flags if case.registered else [],
+        "flags": case.flags,
+        "repeat_of": case.registered.repeat_of if case.registered else None,
+        "final": case.final,
+        "procedure": case.procedure,
+        "extended": case.extended,
+        "review_level": case.review_level,
+        "dates": _dates(history),
+        "notices": _notices(history),
         "petitioners": [_petitioner(p, vault, user) for p in people],
         "history": [_history_item(e) for e in history],
     }
+
+
+NOTICE_KIND = {
+    "CaseAccepted": ("acceptance_notice", "受理告知书"),
+    "CaseNotAccepted": ("non_acceptance_notice", "不予受理 / 不再受理告知书"),
+    "HandlingExtended": ("extension_notice", "延长办理期限告知书"),
+    "CaseReplied": ("reply", "处理 / 复查 / 复核意见书"),
+}
+
+
+def _notices(history: list[Envelope]) -> list[dict]:
+    out = []
+    for e in history:
+        if e.event_type in NOTICE_KIND:
+            kind, name_zh = NOTICE_KIND[e.event_type]
+            p = e.payload
+            text = p.get("notice") or p.get("text") or p.get("reason")
+            if e.event_type == "CaseReplied" and p.get("stage") != "handling":
+                kind = f"{p['stage']}_opinion"
+            out.append({"kind": kind, "name_zh": name_zh, "date": e.occurred_at, "text": text,
+                        "actor": e.actor, **({"outcome": p["outcome"]} if "outcome" in p else {})})
+    return out
+
+
+def _dates(history: list[Envelope]) -> dict:
+    keys = {"CaseRegistered": "registered_at", "CaseAccepted": "accepted_at", "CaseNotAccepted": "decided_at",
+            "HandlingExtended": "extended_at", "CaseClosed": "closed_at", "CaseEvaluated": "evaluated_at"}
+    out: dict = {}
+    for e in history:
+        if e.event_type == "CaseReplied":
+            out[{"handling": "replied_at"}.get(e.payload.get("stage", "handling"),
+                                               f"{e.payload.get('stage')}_replied_at")] = e.occurred_at
+        elif e.event_type == "ReviewRequested":
+            out[f"{e.payload['level']}_requested_at"] = e.occurred_at
+        elif e.event_type in keys:
+            out.setdefault(keys[e.event_type], e.occurred_at)
+    return out
 
 
 def _petitioner(p, vault: PiiVault, user: Principal) -> dict:
@@ -111,21 +214,31 @@ def list_cases(db: Database, user: Principal, *, status: str | None, channel: st
 
 def track(db: Database, tracking_code: str) -> dict:
     """The public view of a case by its tracking code: no personal data, nothing internal."""
-    with db.engine.connect() as c:
-        row = c.execute(sa.select(cases.c.status, cases.c.received_at, cases.c.registered_at, cases.c.channel,
-                                  units.c.name.label("unit_name"))
+    with UnitOfWork(db) as uow:
+        row = uow.execute(sa.select(cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.registered_at,
+                                    cases.c.channel, units.c.name.label("unit_name"))
                         .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
                         .where(cases.c.tracking_code == tracking_code.strip().upper())).mappings().first()
-    if row is None:
-        raise NotFound("no case has this tracking code", "查询码不存在，请核对后重试")
-    return {"status": row["status"], "status_zh": STATUS_ZH.get(row["status"], row["status"]),
+        if row is None:
+            raise NotFound("no case has this tracking code", "查询码不存在，请核对后重试")
+        history = uow.load(row["case_id"])
+    case = domain.Case.from_events(row["case_id"], history)
+    replies = [e for e in history if e.event_type == "CaseReplied"]
+    reply = replies[-1] if replies else None
+    status = row["status"] if case.status == "registered" else case.status
+    return {"status": status, "status_zh": STATUS_ZH.get(status, status),
             "channel": row["channel"], "received_at": row["received_at"], "registered_at": row["registered_at"],
-            "handling_unit": row["unit_name"], "reply": None}
+            "dates": _dates(history), "handling_unit": row["unit_name"],
+            "reply": {"outcome": reply.payload["outcome"], "text": reply.payload["text"],
+                      "stage": reply.payload.get("stage", "handling"), "date": reply.occurred_at} if reply else None,
+            "can_evaluate": case.first_reply_at is not None and not case.evaluated,
+            "evaluated": case.evaluated}
 
 
 def _history_item(e: Envelope) -> dict:
+    """One step of the case: what, who, when; the payload carries no personal data in clear."""
     return {"event_id": e.event_id, "event_type": e.event_type, "version": e.stream_version,
-            "actor": e.actor, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at}
+            "actor": e.actor, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "data": e.payload}
 
 
 def count_divisions(db: Database) -> int:

@@ -44,6 +44,7 @@ class CaseRegistered(Payload):
     division_code: str
     summary: str
     flags: list[str] = Field(default_factory=list)
+    repeat_of: str | None = Field(default=None, description="the earlier case of the same person and matter")
 
 
 @registry.upcaster("CaseRegistered", from_version=1)
@@ -80,8 +81,11 @@ class HandlingExtended(Payload):
 
 @registry.event("CaseReplied", producer="intake")
 class CaseReplied(Payload):
+    """A reply (答复意见书), or at review / re-review level the review / re-review opinion."""
+
     outcome: Literal["supported", "explained", "not_supported"]
     text: str
+    stage: Literal["handling", "review", "re_review"] = "handling"
 
 
 @registry.event("CaseClosed", producer="intake")

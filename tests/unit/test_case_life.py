@@ -1,0 +1,176 @@
+"""The life of a case, given events / when a command / then an event or the rule that forbids it."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.intake import domain
+from services.intake.domain import Case, IntakeRules, RuleViolation
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import (CaseAccepted, CaseClosed, CaseEvaluated, CaseNotAccepted, CaseRegistered,
+                                      CaseReplied, HandlingExtended, PetitionerRef, ReviewRequested)
+from xinfang.errors import InvalidInput
+
+T0 = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)
+RULES = IntakeRules()
+
+
+def registered(flags=("first_petition",)):
+    return CaseRegistered(tracking_code_hint="JK23", channel="letter", received_at=T0,
+                          petitioners=[PetitionerRef(petitioner_id="p", id_type="resident_id",
+                                                     id_number_masked="1101**********1233")],
+                          headcount=1, purpose="appeal", category_code="0702", division_code="999901001001",
+                          summary="拖欠工资", flags=list(flags))
+
+
+def given(*steps) -> Case:
+    """steps: (payload, days after T0)"""
+    events = []
+    for i, (payload, day) in enumerate(steps, start=1):
+        env = new_envelope(payload, case_id="c", office="999901001000", actor="t", producer="intake",
+                           occurred_at=T0 + timedelta(days=day))
+        events.append(env.model_copy(update={"stream_version": i}))
+    return Case.from_events("c", events)
+
+
+ACCEPTED = [(registered(), 0), (CaseAccepted(procedure="normal", notice="受理"), 3)]
+REPLIED = ACCEPTED + [(CaseReplied(outcome="explained", text="答复"), 40)]
+
+
+def test_acceptance_normal_and_simplified_for_a_first_petition():
+    assert given((registered(), 0)).accept("accepted", "normal", "受理", "u") == \
+        CaseAccepted(procedure="normal", notice="受理", unit_id="u")
+    assert given((registered(), 0)).accept("accepted", "simplified", "简易", "u").procedure == "simplified"
+
+
+@pytest.mark.parametrize("flag", ["collective", "repeat", "skip_level"])
+def test_simplified_procedure_is_refused_when_its_rules_exclude_the_case(flag):
+    flags = ["repeat"] if flag == "repeat" else ["first_petition", flag]
+    case = given((registered(flags), 0))
+    with pytest.raises(RuleViolation, match="simplified") as err:
+        case.accept("accepted", "simplified", "x", "u")
+    assert "简易办理" in err.value.rule
+
+
+def test_not_accepted_and_no_longer_accepted_carry_their_notice():
+    e = given((registered(), 0)).accept("not_accepted", "normal", "不予受理，请向法院起诉", "u")
+    assert e == CaseNotAccepted(decision="not_accepted", notice="不予受理，请向法院起诉", unit_id="u")
+    assert given((registered(), 0)).accept("no_longer_accepted", "normal", "不再受理", "u").decision == \
+        "no_longer_accepted"
+
+
+def test_a_law_related_petition_is_not_accepted_but_answered_with_the_legal_channel():
+    case = given((registered(["first_petition", "law_related"]), 0))
+    with pytest.raises(RuleViolation, match="law-related"):
+        case.accept("accepted", "normal", "x", "u")
+    assert case.accept("not_accepted", "normal", domain.LEGAL_CHANNEL_ZH, "u").decision == "not_accepted"
+
+
+def test_a_matter_final_after_re_review_is_only_no_longer_accepted():
+    case = given((registered(["repeat", "final_matter"]), 0))
+    with pytest.raises(RuleViolation) as err:
+        case.accept("accepted", "normal", "x", "u")
+    assert "三级终访" in err.value.rule
+    assert case.accept("no_longer_accepted", "normal", "不再受理", "u")
+
+
+def test_a_second_acceptance_decision_is_refused():
+    with pytest.raises(RuleViolation, match="acceptance decision was made"):
+        given(*ACCEPTED).accept("accepted", "normal", "again", "u")
+
+
+def test_extension_once_and_at_most_30_days():
+    case = given(*ACCEPTED)
+    assert case.extend(30, "案情复杂", "局长", RULES) == HandlingExtended(days=30, reason="案情复杂", approver="局长")
+    with pytest.raises(InvalidInput) as err:
+        case.extend(31, "r", "a", RULES)
+    assert err.value.field == "days"
+    with pytest.raises(RuleViolation, match="once"):
+        given(*ACCEPTED, (HandlingExtended(days=10, reason="r", approver="a"), 50)).extend(5, "r", "a", RULES)
+
+
+def test_extension_before_acceptance_or_after_reply_is_refused():
+    with pytest.raises(RuleViolation):
+        given((registered(), 0)).extend(10, "r", "a", RULES)
+    with pytest.raises(RuleViolation):
+        given(*REPLIED).extend(10, "r", "a", RULES)
+
+
+def test_reply_before_acceptance_is_refused_with_its_rule():
+    with pytest.raises(RuleViolation) as err:
+        given((registered(), 0)).reply("supported", "x")
+    assert err.value.rule == "受理后方可答复"
+
+
+def test_reply_after_acceptance_is_a_handling_reply():
+    assert given(*ACCEPTED).reply("supported", "予以支持") == CaseReplied(outcome="supported", text="予以支持")
+    with pytest.raises(RuleViolation):
+        given(*REPLIED).reply("supported", "twice")
+
+
+def test_closure_after_reply_or_refusal_only():
+    assert given(*REPLIED).close() == CaseClosed()
+    assert given((registered(), 0), (CaseNotAccepted(decision="not_accepted", notice="n"), 2)).close()
+    with pytest.raises(RuleViolation):
+        given(*ACCEPTED).close()
+    with pytest.raises(RuleViolation):
+        given(*REPLIED, (CaseClosed(), 41)).close()
+
+
+def test_review_within_30_days_of_the_reply_then_re_review_then_final():
+    at = T0 + timedelta(days=40 + 30)
+    case = given(*REPLIED)
+    assert case.request_review("review", "不服", at, RULES) == ReviewRequested(level="review", reason="不服")
+    reviewing = given(*REPLIED, (ReviewRequested(level="review", reason="r"), 60))
+    opinion = reviewing.reply("not_supported", "复查意见")
+    assert opinion.stage == "review"
+    reviewed = given(*REPLIED, (ReviewRequested(level="review", reason="r"), 60), (opinion, 80))
+    assert reviewed.request_review("re_review", "仍不服", T0 + timedelta(days=100), RULES).level == "re_review"
+    final = given(*REPLIED, (ReviewRequested(level="review", reason="r"), 60), (opinion, 80),
+                  (ReviewRequested(level="re_review", reason="r"), 90),
+                  (CaseReplied(outcome="not_supported", text="复核意见", stage="re_review"), 110))
+    assert final.final and final.status == "replied"
+    with pytest.raises(RuleViolation, match="final"):
+        final.request_review("re_review", "again", T0 + timedelta(days=111), RULES)
+
+
+def test_review_after_the_window_or_out_of_order_is_refused():
+    case = given(*REPLIED)
+    with pytest.raises(RuleViolation) as err:
+        case.request_review("review", "late", T0 + timedelta(days=40 + 31), RULES)
+    assert "第三十四条" in err.value.rule
+    with pytest.raises(RuleViolation, match="in order"):
+        case.request_review("re_review", "skipping review", T0 + timedelta(days=41), RULES)
+    with pytest.raises(RuleViolation):
+        given(*ACCEPTED).request_review("review", "before any reply", T0 + timedelta(days=4), RULES)
+
+
+def test_a_closed_case_may_still_be_reviewed_within_the_window():
+    case = given(*REPLIED, (CaseClosed(), 41))
+    assert case.request_review("review", "r", T0 + timedelta(days=45), RULES)
+
+
+def test_evaluation_once_within_the_window_after_the_reply():
+    case = given(*REPLIED)
+    assert case.evaluate("satisfied", T0 + timedelta(days=45), RULES) == CaseEvaluated(rating="satisfied")
+    with pytest.raises(RuleViolation, match="evaluated already"):
+        given(*REPLIED, (CaseEvaluated(rating="dissatisfied"), 42)).evaluate("satisfied", T0 + timedelta(days=43), RULES)
+    with pytest.raises(RuleViolation, match="window"):
+        case.evaluate("satisfied", T0 + timedelta(days=40 + 31), RULES)
+    with pytest.raises(RuleViolation, match="once it is replied"):
+        given(*ACCEPTED).evaluate("satisfied", T0 + timedelta(days=5), RULES)
+
+
+def test_occurred_at_is_never_before_the_previous_step_nor_in_the_future():
+    case = given(*ACCEPTED)
+    now = T0 + timedelta(days=10)
+    case.check_time(T0 + timedelta(days=3), now, RULES)
+    with pytest.raises(InvalidInput) as err:
+        case.check_time(T0 + timedelta(days=2), now, RULES)
+    assert err.value.field == "occurred_at"
+    with pytest.raises(InvalidInput, match="future"):
+        case.check_time(now + timedelta(hours=1), now, RULES)
+
+
+def test_a_v1_reply_without_stage_reads_as_a_handling_reply():
+    case = given(*ACCEPTED, (CaseReplied(outcome="explained", text="x"), 20))
+    assert case.first_reply_at == T0 + timedelta(days=20)
