@@ -40,7 +40,10 @@ class RegisteredResponse(BaseModel):
     case_id: str
     tracking_code: str
     office: str
-    flags: list[str]
+    flags: list[str] = Field(description="first_petition | repeat | final_matter | skip_level | collective | law_related")
+    repeat_of: str | None = Field(default=None, description="the earlier case of the same person and matter")
+    legal_channel: str | None = Field(default=None, description="for law-related petitions: the proper legal channel")
+    notice: str | None = None
     registered_at: datetime
 
 

@@ -22,7 +22,8 @@ TOWNSHIP_A, TOWNSHIP_B = "999901001000", "999901002000"
 VILLAGE_A, VILLAGE_B = "999901001003", "999901002004"
 ID_B = "11010519491231002X"   # valid GB 11643 numbers that appear nowhere else
 PHONE_B = "13912345678"
-PUBLIC = {("intake", "GET", "/api/v1/track/{tracking_code}"), ("routing", "POST", "/api/v1/auth/sign-in")}
+PUBLIC = {("intake", "GET", "/api/v1/track/{tracking_code}"), ("intake", "POST", "/api/v1/track/{tracking_code}/evaluation"),
+          ("routing", "POST", "/api/v1/auth/sign-in")}
 
 
 def add_user(system, username, role, jurisdiction, unit=None):
@@ -40,7 +41,9 @@ def world(system):
     add_user(system, "clerk-a", "clerk", TOWNSHIP_A, "999901001-gov")
     add_user(system, "admin-a", "admin", TOWNSHIP_A, "999901001-gov")
     add_user(system, "clerk-b", "clerk", TOWNSHIP_B, "999901002-gov")
-    for u in ("clerk-a", "admin-a", "clerk-b"):
+    add_user(system, "handler-a", "handler", TOWNSHIP_A, "999901001-gov")
+    add_user(system, "handler-b", "handler", TOWNSHIP_B, "999901002-gov")
+    for u in ("clerk-a", "admin-a", "clerk-b", "handler-a", "handler-b"):
         system.token(u, "pass-for-tests")
     case_b = system.register(user="clerk-b", division_code=VILLAGE_B,
                              petitioners=[{**PETITION["petitioners"][0], "id_number": ID_B, "phone": PHONE_B}])
@@ -48,6 +51,9 @@ def world(system):
                                        user="clerk-b").status_code == 200, timeout=15, what="case B everywhere")
     system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary", user="clerk-b").json()["registered"] >= 1,
                     timeout=15, what="case B counted")
+    # intake has heard of the assignment: township B's handler is the one who may act
+    system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{case_b['case_id']}", user="handler-b").status_code
+                    == 200, timeout=15, what="case B in township B's handler's view")
     return {"case": case_b}
 
 
@@ -161,7 +167,38 @@ def summary(system, w):
     assert county == _count(system, "intake", "SELECT count(*) FROM cases")
 
 
+def case_command(path, body, actor_a, actor_b):
+    """A user of township A acting on township B's case gets 404 and changes nothing; B's may act."""
+    def check(system, w):
+        cid = w["case"]["case_id"]
+        before = _count(system, "intake", f"SELECT count(*) FROM events WHERE case_id = '{cid}'")
+        r = _as(system, actor_a, "POST", "intake", f"/api/v1/cases/{cid}/{path}", body)
+        assert r.status_code == 404, r.text
+        assert _count(system, "intake", f"SELECT count(*) FROM events WHERE case_id = '{cid}'") == before
+        r = _as(system, actor_b, "POST", "intake", f"/api/v1/cases/{cid}/{path}", body)
+        assert r.status_code in (200, 409), r.text  # allowed to try; 409 only where the case's state forbids
+    return check
+
+
+def evaluation(system, w):  # public by tracking code: refuses before the reply, leaks nothing
+    code = w["case"]["tracking_code"]
+    r = system.http.post(f"{system.url['intake']}/api/v1/track/{code}/evaluation", json={"rating": "satisfied"})
+    assert r.status_code in (200, 409) and ID_B not in r.text
+    assert system.http.post(f"{system.url['intake']}/api/v1/track/ZZZZ-ZZZZ-ZZZZ/evaluation",
+                            json={"rating": "satisfied"}).status_code == 404
+
+
 MATRIX = {
+    ("intake", "POST", "/api/v1/cases/{case_id}/acceptance"): case_command(
+        "acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"}, "handler-a", "handler-b"),
+    ("intake", "POST", "/api/v1/cases/{case_id}/extension"): case_command(
+        "extension", {"days": 10, "reason": "复杂"}, "handler-a", "handler-b"),
+    ("intake", "POST", "/api/v1/cases/{case_id}/reply"): case_command(
+        "reply", {"outcome": "explained", "text": "答复"}, "handler-a", "handler-b"),
+    ("intake", "POST", "/api/v1/cases/{case_id}/review-request"): case_command(
+        "review-request", {"level": "review", "reason": "不服"}, "clerk-a", "clerk-b"),
+    ("intake", "POST", "/api/v1/cases/{case_id}/closure"): case_command("closure", {}, "handler-a", "handler-b"),
+    ("intake", "POST", "/api/v1/track/{tracking_code}/evaluation"): evaluation,
     ("intake", "POST", "/api/v1/petitions"): petitions_post,
     ("intake", "GET", "/api/v1/cases"): cases_list,
     ("intake", "GET", "/api/v1/cases/{case_id}"): case_get,
@@ -228,7 +265,7 @@ def test_without_a_valid_token_every_endpoint_but_sign_in_and_tracking_is_401(sy
             assert r.status_code == 401, (service, method, path, headers, r.text)
             assert r.json()["error"]["message_zh"]
         checked += 1
-    assert checked >= 14
+    assert checked >= 19
 
 
 def test_no_id_or_phone_number_in_clear_in_logs_reporting_or_intake_storage(system, world):
