@@ -82,6 +82,82 @@ class EvaluationRequest(Command):
     rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
 
+class HistoricalAcceptance(BaseModel):
+    decision: Literal["accepted", "not_accepted", "no_longer_accepted"]
+    procedure: Literal["normal", "simplified"] = "normal"
+    notice: str = Field(min_length=1, max_length=4000)
+    occurred_at: AwareDatetime
+
+
+class HistoricalExtension(BaseModel):
+    days: int = Field(ge=1, le=365)
+    reason: str = Field(min_length=1, max_length=2000)
+    approver: str = Field(min_length=1, max_length=100)
+    occurred_at: AwareDatetime
+
+
+class HistoricalReply(BaseModel):
+    outcome: Literal["supported", "explained", "not_supported"]
+    text: str = Field(min_length=1, max_length=20000)
+    occurred_at: AwareDatetime
+
+
+class HistoricalEvaluation(BaseModel):
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    occurred_at: AwareDatetime
+
+
+class HistoricalStep(BaseModel):
+    occurred_at: AwareDatetime
+
+
+class HistoricalCase(BaseModel):
+    """A case from the old system with the dates it really happened on."""
+
+    legacy_id: str = Field(min_length=1, max_length=64, description="the old system's number: imports are idempotent by it")
+    registration: RegisterPetitionRequest
+    acceptance: HistoricalAcceptance | None = None
+    extension: HistoricalExtension | None = None
+    reply: HistoricalReply | None = None
+    evaluation: HistoricalEvaluation | None = None
+    closure: HistoricalStep | None = None
+
+
+class ImportRequest(BaseModel):
+    cases: list[HistoricalCase] = Field(min_length=1, max_length=500)
+
+
+def _steps(hc: HistoricalCase, unit_id: str | None):
+    from services.intake.handlers import RULES
+
+    steps = []
+    if hc.acceptance:
+        a = hc.acceptance
+        steps.append((lambda case, at, a=a: case.accept(a.decision, a.procedure, a.notice, unit_id, RULES), a.occurred_at))
+    if hc.extension:
+        e = hc.extension
+        steps.append((lambda case, at, e=e: case.extend(e.days, e.reason, e.approver, RULES), e.occurred_at))
+    if hc.reply:
+        r = hc.reply
+        steps.append((lambda case, at, r=r: case.reply(r.outcome, r.text), r.occurred_at))
+    if hc.evaluation:
+        v = hc.evaluation
+        steps.append((lambda case, at, v=v: case.evaluate(v.rating, at, RULES), v.occurred_at))
+    if hc.closure:
+        steps.append((lambda case, at: case.close(), hc.closure.occurred_at))
+    return steps
+
+
+def _registration(body: RegisterPetitionRequest) -> domain.Registration:
+    return domain.Registration(
+        channel=body.channel, received_at=body.received_at,
+        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), p.name, p.id_type, p.id_number, p.phone, p.address)
+                     for p in body.petitioners],
+        headcount=body.headcount, purpose=body.purpose, category_code=body.category_code,
+        division_code=body.division_code, summary=body.summary, request=body.request,
+    )
+
+
 def _version(if_match: str | None) -> int | None:
     """If-Match: the case version the caller saw (from GET /cases/{id}); stale means 409."""
     if if_match is None:
@@ -102,15 +178,20 @@ def router(runtime, vault) -> APIRouter:
     @r.post("/petitions", status_code=201, response_model=RegisteredResponse, tags=["registration"])
     async def register_petition(body: RegisterPetitionRequest, me: Principal = user):
         """Register a petition (登记). Clerks, dispatchers and administrators, within their jurisdiction."""
-        reg = domain.Registration(
-            channel=body.channel, received_at=body.received_at,
-            petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), p.name, p.id_type, p.id_number, p.phone, p.address)
-                         for p in body.petitioners],
-            headcount=body.headcount, purpose=body.purpose, category_code=body.category_code,
-            division_code=body.division_code, summary=body.summary, request=body.request,
-        )
-        return await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, reg,
+        return await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _registration(body),
                                        occurred_at=body.occurred_at)
+
+    @r.post("/imports", tags=["registration"])
+    async def import_cases(body: ImportRequest, me: Principal = user):
+        """Historical cases from the old system, each stored whole or refused with its reason;
+        a case imported before (same legacy_id) is skipped. Used by `xinfang import FILE`."""
+        def run():
+            return [handlers.import_case(runtime.db, vault, me, hc.legacy_id, _registration(hc.registration),
+                                         hc.registration.occurred_at, _steps(hc, None))
+                    for hc in body.cases]
+        results = await asyncio.to_thread(run)
+        counts = {k: sum(r["result"] == k for r in results) for k in ("imported", "skipped", "refused")}
+        return {**counts, "results": results}
 
     @r.get("/cases", tags=["case file"])
     async def list_cases(me: Principal = user,

@@ -10,7 +10,7 @@ from services.intake import domain
 from services.intake.adapters import cases, divisions, petitioners, units
 from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
-from xinfang.errors import NotFound
+from xinfang.errors import DomainError, NotFound
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 from xinfang.auth import require_role
@@ -29,43 +29,87 @@ STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "�
 def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domain.Registration, *,
                       occurred_at: datetime | None = None) -> dict:
     case_id = str(uuid.uuid4())
-    tracking_code = domain.new_tracking_code()
     with UnitOfWork(db) as uow:
-        known = lambda code: uow.execute(  # noqa: E731
-            sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
-        hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
-        prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final) for r in uow.execute(
-            sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final)
-            .join(petitioners, petitioners.c.case_id == cases.c.case_id)
-            .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
-        payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
-                                          prior=prior, rules=RULES)
-        env = new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
-                           occurred_at=occurred_at or reg.received_at)
-        [stored] = uow.append(case_id, 0, [env])
-        uow.execute(cases.insert().values(
-            case_id=case_id, tracking_code=tracking_code, status="registered", office=office,
-            division_code=reg.division_code, category_code=reg.category_code, channel=reg.channel,
-            purpose=reg.purpose, headcount=reg.headcount, summary=reg.summary, request=reg.request,
-            received_at=reg.received_at, registered_at=stored.recorded_at, version=stored.stream_version,
-            flags=" ".join(payload.flags), repeat_of=payload.repeat_of, final=False, updated_at=stored.occurred_at,
+        return _record(uow, vault, user, reg, case_id, occurred_at=occurred_at)
+
+
+def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Registration, case_id: str, *,
+            occurred_at: datetime | None, steps=()) -> dict:
+    """Register a case and, for imports, its later steps ``(decide(case, at), at)``: all in the
+    caller's transaction, so a case is stored whole or not at all."""
+    now = datetime.now(timezone.utc)
+    tracking_code = domain.new_tracking_code()
+    known = lambda code: uow.execute(  # noqa: E731
+        sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
+    hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
+    prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final) for r in uow.execute(
+        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final)
+        .join(petitioners, petitioners.c.case_id == cases.c.case_id)
+        .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
+    payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
+                                      prior=prior, rules=RULES, now=now)
+    at = occurred_at or reg.received_at
+    envs = [new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
+                         occurred_at=at).model_copy(update={"stream_version": 1})]
+    case = domain.Case.from_events(case_id, envs)
+    for decide, step_at in steps:
+        case.check_time(step_at, now, RULES)
+        env = new_envelope(decide(case, step_at), case_id=case_id, office=office, actor=user.username,
+                           producer=PRODUCER, occurred_at=step_at).model_copy(update={"stream_version": case.version + 1})
+        case.apply(env)
+        envs.append(env)
+    stored = uow.append(case_id, 0, envs)
+    uow.execute(cases.insert().values(
+        case_id=case_id, tracking_code=tracking_code, status=case.status, office=office,
+        division_code=reg.division_code, category_code=reg.category_code, channel=reg.channel,
+        purpose=reg.purpose, headcount=reg.headcount, summary=reg.summary, request=reg.request,
+        received_at=reg.received_at, registered_at=stored[0].recorded_at, version=stored[-1].stream_version,
+        flags=" ".join(payload.flags), repeat_of=payload.repeat_of, final=case.final,
+        updated_at=stored[-1].occurred_at,
+    ))
+    masked = {x.petitioner_id: x for x in payload.petitioners}
+    for p in reg.petitioners:
+        uow.execute(petitioners.insert().values(
+            petitioner_id=p.petitioner_id, case_id=case_id, name=p.name, id_type=p.id_type,
+            id_number_enc=vault.encrypt(p.id_number), id_number_hash=vault.blind_index(p.id_number),
+            id_number_masked=masked[p.petitioner_id].id_number_masked,
+            phone_enc=vault.encrypt(p.phone), phone_masked=masked[p.petitioner_id].phone_masked,
+            address_enc=vault.encrypt(p.address),
         ))
-        masked = {x.petitioner_id: x for x in payload.petitioners}
-        for p in reg.petitioners:
-            uow.execute(petitioners.insert().values(
-                petitioner_id=p.petitioner_id, case_id=case_id, name=p.name, id_type=p.id_type,
-                id_number_enc=vault.encrypt(p.id_number), id_number_hash=vault.blind_index(p.id_number),
-                id_number_masked=masked[p.petitioner_id].id_number_masked,
-                phone_enc=vault.encrypt(p.phone), phone_masked=masked[p.petitioner_id].phone_masked,
-                address_enc=vault.encrypt(p.address),
-            ))
-    out = {"case_id": case_id, "tracking_code": tracking_code, "office": office,
-           "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored.recorded_at}
+    out = {"case_id": case_id, "tracking_code": tracking_code, "office": office, "status": case.status,
+           "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored[0].recorded_at}
     if "law_related" in payload.flags:
         out["legal_channel"] = domain.LEGAL_CHANNEL_ZH
     if "final_matter" in payload.flags:
         out["notice"] = "该事项已经复核终结，依法不再受理（三级终访）"
     return out
+
+
+# ---------------------------------------------------------------- import of historical cases
+
+IMPORT_NAMESPACE = uuid.UUID("5b0f7c4e-2f4b-4b8e-9a57-7a1f0e1c6d21")
+
+
+def import_case(db: Database, vault: PiiVault, user: Principal, legacy_id: str, reg: domain.Registration,
+                registered_at: datetime | None, steps) -> dict:
+    """One historical case from the old system, with its real dates, whole or not at all.
+
+    The case id derives from ``legacy_id``, so importing the same file again imports nothing twice."""
+    require_role(user, "admin", "clerk", "dispatcher")
+    case_id = str(uuid.uuid5(IMPORT_NAMESPACE, legacy_id))
+    try:
+        with UnitOfWork(db) as uow:
+            if uow.stream_version(case_id) > 0:
+                return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
+                        "reason": "imported before", "reason_zh": "此前已导入"}
+            out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps)
+    except ConcurrencyConflict:
+        return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
+                "reason": "imported before", "reason_zh": "此前已导入"}
+    except DomainError as exc:
+        return {"legacy_id": legacy_id, "result": "refused", "field": exc.field, "reason": exc.message,
+                "reason_zh": exc.message_zh, **({"rule": exc.rule} if exc.rule else {})}
+    return {"legacy_id": legacy_id, "result": "imported", "case_id": case_id, "status": out["status"]}
 
 
 # ---------------------------------------------------------------- commands on a case
