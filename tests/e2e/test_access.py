@@ -188,7 +188,17 @@ def evaluation(system, w):  # public by tracking code: refuses before the reply,
                             json={"rating": "satisfied"}).status_code == 404
 
 
+def imports(system, w):  # an import is a registration: refused outside the importer's jurisdiction
+    body = lambda lid, village: {"cases": [{"legacy_id": lid, "registration": {  # noqa: E731
+        **PETITION, "division_code": village, "received_at": "2024-05-06T09:00:00+08:00"}}]}
+    r = _as(system, "admin-a", "POST", "intake", "/api/v1/imports", body("ACCESS-B-1", VILLAGE_B)).json()
+    assert r["refused"] == 1 and r["results"][0]["field"] == "division_code"
+    r = _as(system, "clerk-b", "POST", "intake", "/api/v1/imports", body("ACCESS-B-2", VILLAGE_B)).json()
+    assert r["imported"] == 1
+
+
 MATRIX = {
+    ("intake", "POST", "/api/v1/imports"): imports,
     ("intake", "POST", "/api/v1/cases/{case_id}/acceptance"): case_command(
         "acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"}, "handler-a", "handler-b"),
     ("intake", "POST", "/api/v1/cases/{case_id}/extension"): case_command(
@@ -265,7 +275,7 @@ def test_without_a_valid_token_every_endpoint_but_sign_in_and_tracking_is_401(sy
             assert r.status_code == 401, (service, method, path, headers, r.text)
             assert r.json()["error"]["message_zh"]
         checked += 1
-    assert checked >= 19
+    assert checked >= 20
 
 
 def test_no_id_or_phone_number_in_clear_in_logs_reporting_or_intake_storage(system, world):
