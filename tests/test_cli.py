@@ -1,13 +1,14 @@
 """The `xinfang` command as an operator uses it."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from xinfang.messaging.broker import free_port
 import pytest
 
 from tests.conftest import unique_topic
@@ -45,15 +46,10 @@ def test_topics_without_a_broker_say_how_to_get_one():
     assert r.returncode == 2 and "KAFKA_BOOTSTRAP_SERVERS" in r.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.e2e
 def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path):
-    ports = {n: _free_port() for n in ("intake", "routing", "supervision", "reporting")}
+    ports = {n: free_port() for n in ("intake", "routing", "supervision", "reporting")}
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     env.update({f"{n.upper()}_PORT": str(p) for n, p in ports.items()})
     proc = subprocess.Popen([XINFANG, "up", "--data-dir", str(tmp_path)], env=env,

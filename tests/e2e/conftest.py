@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 
 import httpx
+
+from xinfang.messaging.broker import free_port
 import pytest
 
 from tests.conftest import ARTIFACTS, _DOCKER_ABSENT
@@ -26,11 +27,6 @@ PETITION = {
     "request": "请求督促支付工资",
 }
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -94,7 +90,7 @@ def system(pg_server, tmp_path_factory, request):
     data_dir = tmp_path_factory.mktemp("xinfang")
     db_urls = {name: pg_server.create_database(f"xf_{name}") for name in SERVICES}
     with _broker() as (bootstrap, _b):
-        stack = Stack(data_dir=data_dir, bootstrap=bootstrap, ports={n: _free_port() for n in SERVICES},
+        stack = Stack(data_dir=data_dir, bootstrap=bootstrap, ports={n: free_port() for n in SERVICES},
                       env={f"{n.upper()}_DATABASE_URL": u for n, u in db_urls.items()})
         try:
             stack.start(timeout=90)

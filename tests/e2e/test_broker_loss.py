@@ -1,23 +1,17 @@
 """The databases are the source of truth: when the broker loses everything (the embedded broker
 keeps nothing across a restart), republishing the stores restores the topics and every read
 model, without applying anything twice."""
-import socket
 
 import pytest
 import sqlalchemy as sa
 
 from tests.e2e.conftest import RunningSystem
 from xinfang.config import SERVICES
-from xinfang.messaging.broker import EmbeddedBroker
+from xinfang.messaging.broker import EmbeddedBroker, free_port
 from xinfang.supervisor import Stack
 
 pytestmark = pytest.mark.e2e
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _count(url: str, sql: str) -> int:
@@ -32,7 +26,7 @@ def _count(url: str, sql: str) -> int:
 def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path):
     urls = {n: pg_server.create_database(f"xf_{n}") for n in SERVICES}
     env = {f"{n.upper()}_DATABASE_URL": u for n, u in urls.items()}
-    ports = {n: _free_port() for n in SERVICES}
+    ports = {n: free_port() for n in SERVICES}
     try:
         with EmbeddedBroker() as first:
             stack = Stack(data_dir=tmp_path, bootstrap=first.bootstrap, ports=ports, env=dict(env)).start()
