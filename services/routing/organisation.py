@@ -168,8 +168,7 @@ def principal_of(db: Database, username: str) -> Principal:
         row = c.execute(sa.select(users).where(users.c.username == username)).mappings().first()
     if row is None or not row["active"]:
         raise NotFound(f"no active user {username}", f"用户 {username} 不存在或已停用")
-    return Principal(username=row["username"], role=row["role"], jurisdiction=row["jurisdiction"],
-                     unit_id=row["unit_id"], display_name=row["display_name"])
+    return _principal(row)
 
 
 def authenticate(db: Database, username: str, password: str) -> Principal | None:
@@ -180,6 +179,10 @@ def authenticate(db: Database, username: str, password: str) -> Principal | None
         return None
     if not row["active"] or not verify_password(row["password_hash"], password):
         return None
+    return _principal(row)
+
+
+def _principal(row) -> Principal:
     return Principal(username=row["username"], role=row["role"], jurisdiction=row["jurisdiction"],
                      unit_id=row["unit_id"], display_name=row["display_name"])
 
