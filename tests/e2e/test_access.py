@@ -3,36 +3,19 @@ township B. A case outside the caller's scope answers 404; counts differ by scop
 stays out of logs and statistics."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e import access_reporting, access_routing, access_supervision
+from tests.e2e.access_common import ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B, _as, _count, add_user
 from tests.e2e.conftest import PETITION
 from xinfang.security import Principal, TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
-XINFANG = str(Path(sys.executable).parent / "xinfang")
-TOWNSHIP_A, TOWNSHIP_B = "999901001000", "999901002000"
-VILLAGE_A, VILLAGE_B = "999901001003", "999901002004"
-ID_B = "11010519491231002X"   # valid GB 11643 numbers that appear nowhere else
-PHONE_B = "13912345678"
 PUBLIC = {("intake", "GET", "/api/v1/track/{tracking_code}"), ("intake", "POST", "/api/v1/track/{tracking_code}/evaluation"),
           ("routing", "POST", "/api/v1/auth/sign-in")}
-
-
-def add_user(system, username, role, jurisdiction, unit=None):
-    env = {**os.environ, "ROUTING_DATABASE_URL": system.db_urls["routing"], "XINFANG_NEW_PASSWORD": "pass-for-tests"}
-    args = [XINFANG, "users", "add", username, "--role", role, "--jurisdiction", jurisdiction]
-    if unit:
-        args += ["--unit", unit]
-    r = subprocess.run(args, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +40,8 @@ def world(system):
     return {"case": case_b}
 
 
-def _as(system, user, method, service, path, json=None):
-    return system.http.request(method, f"{system.url[service]}{path}", json=json, headers=system.auth(user))
-
-
-# ---- one row per endpoint: (service, method, path) -> check(system, world)
+# ---- one row per endpoint: (service, method, path) -> check(system, world); rows of routing,
+# supervision and reporting live in access_<service>.py
 
 
 def petitions_post(system, w):
@@ -107,64 +87,12 @@ def me(service):
     return check
 
 
-def sign_in(system, w):  # answers only the signing-in user's own token
-    r = system.http.post(f"{system.url['routing']}/api/v1/auth/sign-in",
-                         json={"username": "clerk-a", "password": "pass-for-tests"})
-    assert r.json()["user"]["jurisdiction"] == TOWNSHIP_A
-    assert system.http.post(f"{system.url['routing']}/api/v1/auth/sign-in",
-                            json={"username": "clerk-b", "password": "wrong-password"}).status_code == 401
 
 
-def assignment(system, w):
-    cid = w["case"]["case_id"]
-    assert _as(system, "clerk-a", "GET", "routing", f"/api/v1/cases/{cid}/assignment").status_code == 404
-    assert _as(system, "clerk-b", "GET", "routing", f"/api/v1/cases/{cid}/assignment").status_code == 200
 
 
-def divisions_get(system, w):
-    codes = [d["code"] for d in _as(system, "clerk-a", "GET", "routing", "/api/v1/divisions").json()]
-    assert codes and all(c.startswith("999901001") for c in codes)
-    assert VILLAGE_B in [d["code"] for d in _as(system, "clerk-b", "GET", "routing", "/api/v1/divisions").json()]
 
 
-def divisions_post(system, w):
-    new_b = {"code": "999901002901", "name": "测试村", "level": "village", "parent": TOWNSHIP_B}
-    assert _as(system, "clerk-a", "POST", "routing", "/api/v1/divisions", new_b).status_code == 403
-    r = _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_b)
-    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "code"
-    new_a = {"code": "999901001901", "name": "测试新村", "level": "village", "parent": TOWNSHIP_A}
-    assert _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_a).status_code == 201
-    assert _as(system, "admin-a", "POST", "routing", "/api/v1/divisions", new_a).status_code == 409
-
-
-def units_get(system, w):
-    units = _as(system, "clerk-a", "GET", "routing", "/api/v1/units").json()
-    assert units and all(u["division_code"].startswith("999901001") for u in units)
-
-
-def units_post(system, w):
-    unit_b = {"unit_id": "test-b-unit", "name": "东风镇测试办", "kind": "department", "division_code": TOWNSHIP_B}
-    assert _as(system, "clerk-a", "POST", "routing", "/api/v1/units", unit_b).status_code == 403
-    assert _as(system, "admin-a", "POST", "routing", "/api/v1/units", unit_b).status_code == 422
-
-
-def deadlines(system, w):
-    cid = w["case"]["case_id"]
-    assert _as(system, "clerk-a", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").status_code == 404
-    assert _as(system, "clerk-b", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").status_code == 200
-
-
-def summary(system, w):
-    def reg(user):
-        return _as(system, user, "GET", "reporting", "/api/v1/stats/summary").json()["registered"]
-    def in_intake(office):
-        return _count(system, "intake", f"SELECT count(*) FROM cases WHERE office = '{office}'")
-    # reporting catches up with intake within moments; then each scope counts its own cases
-    system.wait_for(lambda: reg("clerk-a") == in_intake(TOWNSHIP_A) and reg("clerk-b") == in_intake(TOWNSHIP_B),
-                    timeout=15, what="reporting to count what intake holds, per township")
-    a, b, county = reg("clerk-a"), reg("clerk-b"), reg("demo-leader")
-    assert b >= 1 and a >= 1 and county >= a + b
-    assert county == _count(system, "intake", "SELECT count(*) FROM cases")
 
 
 def case_command(path, body, actor_a, actor_b):
@@ -198,6 +126,9 @@ def imports(system, w):  # an import is a registration: refused outside the impo
 
 
 MATRIX = {
+    **access_routing.ROWS,
+    **access_supervision.ROWS,
+    **access_reporting.ROWS,
     ("intake", "POST", "/api/v1/imports"): imports,
     ("intake", "POST", "/api/v1/cases/{case_id}/acceptance"): case_command(
         "acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"}, "handler-a", "handler-b"),
@@ -215,27 +146,11 @@ MATRIX = {
     ("intake", "GET", "/api/v1/categories"): categories,
     ("intake", "GET", "/api/v1/track/{tracking_code}"): track,
     ("intake", "GET", "/api/v1/me"): me("intake"),
-    ("routing", "POST", "/api/v1/auth/sign-in"): sign_in,
-    ("routing", "GET", "/api/v1/cases/{case_id}/assignment"): assignment,
-    ("routing", "GET", "/api/v1/divisions"): divisions_get,
-    ("routing", "POST", "/api/v1/divisions"): divisions_post,
-    ("routing", "GET", "/api/v1/units"): units_get,
-    ("routing", "POST", "/api/v1/units"): units_post,
     ("routing", "GET", "/api/v1/me"): me("routing"),
-    ("supervision", "GET", "/api/v1/cases/{case_id}/deadlines"): deadlines,
     ("supervision", "GET", "/api/v1/me"): me("supervision"),
-    ("reporting", "GET", "/api/v1/stats/summary"): summary,
     ("reporting", "GET", "/api/v1/me"): me("reporting"),
 }
 
-
-def _count(system, service, sql) -> int:
-    e = sa.create_engine(system.db_urls[service].replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with e.connect() as c:
-            return int(c.execute(sa.text(sql)).scalar())
-    finally:
-        e.dispose()
 
 
 def endpoints(system) -> set[tuple[str, str, str]]:
