@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
 from xinfang.errors import DomainError, NotFound
 from xinfang.privacy import PiiVault
-from xinfang.security import Principal
+from xinfang.security import Principal, division_prefix
 from xinfang.auth import require_role
 from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
 
@@ -21,6 +22,7 @@ RULES = domain.IntakeRules()
 HANDLING_ROLES = frozenset({"handler", "admin"})      # accept, extend, reply: the competent unit
 CLOSING_ROLES = frozenset({"handler", "dispatcher", "admin"})
 REVIEW_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office records the petitioner's request
+OPEN_STATUSES = frozenset({"registered", "assigned", "accepted", "under_review", "under_re_review"})
 STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "已受理", "not_accepted": "不予受理",
              "no_longer_accepted": "不再受理", "replied": "已答复", "under_review": "复查中",
              "under_re_review": "复核中", "closed": "已办结"}
@@ -42,8 +44,9 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
     known = lambda code: uow.execute(  # noqa: E731
         sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
     hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
-    prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final) for r in uow.execute(
-        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final)
+    prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final, r.status in OPEN_STATUSES)
+             for r in uow.execute(
+        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final, cases.c.status)
         .join(petitioners, petitioners.c.case_id == cases.c.case_id)
         .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
     payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
@@ -176,7 +179,8 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
     return {
         **{k: row[k] for k in ("case_id", "tracking_code", "status", "office", "division_code", "category_code",
                                "channel", "purpose", "headcount", "summary", "request", "received_at",
-                               "registered_at", "unit_id", "unit_name")},
+                               "registered_at", "unit_id", "unit_name", "owner_leader")},
+        "co_unit_ids": row["co_unit_ids"].split(),
         "status": row["status"] if case.status == "registered" else case.status,
         "version": case.version,
         "flags": case.flags,
@@ -238,22 +242,60 @@ def _petitioner(p, vault: PiiVault, user: Principal) -> dict:
     return out
 
 
-def list_cases(db: Database, user: Principal, *, status: str | None, channel: str | None,
-               division_code: str | None, limit: int, offset: int) -> dict:
-    where = [_visible(user)]
-    if status:
-        where.append(cases.c.status == status)
-    if channel:
-        where.append(cases.c.channel == channel)
-    if division_code:
-        where.append(cases.c.division_code.startswith(division_code.rstrip("0") or division_code))
-    cols = [cases.c[k] for k in ("case_id", "status", "office", "division_code", "category_code", "channel",
-                                 "purpose", "headcount", "summary", "received_at", "registered_at", "unit_id")]
+LIST_COLUMNS = ("case_id", "status", "office", "division_code", "category_code", "channel", "purpose", "headcount",
+                "summary", "received_at", "registered_at", "unit_id", "flags", "repeat_of", "owner_leader")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case list may be narrowed by; every field optional."""
+
+    status: str | None = None
+    channel: str | None = None
+    division_code: str | None = None     # the division or anything below it
+    category_code: str | None = None     # the category or anything below it
+    purpose: str | None = None
+    flag: str | None = None
+    unit_id: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None  # exclusive
+    q: str | None = None                 # words in the summary
+
+    def conditions(self) -> list:
+        where = []
+        if self.status:
+            where.append(cases.c.status == self.status)
+        if self.channel:
+            where.append(cases.c.channel == self.channel)
+        if self.division_code:
+            where.append(cases.c.division_code.startswith(division_prefix(self.division_code)))
+        if self.category_code:
+            where.append(cases.c.category_code.startswith(self.category_code))
+        if self.purpose:
+            where.append(cases.c.purpose == self.purpose)
+        if self.flag:
+            where.append((" " + cases.c.flags + " ").contains(f" {self.flag} ", autoescape=True))
+        if self.unit_id:
+            where.append(cases.c.unit_id == self.unit_id)
+        if self.received_from:
+            where.append(cases.c.received_at >= self.received_from)
+        if self.received_to:
+            where.append(cases.c.received_at < self.received_to)
+        if self.q:
+            where.append(cases.c.summary.contains(self.q, autoescape=True))
+        return where
+
+
+def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter(), *, limit: int = 50,
+               offset: int = 0) -> dict:
+    where = [_visible(user), *filters.conditions()]
+    cols = [cases.c[k] for k in LIST_COLUMNS]
     with db.engine.connect() as c:
         total = c.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar()
         rows = c.execute(sa.select(*cols).where(*where).order_by(cases.c.registered_at.desc(), cases.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
-    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": [dict(r) for r in rows]}
+    items = [{**r, "flags": r["flags"].split()} for r in rows]
+    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": items}
 
 
 def track(db: Database, tracking_code: str) -> dict:
@@ -294,11 +336,24 @@ def count_divisions(db: Database) -> int:
 
 
 def on_case_assigned(uow: UnitOfWork, env: Envelope) -> None:
-    """Routing assigned the case: the clerk's case list shows the handling unit."""
-    payload = registry.payload(env)
+    """Routing assigned the case (for handling, or for review / re-review at the level above): the
+    unit named is the one whose handlers may act; the clerk's list shows it."""
+    p = env.payload
     uow.execute(cases.update().where(cases.c.case_id == env.case_id)
-                .values(unit_id=payload.unit_id, status=sa.case((cases.c.status == "registered", "assigned"),
-                                                                else_=cases.c.status)))
+                .values(unit_id=p["unit_id"], co_unit_ids=" ".join(p.get("co_unit_ids") or []),
+                        status=sa.case((cases.c.status == "registered", "assigned"), else_=cases.c.status)))
+
+
+def on_case_objected(uow: UnitOfWork, env: Envelope) -> None:
+    """The unit objected that the case is not its remit: it goes back to the dispatcher, and the
+    objecting unit's handlers may no longer act on it until it is reassigned."""
+    uow.execute(cases.update().where(cases.c.case_id == env.case_id, cases.c.unit_id == env.payload["unit_id"])
+                .values(unit_id=None))
+
+
+def on_case_owned(uow: UnitOfWork, env: Envelope) -> None:
+    """A leader took the case (包案): every later view shows it."""
+    uow.execute(cases.update().where(cases.c.case_id == env.case_id).values(owner_leader=env.payload["leader"]))
 
 
 def on_organisation_changed(uow: UnitOfWork, env: Envelope) -> None:
