@@ -194,11 +194,9 @@ def router(runtime, vault) -> APIRouter:
     async def import_cases(body: ImportRequest, me: Principal = user):
         """Historical cases from the old system, each stored whole or refused with its reason;
         a case imported before (same legacy_id) is skipped. Used by `xinfang import FILE`."""
-        def run():
-            return [handlers.import_case(runtime.db, vault, me, hc.legacy_id, _registration(hc.registration),
-                                         hc.registration.occurred_at, _steps(hc, None))
-                    for hc in body.cases]
-        results = await asyncio.to_thread(run)
+        batch = [(hc.legacy_id, _registration(hc.registration), hc.registration.occurred_at, _steps(hc, None))
+                 for hc in body.cases]
+        results = await asyncio.to_thread(handlers.import_cases, runtime.db, vault, me, batch)
         counts = {k: sum(r["result"] == k for r in results) for k in ("imported", "skipped", "refused")}
         return {**counts, "results": results}
 

@@ -93,26 +93,34 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
 IMPORT_NAMESPACE = uuid.UUID("5b0f7c4e-2f4b-4b8e-9a57-7a1f0e1c6d21")
 
 
-def import_case(db: Database, vault: PiiVault, user: Principal, legacy_id: str, reg: domain.Registration,
-                registered_at: datetime | None, steps) -> dict:
-    """One historical case from the old system, with its real dates, whole or not at all.
+def import_cases(db: Database, vault: PiiVault, user: Principal, batch) -> list[dict]:
+    """Historical cases from the old system, with their real dates: ``batch`` holds
+    ``(legacy_id, registration, registered_at, steps)``. One transaction for the batch, a
+    savepoint per case, so each case is stored whole or refused with its reason.
 
     The case id derives from ``legacy_id``, so importing the same file again imports nothing twice."""
     require_role(user, "admin", "clerk", "dispatcher")
-    case_id = str(uuid.uuid5(IMPORT_NAMESPACE, legacy_id))
-    try:
-        with UnitOfWork(db) as uow:
+    results = []
+    with UnitOfWork(db) as uow:
+        for legacy_id, reg, registered_at, steps in batch:
+            case_id = str(uuid.uuid5(IMPORT_NAMESPACE, legacy_id))
+            skipped = {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
+                       "reason": "imported before", "reason_zh": "此前已导入"}
             if uow.stream_version(case_id) > 0:
-                return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
-                        "reason": "imported before", "reason_zh": "此前已导入"}
-            out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps)
-    except ConcurrencyConflict:
-        return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
-                "reason": "imported before", "reason_zh": "此前已导入"}
-    except DomainError as exc:
-        return {"legacy_id": legacy_id, "result": "refused", "field": exc.field, "reason": exc.message,
-                "reason_zh": exc.message_zh, **({"rule": exc.rule} if exc.rule else {})}
-    return {"legacy_id": legacy_id, "result": "imported", "case_id": case_id, "status": out["status"]}
+                results.append(skipped)
+                continue
+            try:
+                with uow.conn.begin_nested():
+                    out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps)
+            except ConcurrencyConflict:
+                results.append(skipped)
+            except DomainError as exc:
+                results.append({"legacy_id": legacy_id, "result": "refused", "field": exc.field, "reason": exc.message,
+                                "reason_zh": exc.message_zh, **({"rule": exc.rule} if exc.rule else {})})
+            else:
+                results.append({"legacy_id": legacy_id, "result": "imported", "case_id": case_id,
+                                "status": out["status"]})
+    return results
 
 
 # ---------------------------------------------------------------- commands on a case

@@ -76,24 +76,23 @@ class UnitOfWork:
         if actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         now = datetime.now(timezone.utc)
-        stored: list[Envelope] = []
-        for i, env in enumerate(new, start=1):
-            env = env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
-            body = encode(env).decode()
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(events.insert().values(
-                        event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
-                        event_type=env.event_type, schema_version=env.schema_version,
-                        case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
-                    ))
-            except IntegrityError as exc:
-                raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
-            self.conn.execute(outbox.insert().values(
-                event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id,
-                body=body, created_at=now,
-            ))
-            stored.append(env)
+        stored = [env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
+                  for i, env in enumerate(new, start=1)]
+        if not stored:
+            return stored
+        bodies = [encode(env).decode() for env in stored]
+        try:  # one savepoint and one multi-row insert per append, not per event
+            with self.conn.begin_nested():
+                self.conn.execute(events.insert(), [dict(
+                    event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
+                    event_type=env.event_type, schema_version=env.schema_version,
+                    case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
+                ) for env, body in zip(stored, bodies)])
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+        self.conn.execute(outbox.insert(), [dict(
+            event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
+        ) for env, body in zip(stored, bodies)])
         self._appended += len(stored)
         return stored
 
