@@ -15,7 +15,7 @@ from xinfang.errors import DomainError, NotFound
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal, division_prefix
 from xinfang.auth import require_role
-from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
+from xinfang.storage import ConcurrencyConflict, Database, ReadView, UnitOfWork
 
 PRODUCER = "intake"
 RULES = domain.IntakeRules()
@@ -175,7 +175,7 @@ def _not_found(case_id: str) -> NotFound:
 
 
 def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> dict:
-    with UnitOfWork(db) as uow:
+    with ReadView(db) as uow:
         row = uow.execute(sa.select(cases, units.c.name.label("unit_name"))
                           .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
                           .where(cases.c.case_id == case_id, _visible(user))).mappings().first()
@@ -298,7 +298,7 @@ def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter()
                offset: int = 0) -> dict:
     where = [_visible(user), *filters.conditions()]
     cols = [cases.c[k] for k in LIST_COLUMNS]
-    with db.engine.connect() as c:
+    with db.read() as c:
         total = c.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar()
         rows = c.execute(sa.select(*cols).where(*where).order_by(cases.c.registered_at.desc(), cases.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
@@ -308,7 +308,7 @@ def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter()
 
 def track(db: Database, tracking_code: str) -> dict:
     """The public view of a case by its tracking code: no personal data, nothing internal."""
-    with UnitOfWork(db) as uow:
+    with ReadView(db) as uow:
         row = uow.execute(sa.select(cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.registered_at,
                                     cases.c.channel, units.c.name.label("unit_name"))
                         .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
@@ -336,7 +336,7 @@ def _history_item(e: Envelope) -> dict:
 
 
 def count_divisions(db: Database) -> int:
-    with db.engine.connect() as c:
+    with db.read() as c:
         return int(c.execute(sa.select(sa.func.count()).select_from(divisions)).scalar() or 0)
 
 

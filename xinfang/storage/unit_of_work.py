@@ -25,6 +25,33 @@ class AlreadyApplied(Exception):
     """This consumer applied the event before: redelivery is a no-op."""
 
 
+def load_stream(conn: sa.Connection, stream_id: str) -> list[Envelope]:
+    rows = conn.execute(sa.select(events.c.body).where(events.c.stream_id == stream_id).order_by(events.c.version))
+    return [decode(r.body) for r in rows]
+
+
+class ReadView:
+    """Queries only, on a read connection: on SQLite it does not wait for the writer."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: sa.Connection | None = None
+
+    def __enter__(self) -> "ReadView":
+        self.conn = self.db.read()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.conn is not None
+        self.conn.close()
+
+    def execute(self, stmt, *args, **kw):
+        return self.conn.execute(stmt, *args, **kw)
+
+    def load(self, stream_id: str) -> list[Envelope]:
+        return load_stream(self.conn, stream_id)
+
+
 class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -65,10 +92,7 @@ class UnitOfWork:
         return int(v or 0)
 
     def load(self, stream_id: str) -> list[Envelope]:
-        rows = self.conn.execute(
-            sa.select(events.c.body).where(events.c.stream_id == stream_id).order_by(events.c.version)
-        )
-        return [decode(r.body) for r in rows]
+        return load_stream(self.conn, stream_id)
 
     def append(self, stream_id: str, expected_version: int, new: Iterable[Envelope]) -> list[Envelope]:
         """Append events at expected_version+1.. and queue them in the outbox, atomically."""
