@@ -36,7 +36,7 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domai
 
 
 def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Registration, case_id: str, *,
-            occurred_at: datetime | None, steps=()) -> dict:
+            occurred_at: datetime | None, steps=(), imported: bool = False) -> dict:
     """Register a case and, for imports, its later steps ``(decide(case, at), at)``: all in the
     caller's transaction, so a case is stored whole or not at all."""
     now = datetime.now(timezone.utc)
@@ -51,6 +51,8 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
         .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
     payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
                                       prior=prior, rules=RULES, now=now)
+    if imported:
+        payload = payload.model_copy(update={"imported": True})
     at = occurred_at or reg.received_at
     envs = [new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
                          occurred_at=at).model_copy(update={"stream_version": 1})]
@@ -111,7 +113,8 @@ def import_cases(db: Database, vault: PiiVault, user: Principal, batch) -> list[
                 continue
             try:
                 with uow.conn.begin_nested():
-                    out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps)
+                    out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps,
+                                  imported=True)
             except ConcurrencyConflict:
                 results.append(skipped)
             except DomainError as exc:
