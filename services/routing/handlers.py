@@ -57,7 +57,9 @@ def _row(uow: UnitOfWork, case_id: str, lock: bool = False):
 
 
 def _update(uow: UnitOfWork, case_id: str, **values) -> None:
-    row = dict(_row(uow, case_id))
+    """Change the row and recompute its inbox state, under the row's lock (the API and the
+    consumer may change one case at the same time)."""
+    row = dict(_row(uow, case_id, lock=True))
     row.update(values)
     values["inbox_state"] = domain.inbox_state(row["state"], row["stage"], row["intake_state"])
     uow.execute(assignments.update().where(assignments.c.case_id == case_id).values(**values))

@@ -67,7 +67,7 @@ def ownership(system, w):
 
 
 def inbox(system, w):
-    cid = w["case"]["case_id"]
+    cid = _fresh_case_b(system)  # the world's case may have been replied and closed by intake's rows
     assert _as(system, "clerk-a", "GET", "routing", "/api/v1/units/999901002-gov/inbox").status_code == 404
     assert _as(system, "handler-a", "GET", "routing", "/api/v1/units/999901002-gov/inbox").status_code == 404
     mine = _as(system, "clerk-a", "GET", "routing", "/api/v1/units/999901001-gov/inbox?limit=500").json()
