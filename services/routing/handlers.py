@@ -130,23 +130,27 @@ def on_intake_event(uow: UnitOfWork, env: Envelope) -> None:
 def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
     """A new case: assign it by the routing rules, once. A republished registration finds its row
     and changes nothing; rules changed since never re-route it."""
-    if _row(uow, env.case_id) is not None or uow.stream_version(env.case_id) > 0:
-        return
+    if _row(uow, env.case_id) is not None:
+        return  # the row and the assignment are written together: the case was routed already
     reg: CaseRegistered = registry.payload(env)
     d = SqlDirectory(uow.conn)
     decision = domain.choose_unit(reg.division_code, reg.category_code,
                                   d.rules_matching(reg.division_code, reg.category_code), d)
-    uow.execute(assignments.insert().values(
-        case_id=env.case_id, office=env.office, division_code=reg.division_code, category_code=reg.category_code,
-        unit_id=None, rule=None, assigned_at=None, state="unassigned", stage="handling", co_unit_ids="[]",
-        state_since=env.occurred_at, queue_reason=None if decision.unit_id else decision.rule,
-        intake_state="open", inbox_state=None, summary=reg.summary[:200]))
+    row = dict(case_id=env.case_id, office=env.office, division_code=reg.division_code,
+               category_code=reg.category_code, unit_id=None, rule=None, assigned_at=None, state="unassigned",
+               stage="handling", co_unit_ids="[]", state_since=env.occurred_at, queue_reason=decision.rule,
+               intake_state="open", inbox_state=None, summary=reg.summary[:200])
     if decision.unit_id:
         # the assignment is deemed made when the case was registered (a back-dated registration
         # starts the unit's objection window on that day)
-        _append(uow, env.case_id, env.office, 0, CaseAssigned(unit_id=decision.unit_id, mode="assign",
-                                                              rule=decision.rule),
-                SYSTEM, occurred_at=env.occurred_at, causation=env)
+        assigned = new_envelope(CaseAssigned(unit_id=decision.unit_id, mode="assign", rule=decision.rule),
+                                case_id=env.case_id, office=env.office, actor=SYSTEM, producer=PRODUCER,
+                                occurred_at=env.occurred_at, causation=env)
+        uow.append(env.case_id, 0, [assigned])
+        row.update(unit_id=decision.unit_id, rule=decision.rule, rule_id=decision.rule_id, mode="assign",
+                   assigned_at=env.occurred_at, state="to_sign", queue_reason=None,
+                   inbox_state=domain.inbox_state("to_sign", "handling", "open"))
+    uow.execute(assignments.insert().values(**row))
 
 
 def on_review_requested(uow: UnitOfWork, env: Envelope, p: ReviewRequested) -> None:
