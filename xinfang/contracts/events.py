@@ -116,6 +116,8 @@ class CaseAssigned(Payload):
     rule: str | None = Field(default=None, description="the routing rule that chose the unit")
     reason: str | None = None
     previous_unit_id: str | None = None
+    co_unit_ids: list[str] = Field(default_factory=list, description="co-handling units (协办)")
+    stage: Literal["handling", "review", "re_review"] = "handling"
 
 
 @registry.event("CaseSignedFor", producer="routing")
@@ -127,6 +129,14 @@ class CaseSignedFor(Payload):
 class CaseObjected(Payload):
     unit_id: str
     reason: str
+
+
+@registry.event("CaseOwnedByLeader", producer="routing")
+class CaseOwnedByLeader(Payload):
+    """A leader takes personal charge of the case (领导包案)."""
+
+    leader: str = Field(description="the leader's user name")
+    note: str | None = None
 
 
 # ---------------------------------------------------------------- supervision (when it is due)
@@ -193,3 +203,20 @@ class UnitUpdated(Payload):
     unit_id: str
     name: str | None = None
     active: bool | None = None
+
+
+@registry.event("RoutingRuleAdded", producer="routing")
+class RoutingRuleAdded(Payload):
+    """A routing rule: cases arising under ``division_prefix`` whose category starts with
+    ``category_prefix`` (empty: any) go to ``unit_id``."""
+
+    rule_id: str
+    division_prefix: str = Field(pattern=r"^\d{2,12}$")
+    category_prefix: str = Field(default="", pattern=r"^(\d{2}|\d{4})?$")
+    unit_id: str
+    note: str | None = None
+
+
+@registry.event("RoutingRuleRetired", producer="routing")
+class RoutingRuleRetired(Payload):
+    rule_id: str
