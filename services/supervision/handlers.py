@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from services.supervision import domain
 from services.supervision.adapters import alerts, cases, checkpoints, deadlines, orders
-from xinfang.auth import require_role
+from xinfang.auth import Forbidden, require_role
 from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import (CollectiveVisitAlerted, DeadlineExpired, DeadlineMet, DeadlineWarned,
                                       ReminderSent, SupervisionOrderAnswered, SupervisionOrderEscalated,
@@ -53,7 +53,15 @@ def _append(uow: UnitOfWork, case_id: str, office: str, payload, *, actor: str =
             occurred_at: datetime | None = None, causation: Envelope | None = None) -> Envelope:
     env = new_envelope(payload, case_id=case_id, office=office, actor=actor, producer=PRODUCER,
                        occurred_at=occurred_at, causation=causation)
-    return uow.append(case_id, uow.stream_version(case_id), [env])[0]
+    # the consumer, the ticker and the API all append to the case's stream: on a race the loser's
+    # savepoint is rolled back and it appends after the winner's committed event
+    for attempt in range(5):
+        try:
+            return uow.append(case_id, uow.stream_version(case_id), [env])[0]
+        except ConcurrencyConflict:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 # ------------------------------------------------------------------ the case's state
@@ -272,8 +280,7 @@ def answer_order(db: Database, me: Principal, order_id: str, text: str) -> dict:
         if o is None or not me.can_see_case(office=o["office"], unit_id=o["unit_id"]):
             raise NotFound(f"no supervision order {order_id}", f"督办单 {order_id} 不存在")
         if me.role != "admin" and (me.unit_id is None or me.unit_id != o["unit_id"]):
-            raise Conflict("only the handling unit answers a supervision order", "督办单须由承办单位答复",
-                           rule="order_answered_by_unit")
+            raise Forbidden("only the handling unit answers a supervision order", "督办单须由承办单位答复")
         if o["status"] == "answered":
             raise Conflict("this order was answered already", "该督办单已答复", rule="order_answered")
         now = utcnow()
