@@ -53,15 +53,38 @@ def _append(uow: UnitOfWork, case_id: str, office: str, payload, *, actor: str =
             occurred_at: datetime | None = None, causation: Envelope | None = None) -> Envelope:
     env = new_envelope(payload, case_id=case_id, office=office, actor=actor, producer=PRODUCER,
                        occurred_at=occurred_at, causation=causation)
+    pending = getattr(uow, "sv_pending", None)
+    if pending is not None:  # inside _batched: written together at the end
+        pending.append(env)
+        return env
+    return _write(uow, case_id, [env])[0]
+
+
+def _write(uow: UnitOfWork, case_id: str, envs: list[Envelope]) -> list[Envelope]:
     # the consumer, the ticker and the API all append to the case's stream: on a race the loser's
-    # savepoint is rolled back and it appends after the winner's committed event
+    # savepoint is rolled back and it appends after the winner's committed events
     for attempt in range(5):
         try:
-            return uow.append(case_id, uow.stream_version(case_id), [env])[0]
+            return uow.append(case_id, uow.stream_version(case_id), envs)
         except ConcurrencyConflict:
             if attempt == 4:
                 raise
     raise AssertionError("unreachable")
+
+
+class _batched:
+    """Collect the events one consumed event causes and append them in one go (one version read)."""
+
+    def __init__(self, uow: UnitOfWork, case_id: str) -> None:
+        self.uow, self.case_id = uow, case_id
+
+    def __enter__(self) -> None:
+        self.uow.sv_pending = []  # type: ignore[attr-defined]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        pending, self.uow.sv_pending = self.uow.sv_pending, None  # type: ignore[attr-defined]
+        if exc_type is None and pending:
+            _write(self.uow, self.case_id, pending)
 
 
 # ------------------------------------------------------------------ the case's state
@@ -105,18 +128,22 @@ def on_case_event(uow: UnitOfWork, env: Envelope, ctx: Context) -> None:
     unit_id = getattr(p, "unit_id", None)
     if env.event_type == "CaseAssigned" or (unit_id and env.event_type in ("CaseAccepted", "CaseNotAccepted")):
         extra["unit_id"] = unit_id
+    live = set(state.running)  # stages whose checkpoints may be pending
+    known = row is not None
     decisions = state.handle(env.event_type, p, at, ctx.rules, ctx.calendar)
     row = _save(uow, state, row, env, **extra)
-    if "unit_id" in extra or "division_code" in extra:
+    if known and ("unit_id" in extra or "division_code" in extra):
         uow.execute(deadlines.update().where(deadlines.c.case_id == env.case_id)
                     .values(unit_id=row["unit_id"], division_code=row["division_code"]))
-    for d in decisions:
-        if isinstance(d, domain.Started):
-            _start(uow, row, d.clock, at, env, ctx)
-        else:
-            _stop(uow, row, d, env)
-    if env.event_type == "CaseRegistered":
-        _maybe_alert(uow, env, p, ctx)
+    with _batched(uow, env.case_id):
+        for d in decisions:
+            if isinstance(d, domain.Started):
+                _start(uow, row, d.clock, at, env, ctx, settle=d.clock.stage in live, known=known)
+                live.add(d.clock.stage)
+            else:
+                _stop(uow, row, d, env, settle=d.stage in live)
+        if env.event_type == "CaseRegistered":
+            _maybe_alert(uow, env, p, ctx)
 
 
 def on_case_owned(uow: UnitOfWork, env: Envelope) -> None:
@@ -128,25 +155,29 @@ def on_case_owned(uow: UnitOfWork, env: Envelope) -> None:
                                           owner_leader=leader))
 
 
-def _start(uow: UnitOfWork, case: dict, clock: domain.Clock, at: datetime, cause: Envelope, ctx: Context) -> None:
-    _settle(uow, case, clock.stage, at)
+def _start(uow: UnitOfWork, case: dict, clock: domain.Clock, at: datetime, cause: Envelope, ctx: Context, *,
+           settle: bool = True, known: bool = True) -> None:
+    if settle:
+        _settle(uow, case, clock.stage, at)
     values = dict(office=case["office"], starts_at=clock.starts_at, due_at=clock.due_at, limit_days=clock.limit_days,
                   day_kind=clock.day_kind, basis=clock.basis[:80], unit_id=case["unit_id"],
                   division_code=case["division_code"], status="running", level="normal", met_at=None,
                   on_time=None, warning=clock.warning)
     key = (deadlines.c.case_id == case["case_id"]) & (deadlines.c.stage == clock.stage)
-    if not uow.execute(deadlines.update().where(key).values(**values)).rowcount:
+    if not known or not uow.execute(deadlines.update().where(key).values(**values)).rowcount:
         uow.execute(deadlines.insert().values(case_id=case["case_id"], stage=clock.stage, **values))
     if clock.warning:
         log.warning("case %s %s clock: %s", case["case_id"], clock.stage, clock.warning)
     _append(uow, case["case_id"], case["office"], clock.event(), causation=cause)
-    for level, share, fire_at in clock.checkpoints(ctx.rules.level_shares):
-        uow.execute(checkpoints.insert().values(case_id=case["case_id"], stage=clock.stage, level=level, ref="",
-                                                share=share, fire_at=fire_at, due_at=clock.due_at))
+    points = [dict(case_id=case["case_id"], stage=clock.stage, level=level, ref="", share=share, fire_at=fire_at,
+                   due_at=clock.due_at) for level, share, fire_at in clock.checkpoints(ctx.rules.level_shares)]
+    if points:
+        uow.execute(checkpoints.insert(), points)
 
 
-def _stop(uow: UnitOfWork, case: dict, d: domain.Stopped, cause: Envelope) -> None:
-    _settle(uow, case, d.stage, d.at)
+def _stop(uow: UnitOfWork, case: dict, d: domain.Stopped, cause: Envelope, *, settle: bool = True) -> None:
+    if settle:
+        _settle(uow, case, d.stage, d.at)
     uow.execute(deadlines.update().where(deadlines.c.case_id == case["case_id"], deadlines.c.stage == d.stage)
                 .values(status="met" if d.met else "stopped", met_at=d.at, on_time=d.on_time))
     if d.met:
