@@ -152,6 +152,7 @@ class DeadlineSet(Payload):
     limit_days: int
     day_kind: Literal["calendar", "working"]
     basis: str = Field(description="the fact the clock starts from, e.g. received_at")
+    warning: str | None = Field(default=None, description="e.g. a year counted Monday-Friday (no schedule)")
 
 
 @registry.event("DeadlineWarned", producer="supervision")
@@ -173,6 +174,49 @@ class SupervisionOrderIssued(Payload):
     order_id: str
     requirement: str
     reply_by: date
+
+
+@registry.event("DeadlineMet", producer="supervision")
+class DeadlineMet(Payload):
+    """The act a stage's clock waited for happened (assigned, accepted, replied)."""
+
+    stage: Stage
+    met_at: datetime
+    on_time: bool
+    due_at: datetime | None = None
+
+
+@registry.event("SupervisionOrderAnswered", producer="supervision")
+class SupervisionOrderAnswered(Payload):
+    order_id: str
+    text: str
+    unit_id: str | None = None
+
+
+@registry.event("SupervisionOrderEscalated", producer="supervision")
+class SupervisionOrderEscalated(Payload):
+    """An order left unanswered past its reply date goes to the level above."""
+
+    order_id: str
+    reply_by: date
+    escalated_to: str = Field(description="12-digit division code of the level above the issuer")
+
+
+@registry.event("ReminderSent", producer="supervision")
+class ReminderSent(Payload):
+    """催办: a supervisor chased the unit."""
+
+    text: str
+    unit_id: str | None = None
+
+
+@registry.event("CollectiveVisitAlerted", producer="supervision")
+class CollectiveVisitAlerted(Payload):
+    alert_id: str
+    headcount: int
+    threshold: int
+    level: Literal["county", "city", "province", "national"]
+    division_code: str
 
 
 # ---------------------------------------------------------------- routing (the organisation)
