@@ -55,6 +55,11 @@ report_facts = Table(
     Column("collective", Integer, nullable=True),
     Column("law_related", Integer, nullable=True),
     Column("repeat_of", String(64), nullable=True),
+    # deadlines, assignments, evaluations: when a later one of the same case (and stage) became
+    # known. The fact is the case's current one at ``as_of`` iff recorded_at <= as_of < superseded_at.
+    Column("superseded_at", UtcDateTime(), nullable=True),
+    Index("ix_report_facts_occurred", "generation", "occurred_at"),
+    Index("ix_report_facts_due", "generation", "due_at"),
     Index("ix_report_facts_kind_case", "generation", "kind", "case_id"),
     Index("ix_report_facts_case", "generation", "case_id"),
     Index("ix_report_facts_office", "generation", "kind", "office", "received_at"),

@@ -52,29 +52,30 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
     return base
 
 
-def _latest(gen: int, as_of: datetime, kind: str, stage: str | None, *cols):
-    """Per case, the latest fact of a kind (and stage) known at as_of: a re-issued deadline or a
-    new assignment supersedes the earlier one."""
-    rn = sa.func.row_number().over(partition_by=f.c.case_id,
-                                   order_by=(f.c.occurred_at.desc(), f.c.recorded_at.desc(), f.c.event_id.desc()))
-    cond = [f.c.generation == gen, f.c.kind == kind, f.c.recorded_at <= as_of]
-    if stage:
-        cond.append(f.c.stage == stage)
-    return sa.select(f.c.case_id, *cols, rn.label("rn")).where(*cond).subquery()
+def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
+              *, received_in_window: bool = False):
+    """One row per registered case in scope, as known at as_of: the columns the rates and counts use.
 
-
-def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules):
-    """One row per registered case in scope, as known at as_of: the columns the rates and counts use."""
+    One pass over the facts of the candidate cases, grouped by case: a case is a candidate if one
+    of its facts happened, or one of its limits falls, in the window (``received_in_window``: if
+    it was received in the window). "Latest" values (deadline, assignment, evaluation) are the
+    facts current at as_of (``recorded_at <= as_of < superseded_at``)."""
     known = sa.and_(f.c.generation == gen, f.c.recorded_at <= as_of)
-    reg_cond = [known, f.c.kind == "CaseRegistered"]
+    current = sa.and_(known, sa.or_(f.c.superseded_at.is_(None), f.c.superseded_at > as_of))
+    reg = f.c.kind == "CaseRegistered"
+    c = sa.alias(f, "c")
+    cand_cond = [c.c.generation == gen, c.c.recorded_at <= as_of]
     if sc.office_prefix:
-        reg_cond.append(f.c.office.startswith(sc.office_prefix))
-    if sc.division_prefix:
-        reg_cond.append(f.c.division_code.startswith(sc.division_prefix))
-    reg = sa.select(f.c.case_id, f.c.office, f.c.division_code, f.c.category_code, f.c.channel, f.c.purpose,
-                    f.c.headcount, f.c.received_at, f.c.first_petition, f.c.repeat, f.c.skip_level,
-                    f.c.collective, f.c.law_related, f.c.due_at.label("default_acceptance_due")
-                    ).where(*reg_cond).subquery("reg")
+        cand_cond.append(c.c.office.startswith(sc.office_prefix))
+    if w is not None:
+        if received_in_window:
+            cand_cond += [c.c.kind == "CaseRegistered", w.holds(c.c.received_at)]
+        else:
+            cand_cond.append(sa.or_(w.holds(c.c.occurred_at), w.holds(c.c.due_at)))
+    candidates = sa.select(c.c.case_id).where(*cand_cond)
+
+    def reg_col(col):
+        return sa.func.max(sa.case((reg, col), else_=None))
 
     def first(cond):
         return sa.func.min(sa.case((cond, f.c.occurred_at), else_=None))
@@ -82,41 +83,36 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules):
     def any_(cond):
         return sa.func.max(sa.case((cond, 1), else_=0))
 
-    agg = (sa.select(f.c.case_id,
-                     first(f.c.kind.in_(DECISIONS)).label("decision_at"),
-                     any_(f.c.kind == "CaseNotAccepted").label("not_accepted"),
-                     first(sa.and_(f.c.kind == "CaseReplied", f.c.stage == "handling")).label("reply_at"),
-                     any_(f.c.kind == "ReviewRequested").label("reviewed"),
-                     any_(f.c.kind == "CaseClosed").label("closed"))
-           .where(known, f.c.kind.in_(DECISIONS + ("CaseReplied", "ReviewRequested", "CaseClosed")))
-           .group_by(f.c.case_id).subquery("agg"))
-    acc = _latest(gen, as_of, "DeadlineSet", "acceptance", f.c.due_at)
-    hand = _latest(gen, as_of, "DeadlineSet", "handling", f.c.due_at)
-    ev = _latest(gen, as_of, "CaseEvaluated", None, f.c.occurred_at, f.c.rating)
-    unit = _latest(gen, as_of, "CaseAssigned", "handling", f.c.unit_id)
-    rep = (sa.select(f.c.repeat_of.label("case_id")).where(known, f.c.kind == "CaseRegistered", f.c.repeat_of.is_not(None))
-           .distinct().subquery("rep"))
-    j = (reg.outerjoin(agg, agg.c.case_id == reg.c.case_id)
-         .outerjoin(acc, sa.and_(acc.c.case_id == reg.c.case_id, acc.c.rn == 1))
-         .outerjoin(hand, sa.and_(hand.c.case_id == reg.c.case_id, hand.c.rn == 1))
-         .outerjoin(ev, sa.and_(ev.c.case_id == reg.c.case_id, ev.c.rn == 1))
-         .outerjoin(unit, sa.and_(unit.c.case_id == reg.c.case_id, unit.c.rn == 1))
-         .outerjoin(rep, rep.c.case_id == reg.c.case_id))
-    z = sa.literal(0)
-    q = sa.select(
-        reg.c.case_id, reg.c.office, reg.c.division_code, reg.c.category_code, reg.c.channel, reg.c.purpose,
-        reg.c.headcount, reg.c.received_at, reg.c.first_petition, reg.c.repeat, reg.c.skip_level,
-        reg.c.collective, reg.c.law_related, unit.c.unit_id,
-        agg.c.decision_at, sa.func.coalesce(agg.c.not_accepted, z).label("not_accepted"),
-        sa.func.coalesce(acc.c.due_at, reg.c.default_acceptance_due).label("acceptance_due"),
-        agg.c.reply_at, hand.c.due_at.label("handling_due"),
-        ev.c.occurred_at.label("eval_at"), ev.c.rating,
-        sa.func.coalesce(agg.c.reviewed, z).label("reviewed"),
-        sa.func.coalesce(agg.c.closed, z).label("closed"),
-        sa.case((rep.c.case_id.is_not(None), 1), else_=0).label("repeated"),
-    ).select_from(j)
+    def now_(kind, stage, col):
+        cond = [f.c.kind == kind, current] + ([f.c.stage == stage] if stage else [])
+        return sa.func.max(sa.case((sa.and_(*cond), col), else_=None))
+
+    rep = sa.alias(f, "rep")
+    repeated = sa.exists().where(rep.c.generation == gen, rep.c.repeat_of == f.c.case_id,
+                                 rep.c.kind == "CaseRegistered", rep.c.recorded_at <= as_of)
+    cols = [reg_col(getattr(f.c, n)).label(n) for n in (
+        "office", "division_code", "category_code", "channel", "purpose", "headcount", "received_at",
+        "first_petition", "repeat", "skip_level", "collective", "law_related")]
+    q = (sa.select(
+        f.c.case_id, *cols,
+        now_("CaseAssigned", "handling", f.c.unit_id).label("unit_id"),
+        first(f.c.kind.in_(DECISIONS)).label("decision_at"),
+        any_(f.c.kind == "CaseNotAccepted").label("not_accepted"),
+        sa.func.coalesce(now_("DeadlineSet", "acceptance", f.c.due_at), reg_col(f.c.due_at)).label("acceptance_due"),
+        first(sa.and_(f.c.kind == "CaseReplied", f.c.stage == "handling")).label("reply_at"),
+        now_("DeadlineSet", "handling", f.c.due_at).label("handling_due"),
+        now_("CaseEvaluated", None, f.c.occurred_at).label("eval_at"),
+        now_("CaseEvaluated", None, f.c.rating).label("rating"),
+        any_(f.c.kind == "ReviewRequested").label("reviewed"),
+        any_(f.c.kind == "CaseClosed").label("closed"),
+        sa.case((repeated, 1), else_=0).label("repeated"))
+        .where(known, f.c.case_id.in_(candidates))
+        .group_by(f.c.case_id)
+        .having(any_(reg) == 1))
+    if sc.division_prefix:
+        q = q.having(reg_col(f.c.division_code).startswith(sc.division_prefix))
     if sc.unit_id:
-        q = q.where(unit.c.unit_id == sc.unit_id)
+        q = q.having(now_("CaseAssigned", "handling", f.c.unit_id) == sc.unit_id)
     return q.subquery("v")
 
 
@@ -128,7 +124,7 @@ def _context(db: Database, conn, w: rates.Window, sc: Scope) -> dict:
 def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
     with db.engine.connect() as c:
-        v = case_view(active_generation(c), w.as_of, sc, r)
+        v = case_view(active_generation(c), w.as_of, sc, r, w)
         defs = rates.definitions(v, w, r)
         cols = [e.label(f"{k}_{part}") for k, (n, d) in defs.items() for part, e in (("n", n), ("d", d))]
         row = c.execute(sa.select(*cols)).mappings().one()
@@ -139,7 +135,7 @@ def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRul
 def rankings(db: Database, w: rates.Window, sc: Scope, rate: str, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
     with db.engine.connect() as c:
-        v = case_view(active_generation(c), w.as_of, sc, r)
+        v = case_view(active_generation(c), w.as_of, sc, r, w)
         n, d = rates.definitions(v, w, r)[rate]
         rows = c.execute(sa.select(v.c.unit_id, n.label("n"), d.label("d"))
                          .where(v.c.unit_id.is_not(None)).group_by(v.c.unit_id)).all()
@@ -190,7 +186,7 @@ def summary(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | 
     """Counts of the cases received in the period (batches 批次 and person-times 人次)."""
     r = r or rates.rules()
     with db.engine.connect() as c:
-        v = case_view(active_generation(c), w.as_of, sc, r)
+        v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
         m = c.execute(sa.select(*_counts(v, w, r)).where(w.holds(v.c.received_at))).mappings().one()
         by_channel = dict(c.execute(sa.select(v.c.channel, sa.func.count()).where(w.holds(v.c.received_at))
                                     .group_by(v.c.channel)).all())
@@ -203,7 +199,7 @@ BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
 def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
     with db.engine.connect() as c:
-        v = case_view(active_generation(c), w.as_of, sc, r)
+        v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
         if by == "month":
             rows = _by_month(c, v, w, r)
         else:

@@ -14,8 +14,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from services.reporting.adapters import report_facts, report_generation, report_log
-from services.reporting.projections import fact_row
-from services.reporting.rates import rules
+from services.reporting.projections import insert_facts
 from xinfang.storage import Database
 
 CHUNK = 5000
@@ -33,7 +32,6 @@ def _pointer(c, *, lock: bool):
 def rebuild(db: Database, *, progress: Callable[[int, int], None] = lambda done, total: None,
             before_switch: Callable[[], None] = lambda: None) -> dict:
     """Returns {"generation", "previous", "events"}. ``progress(done, total)`` after each chunk."""
-    days = rules().acceptance_limit_days
     with db.engine.begin() as c:
         p = _pointer(c, lock=True)
         top = c.execute(sa.select(sa.func.max(report_facts.c.generation))).scalar() or 0
@@ -47,7 +45,7 @@ def rebuild(db: Database, *, progress: Callable[[int, int], None] = lambda done,
                              .order_by(report_log.c.seq).limit(CHUNK)).mappings().all()
             if not rows:
                 break
-            c.execute(report_facts.insert(), [fact_row(r, new, days) for r in rows])
+            insert_facts(c, [dict(r) for r in rows], new)
         last = rows[-1]["seq"]
         done += len(rows)
         progress(done, max(total, done))
@@ -60,7 +58,7 @@ def rebuild(db: Database, *, progress: Callable[[int, int], None] = lambda done,
                                                         report_facts.c.event_id == report_log.c.event_id)
         missing = c.execute(sa.select(*LOG_COLS).where(~sa.exists(have))).mappings().all()
         if missing:
-            c.execute(report_facts.insert(), [fact_row(r, new, days) for r in missing])
+            insert_facts(c, [dict(r) for r in missing], new)
         c.execute(report_generation.update().where(report_generation.c.id == 1).values(active=new, building=None))
     done += len(missing)
     progress(done, done)

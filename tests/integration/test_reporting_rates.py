@@ -44,11 +44,13 @@ COUNTY = queries.Scope(office_prefix="999901")
 
 class RatesContract:
     @pytest.fixture(scope="class")
-    def db(self):
+    @classmethod
+    def db(cls):
         raise NotImplementedError
 
     @pytest.fixture(scope="class")
-    def fed(self, db):
+    @classmethod
+    def fed(cls, db):
         feed(db, march_history())
         return db
 
@@ -124,7 +126,8 @@ class RatesContract:
 
 class TestSQLite(RatesContract):
     @pytest.fixture(scope="class")
-    def db(self, tmp_path_factory):
+    @classmethod
+    def db(cls, tmp_path_factory):
         d = Database(f"sqlite:///{tmp_path_factory.mktemp('rates') / 'reporting.db'}")
         d.migrate(MIGRATIONS)
         yield d
@@ -134,7 +137,8 @@ class TestSQLite(RatesContract):
 @pytest.mark.postgres
 class TestPostgres(RatesContract):
     @pytest.fixture(scope="class")
-    def db(self, pg_server):
+    @classmethod
+    def db(cls, pg_server):
         url = pg_server.create_database()
         d = Database(url)
         d.migrate(MIGRATIONS)

@@ -55,7 +55,10 @@ def upgrade():
         sa.Column("collective", sa.Integer),
         sa.Column("law_related", sa.Integer),
         sa.Column("repeat_of", sa.String(64)),
+        sa.Column("superseded_at", T),
     )
+    op.create_index("ix_report_facts_occurred", "report_facts", ["generation", "occurred_at"])
+    op.create_index("ix_report_facts_due", "report_facts", ["generation", "due_at"])
     op.create_index("ix_report_facts_kind_case", "report_facts", ["generation", "kind", "case_id"])
     op.create_index("ix_report_facts_case", "report_facts", ["generation", "case_id"])
     op.create_index("ix_report_facts_office", "report_facts", ["generation", "kind", "office", "received_at"])
