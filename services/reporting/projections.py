@@ -101,22 +101,46 @@ def active_generation(conn: sa.Connection, *, for_write: bool = False) -> int:
 SUPERSEDABLE = ("DeadlineSet", "CaseAssigned", "CaseEvaluated")
 
 
-def supersede(conn: sa.Connection, generation: int, case_ids) -> None:
-    """Recompute ``superseded_at`` of the supersedable facts of these cases: the earliest
-    ``recorded_at`` of a later fact of the same case, kind and stage ("later": by occurred_at,
-    then recorded_at, then event id). A function of the facts alone, so any delivery order and
-    any rebuild give the same."""
-    t, s = report_facts, report_facts.alias("s")
-    newer = sa.or_(s.c.occurred_at > t.c.occurred_at, sa.and_(s.c.occurred_at == t.c.occurred_at, sa.or_(
-        s.c.recorded_at > t.c.recorded_at, sa.and_(s.c.recorded_at == t.c.recorded_at, s.c.event_id > t.c.event_id))))
-    first_newer = (sa.select(sa.func.min(s.c.recorded_at))
-                   .where(s.c.generation == t.c.generation, s.c.kind == t.c.kind, s.c.case_id == t.c.case_id,
-                          sa.func.coalesce(s.c.stage, "") == sa.func.coalesce(t.c.stage, ""), newer)
-                   .scalar_subquery())
-    ids = sorted(set(case_ids))
+def _later_known(rows: list[dict]) -> dict[str, datetime | None]:
+    """event id -> ``superseded_at``: the earliest ``recorded_at`` of a later fact of the same case,
+    kind and stage ("later": by occurred_at, then recorded_at, then event id). A function of the
+    facts alone, so any delivery order and any rebuild give the same."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["case_id"], r["kind"], r["stage"] or ""), []).append(r)
+    out: dict[str, datetime | None] = {}
+    for g in groups.values():
+        g.sort(key=lambda r: (r["occurred_at"], r["recorded_at"], r["event_id"]))
+        earliest = None
+        for r in reversed(g):
+            out[r["event_id"]] = earliest
+            earliest = r["recorded_at"] if earliest is None else min(earliest, r["recorded_at"])
+    return out
+
+
+def supersede(conn: sa.Connection, generation: int, new: list[dict]) -> None:
+    """Set ``superseded_at`` on the new fact rows (before they are inserted) and correct it on the
+    stored facts of the same cases that they supersede."""
+    todo = [r for r in new if r["kind"] in SUPERSEDABLE]
+    if not todo:
+        return
+    t = report_facts
+    ids = sorted({r["case_id"] for r in todo})
+    stored: list[dict] = []
     for i in range(0, len(ids), 500):
-        conn.execute(t.update().where(t.c.generation == generation, t.c.kind.in_(SUPERSEDABLE),
-                                      t.c.case_id.in_(ids[i:i + 500])).values(superseded_at=first_newer))
+        stored += [dict(m) for m in conn.execute(
+            sa.select(t.c.event_id, t.c.case_id, t.c.kind, t.c.stage, t.c.occurred_at, t.c.recorded_at,
+                      t.c.superseded_at)
+            .where(t.c.generation == generation, t.c.kind.in_(SUPERSEDABLE), t.c.case_id.in_(ids[i:i + 500]))
+        ).mappings()]
+    later = _later_known(stored + todo)
+    for r in todo:
+        r["superseded_at"] = later[r["event_id"]]
+    changed = [{"eid": r["event_id"], "sup": later[r["event_id"]]} for r in stored
+               if later[r["event_id"]] != r["superseded_at"]]
+    if changed:
+        conn.execute(t.update().where(t.c.generation == generation, t.c.event_id == sa.bindparam("eid"))
+                     .values(superseded_at=sa.bindparam("sup")), changed)
 
 
 def on_event(uow: UnitOfWork, env: Envelope) -> None:
@@ -124,9 +148,9 @@ def on_event(uow: UnitOfWork, env: Envelope) -> None:
     log = log_row(env)
     uow.execute(report_log.insert().values(**log))
     gen = active_generation(uow.conn, for_write=True)
-    uow.execute(report_facts.insert().values(**fact_row(log, gen, rules().acceptance_limit_days)))
-    if env.event_type in SUPERSEDABLE:
-        supersede(uow.conn, gen, [env.case_id])
+    row = fact_row(log, gen, rules().acceptance_limit_days)
+    supersede(uow.conn, gen, [row])
+    uow.execute(report_facts.insert().values(**row))
 
 
 def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
@@ -159,8 +183,9 @@ def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
 def insert_facts(conn: sa.Connection, logs: list[dict], generation: int) -> None:
     """The facts of many log rows into one generation, then their supersession."""
     days = rules().acceptance_limit_days
-    _raw_insert(conn, report_facts, [fact_row(r, generation, days) for r in logs])
-    supersede(conn, generation, [r["case_id"] for r in logs if r["event_type"] in SUPERSEDABLE])
+    rows = [fact_row(r, generation, days) for r in logs]
+    supersede(conn, generation, rows)
+    _raw_insert(conn, report_facts, rows)
 
 
 def apply_many(conn: sa.Connection, envelopes: Iterable[Envelope], generation: int | None = None) -> int:
