@@ -71,3 +71,21 @@ class TestPostgres(RebuildContract):
         d.migrate(MIGRATIONS)
         yield d
         d.dispose()
+
+
+def test_the_rebuild_command_reports_its_generation_and_keeps_the_figures(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    db = Database(url)
+    db.migrate(MIGRATIONS)
+    feed(db, march_history())
+    live = statistics(db)
+    r = subprocess.run([str(Path(sys.executable).parent / "xinfang"), "rebuild", "reporting"], capture_output=True,
+                       text=True, env={**os.environ, "REPORTING_DATABASE_URL": url}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"generation=2 previous=1 events={len(march_history())}" in r.stdout
+    assert statistics(db) == live
+    db.dispose()
