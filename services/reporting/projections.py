@@ -33,6 +33,7 @@ KEEP = {
     "DeadlineSet": ("stage", "starts_at", "due_at", "limit_days", "day_kind"),
 }
 CONSUMED = frozenset(KEEP)
+_RULES = rules()
 FLAGS = ("first_petition", "repeat", "skip_level", "collective", "law_related")
 
 
@@ -147,8 +148,8 @@ def on_event(uow: UnitOfWork, env: Envelope) -> None:
     """The live handler: log the event, and add its fact to the generation the queries read."""
     log = log_row(env)
     uow.execute(report_log.insert().values(**log))
-    gen = active_generation(uow.conn, for_write=True)
-    row = fact_row(log, gen, rules().acceptance_limit_days)
+    gen = active_generation(uow.conn, for_write=True)  # per event: a savepoint rolled back frees its lock
+    row = fact_row(log, gen, _RULES.acceptance_limit_days)
     supersede(uow.conn, gen, [row])
     uow.execute(report_facts.insert().values(**row))
 
