@@ -18,6 +18,9 @@ app.add_typer(topics_app, name="topics")
 users_app = typer.Typer(help="Staff accounts (kept by routing): add, list, change password, disable.",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
+calendar_app = typer.Typer(help="Working-day calendar: show where each year comes from, load a year's schedule.",
+                            no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 console = Console(stderr=True)
 
 
@@ -255,6 +258,33 @@ def _token_for(username: str) -> str:
         _fail(exc)
     tok, _ = TokenIssuer(signing_key_from_env()).issue(principal)
     return tok
+
+
+@calendar_app.command("load")
+def calendar_load(file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                               help='JSON: {"year": 2027, "holidays": [...], "workdays": [...]}')):
+    """Load a year's holiday schedule (with its make-up workdays); services read it on start."""
+    from xinfang.workdays import ScheduleFileError, calendar_dir, load_schedule_file
+
+    try:
+        s = load_schedule_file(file)
+    except ScheduleFileError as exc:
+        console.print(f"[red]{file}: {exc}[/red]\n节假日安排文件格式错误")
+        raise typer.Exit(1)
+    console.print(f"[green]{s.year}[/]: {len(s.holidays)} holidays, {len(s.workdays)} make-up workdays → "
+           f"{calendar_dir() / f'{s.year}.json'} (restart supervision and routing to use it)")
+
+
+@calendar_app.command("show")
+def calendar_show(first: int = typer.Argument(None), last: int = typer.Argument(None)):
+    """Where each year's working days come from: loaded file, published schedule, or Monday–Friday."""
+    from datetime import date as _date
+
+    from xinfang.workdays import WorkCalendar
+
+    cal, this = WorkCalendar.default(), _date.today().year
+    for y in range(first or this - 1, (last or this + 1) + 1):
+        console.print(f"{y}: {cal.source(y)}")
 
 
 @app.command()

@@ -29,6 +29,8 @@ cases = Table(
     Column("repeat_of", String(64), nullable=True),
     Column("final", Boolean, nullable=False, default=False),
     Column("updated_at", UtcDateTime(), nullable=True),
+    Column("owner_leader", String(64), nullable=True),      # 包案: the leader who took the case
+    Column("co_unit_ids", Text, nullable=False, default=""),  # 协办 units, space-separated
 )
 
 petitioners = Table(

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.intake import domain, handlers
 from xinfang.auth import RateLimiter, client_key
+from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
 
@@ -158,6 +159,14 @@ def _registration(body: RegisterPetitionRequest) -> domain.Registration:
     )
 
 
+def _aware(at: datetime | None, field: str) -> datetime | None:
+    """A filter instant must say its offset: '2026-11-01' alone would be read in the server's zone."""
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput(f"{field} needs a time zone offset, e.g. 2026-11-01T00:00:00+08:00",
+                           f"{field} 须带时区，例如 2026-11-01T00:00:00+08:00", field=field)
+    return at
+
+
 def _version(if_match: str | None) -> int | None:
     """If-Match: the case version the caller saw (from GET /cases/{id}); stale means 409."""
     if if_match is None:
@@ -185,11 +194,9 @@ def router(runtime, vault) -> APIRouter:
     async def import_cases(body: ImportRequest, me: Principal = user):
         """Historical cases from the old system, each stored whole or refused with its reason;
         a case imported before (same legacy_id) is skipped. Used by `xinfang import FILE`."""
-        def run():
-            return [handlers.import_case(runtime.db, vault, me, hc.legacy_id, _registration(hc.registration),
-                                         hc.registration.occurred_at, _steps(hc, None))
-                    for hc in body.cases]
-        results = await asyncio.to_thread(run)
+        batch = [(hc.legacy_id, _registration(hc.registration), hc.registration.occurred_at, _steps(hc, None))
+                 for hc in body.cases]
+        results = await asyncio.to_thread(handlers.import_cases, runtime.db, vault, me, batch)
         counts = {k: sum(r["result"] == k for r in results) for k in ("imported", "skipped", "refused")}
         return {**counts, "results": results}
 
@@ -198,11 +205,22 @@ def router(runtime, vault) -> APIRouter:
                          status: str | None = Query(default=None, max_length=32),
                          channel: Literal["letter", "visit", "online", "phone"] | None = None,
                          division_code: str | None = Query(default=None, pattern=r"^\d{12}$"),
+                         category_code: str | None = Query(default=None, pattern=r"^\d{2,6}$"),
+                         purpose: Literal["suggestion", "accusation", "appeal"] | None = None,
+                         flag: Literal["first_petition", "repeat", "final_matter", "skip_level", "collective",
+                                       "law_related", "pending_elsewhere"] | None = None,
+                         unit_id: str | None = Query(default=None, max_length=64),
+                         received_from: datetime | None = Query(default=None, description="received at or after"),
+                         received_to: datetime | None = Query(default=None, description="received before"),
+                         q: str | None = Query(default=None, max_length=100, description="words in the summary"),
                          limit: int = Query(default=50, ge=1, le=500),
                          offset: int = Query(default=0, ge=0)):
         """The cases the caller may see, newest first, with filters and paging."""
-        return await asyncio.to_thread(handlers.list_cases, runtime.db, me, status=status, channel=channel,
-                                       division_code=division_code, limit=limit, offset=offset)
+        f = handlers.CaseFilter(status=status, channel=channel, division_code=division_code,
+                                category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,
+                                received_from=_aware(received_from, "received_from"),
+                                received_to=_aware(received_to, "received_to"), q=q)
+        return await asyncio.to_thread(handlers.list_cases, runtime.db, me, f, limit=limit, offset=offset)
 
     @r.get("/cases/{case_id}", tags=["case file"])
     async def get_case(case_id: str, me: Principal = user):

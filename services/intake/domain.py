@@ -109,6 +109,7 @@ class PriorCase:
     category_code: str
     registered_at: datetime
     final: bool
+    open: bool = False    # still within its handling (not yet replied or decided)
 
 
 def flags_for(reg: Registration, actor: Principal, prior: list[PriorCase],
@@ -117,11 +118,14 @@ def flags_for(reg: Registration, actor: Principal, prior: list[PriorCase],
 
     Repeat (重复访): the same person with the same matter, taken as the same category. Skip-level
     (越级访): registered by an office above the county, the level competent for a problem that
-    arose in the county. Law-related (涉法涉诉): its category."""
+    arose in the county. Law-related (涉法涉诉): its category. Pending elsewhere: the same matter
+    is still being handled (信访条例 2005 第十六条: not accepted again meanwhile)."""
     same = sorted((p for p in prior if p.category_code == reg.category_code), key=lambda p: p.registered_at)
     flags = ["repeat"] if same else ["first_petition"]
     if same and any(p.final for p in same):
         flags.append("final_matter")
+    elif any(p.open for p in same):
+        flags.append("pending_elsewhere")
     if division_level(actor.jurisdiction) in ("province", "city") and division_level(reg.division_code) in (
             "county", "township", "village"):
         flags.append("skip_level")
@@ -225,6 +229,10 @@ class Case:
                 raise RuleViolation("the matter was re-reviewed already: it is no longer accepted",
                                     "该事项已经复核终结（三级终访），不再受理",
                                     rule="信访条例 (2005) 第三十五条: 三级终访")
+            if "pending_elsewhere" in flags:
+                raise RuleViolation("the same matter is still being handled within its limit: it is no longer "
+                                    "accepted meanwhile", "同一事项仍在办理期限内，不再受理",
+                                    rule="信访条例 (2005) 第十六条")
             if "law_related" in flags:
                 raise RuleViolation("a law-related petition is not accepted; answer it with the legal channel",
                                     "涉法涉诉事项不予受理，应告知其依法通过法定途径解决", rule="诉访分离")
@@ -234,6 +242,11 @@ class Case:
                                     "不符合简易办理条件（仅限初信初访且非集体访、涉法涉诉、重复访、越级访）",
                                     rule="信访事项简易办理办法（试行）国信发〔2016〕8号")
             return CaseAccepted(procedure=procedure, notice=notice, unit_id=unit_id)
+        if decision == "no_longer_accepted" and not flags & {"final_matter", "pending_elsewhere"}:
+            raise RuleViolation("'no longer accepted' is only for a matter re-reviewed already or still being "
+                                "handled elsewhere; use 'not accepted'",
+                                "仅复核终结或仍在办理期限内的同一事项可不再受理，其他情形应为不予受理",
+                                rule="信访条例 (2005) 第十六、三十五条")
         return CaseNotAccepted(decision=decision, notice=notice, unit_id=unit_id)
 
     def extend(self, days: int, reason: str, approver: str, rules: IntakeRules = IntakeRules()):
@@ -290,7 +303,7 @@ class Case:
 
 def simplified_eligible(flags: set[str]) -> bool:
     return "first_petition" in flags and not flags & {"collective", "law_related", "repeat", "skip_level",
-                                                       "final_matter"}
+                                                       "final_matter", "pending_elsewhere"}
 
 
 def register(case_id: str, reg: Registration, tracking_code: str, *, actor: Principal,

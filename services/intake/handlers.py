@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -12,15 +13,16 @@ from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
 from xinfang.errors import DomainError, NotFound
 from xinfang.privacy import PiiVault
-from xinfang.security import Principal
+from xinfang.security import Principal, division_prefix
 from xinfang.auth import require_role
-from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
+from xinfang.storage import ConcurrencyConflict, Database, ReadView, UnitOfWork
 
 PRODUCER = "intake"
 RULES = domain.IntakeRules()
 HANDLING_ROLES = frozenset({"handler", "admin"})      # accept, extend, reply: the competent unit
 CLOSING_ROLES = frozenset({"handler", "dispatcher", "admin"})
 REVIEW_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office records the petitioner's request
+OPEN_STATUSES = frozenset({"registered", "assigned", "accepted", "under_review", "under_re_review"})
 STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "已受理", "not_accepted": "不予受理",
              "no_longer_accepted": "不再受理", "replied": "已答复", "under_review": "复查中",
              "under_re_review": "复核中", "closed": "已办结"}
@@ -34,7 +36,7 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domai
 
 
 def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Registration, case_id: str, *,
-            occurred_at: datetime | None, steps=()) -> dict:
+            occurred_at: datetime | None, steps=(), imported: bool = False) -> dict:
     """Register a case and, for imports, its later steps ``(decide(case, at), at)``: all in the
     caller's transaction, so a case is stored whole or not at all."""
     now = datetime.now(timezone.utc)
@@ -42,12 +44,15 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
     known = lambda code: uow.execute(  # noqa: E731
         sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
     hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
-    prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final) for r in uow.execute(
-        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final)
+    prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final, r.status in OPEN_STATUSES)
+             for r in uow.execute(
+        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final, cases.c.status)
         .join(petitioners, petitioners.c.case_id == cases.c.case_id)
         .where(petitioners.c.id_number_hash.in_(hashes)).distinct())]
     payload, office = domain.register(case_id, reg, tracking_code, actor=user, known_division=known,
                                       prior=prior, rules=RULES, now=now)
+    if imported:
+        payload = payload.model_copy(update={"imported": True})
     at = occurred_at or reg.received_at
     envs = [new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
                          occurred_at=at).model_copy(update={"stream_version": 1})]
@@ -90,26 +95,35 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
 IMPORT_NAMESPACE = uuid.UUID("5b0f7c4e-2f4b-4b8e-9a57-7a1f0e1c6d21")
 
 
-def import_case(db: Database, vault: PiiVault, user: Principal, legacy_id: str, reg: domain.Registration,
-                registered_at: datetime | None, steps) -> dict:
-    """One historical case from the old system, with its real dates, whole or not at all.
+def import_cases(db: Database, vault: PiiVault, user: Principal, batch) -> list[dict]:
+    """Historical cases from the old system, with their real dates: ``batch`` holds
+    ``(legacy_id, registration, registered_at, steps)``. One transaction for the batch, a
+    savepoint per case, so each case is stored whole or refused with its reason.
 
     The case id derives from ``legacy_id``, so importing the same file again imports nothing twice."""
     require_role(user, "admin", "clerk", "dispatcher")
-    case_id = str(uuid.uuid5(IMPORT_NAMESPACE, legacy_id))
-    try:
-        with UnitOfWork(db) as uow:
+    results = []
+    with UnitOfWork(db) as uow:
+        for legacy_id, reg, registered_at, steps in batch:
+            case_id = str(uuid.uuid5(IMPORT_NAMESPACE, legacy_id))
+            skipped = {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
+                       "reason": "imported before", "reason_zh": "此前已导入"}
             if uow.stream_version(case_id) > 0:
-                return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
-                        "reason": "imported before", "reason_zh": "此前已导入"}
-            out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps)
-    except ConcurrencyConflict:
-        return {"legacy_id": legacy_id, "result": "skipped", "case_id": case_id,
-                "reason": "imported before", "reason_zh": "此前已导入"}
-    except DomainError as exc:
-        return {"legacy_id": legacy_id, "result": "refused", "field": exc.field, "reason": exc.message,
-                "reason_zh": exc.message_zh, **({"rule": exc.rule} if exc.rule else {})}
-    return {"legacy_id": legacy_id, "result": "imported", "case_id": case_id, "status": out["status"]}
+                results.append(skipped)
+                continue
+            try:
+                with uow.conn.begin_nested():
+                    out = _record(uow, vault, user, reg, case_id, occurred_at=registered_at, steps=steps,
+                                  imported=True)
+            except ConcurrencyConflict:
+                results.append(skipped)
+            except DomainError as exc:
+                results.append({"legacy_id": legacy_id, "result": "refused", "field": exc.field, "reason": exc.message,
+                                "reason_zh": exc.message_zh, **({"rule": exc.rule} if exc.rule else {})})
+            else:
+                results.append({"legacy_id": legacy_id, "result": "imported", "case_id": case_id,
+                                "status": out["status"]})
+    return results
 
 
 # ---------------------------------------------------------------- commands on a case
@@ -164,7 +178,7 @@ def _not_found(case_id: str) -> NotFound:
 
 
 def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> dict:
-    with UnitOfWork(db) as uow:
+    with ReadView(db) as uow:
         row = uow.execute(sa.select(cases, units.c.name.label("unit_name"))
                           .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
                           .where(cases.c.case_id == case_id, _visible(user))).mappings().first()
@@ -176,7 +190,8 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
     return {
         **{k: row[k] for k in ("case_id", "tracking_code", "status", "office", "division_code", "category_code",
                                "channel", "purpose", "headcount", "summary", "request", "received_at",
-                               "registered_at", "unit_id", "unit_name")},
+                               "registered_at", "unit_id", "unit_name", "owner_leader")},
+        "co_unit_ids": row["co_unit_ids"].split(),
         "status": row["status"] if case.status == "registered" else case.status,
         "version": case.version,
         "flags": case.flags,
@@ -238,27 +253,65 @@ def _petitioner(p, vault: PiiVault, user: Principal) -> dict:
     return out
 
 
-def list_cases(db: Database, user: Principal, *, status: str | None, channel: str | None,
-               division_code: str | None, limit: int, offset: int) -> dict:
-    where = [_visible(user)]
-    if status:
-        where.append(cases.c.status == status)
-    if channel:
-        where.append(cases.c.channel == channel)
-    if division_code:
-        where.append(cases.c.division_code.startswith(division_code.rstrip("0") or division_code))
-    cols = [cases.c[k] for k in ("case_id", "status", "office", "division_code", "category_code", "channel",
-                                 "purpose", "headcount", "summary", "received_at", "registered_at", "unit_id")]
-    with db.engine.connect() as c:
+LIST_COLUMNS = ("case_id", "status", "office", "division_code", "category_code", "channel", "purpose", "headcount",
+                "summary", "received_at", "registered_at", "unit_id", "flags", "repeat_of", "owner_leader")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case list may be narrowed by; every field optional."""
+
+    status: str | None = None
+    channel: str | None = None
+    division_code: str | None = None     # the division or anything below it
+    category_code: str | None = None     # the category or anything below it
+    purpose: str | None = None
+    flag: str | None = None
+    unit_id: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None  # exclusive
+    q: str | None = None                 # words in the summary
+
+    def conditions(self) -> list:
+        where = []
+        if self.status:
+            where.append(cases.c.status == self.status)
+        if self.channel:
+            where.append(cases.c.channel == self.channel)
+        if self.division_code:
+            where.append(cases.c.division_code.startswith(division_prefix(self.division_code)))
+        if self.category_code:
+            where.append(cases.c.category_code.startswith(self.category_code))
+        if self.purpose:
+            where.append(cases.c.purpose == self.purpose)
+        if self.flag:
+            where.append((" " + cases.c.flags + " ").contains(f" {self.flag} ", autoescape=True))
+        if self.unit_id:
+            where.append(cases.c.unit_id == self.unit_id)
+        if self.received_from:
+            where.append(cases.c.received_at >= self.received_from)
+        if self.received_to:
+            where.append(cases.c.received_at < self.received_to)
+        if self.q:
+            where.append(cases.c.summary.contains(self.q, autoescape=True))
+        return where
+
+
+def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter(), *, limit: int = 50,
+               offset: int = 0) -> dict:
+    where = [_visible(user), *filters.conditions()]
+    cols = [cases.c[k] for k in LIST_COLUMNS]
+    with db.read() as c:
         total = c.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar()
         rows = c.execute(sa.select(*cols).where(*where).order_by(cases.c.registered_at.desc(), cases.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
-    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": [dict(r) for r in rows]}
+    items = [{**r, "flags": r["flags"].split()} for r in rows]
+    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": items}
 
 
 def track(db: Database, tracking_code: str) -> dict:
     """The public view of a case by its tracking code: no personal data, nothing internal."""
-    with UnitOfWork(db) as uow:
+    with ReadView(db) as uow:
         row = uow.execute(sa.select(cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.registered_at,
                                     cases.c.channel, units.c.name.label("unit_name"))
                         .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
@@ -286,7 +339,7 @@ def _history_item(e: Envelope) -> dict:
 
 
 def count_divisions(db: Database) -> int:
-    with db.engine.connect() as c:
+    with db.read() as c:
         return int(c.execute(sa.select(sa.func.count()).select_from(divisions)).scalar() or 0)
 
 
@@ -294,11 +347,24 @@ def count_divisions(db: Database) -> int:
 
 
 def on_case_assigned(uow: UnitOfWork, env: Envelope) -> None:
-    """Routing assigned the case: the clerk's case list shows the handling unit."""
-    payload = registry.payload(env)
+    """Routing assigned the case (for handling, or for review / re-review at the level above): the
+    unit named is the one whose handlers may act; the clerk's list shows it."""
+    p = env.payload
     uow.execute(cases.update().where(cases.c.case_id == env.case_id)
-                .values(unit_id=payload.unit_id, status=sa.case((cases.c.status == "registered", "assigned"),
-                                                                else_=cases.c.status)))
+                .values(unit_id=p["unit_id"], co_unit_ids=" ".join(p.get("co_unit_ids") or []),
+                        status=sa.case((cases.c.status == "registered", "assigned"), else_=cases.c.status)))
+
+
+def on_case_objected(uow: UnitOfWork, env: Envelope) -> None:
+    """The unit objected that the case is not its remit: it goes back to the dispatcher, and the
+    objecting unit's handlers may no longer act on it until it is reassigned."""
+    uow.execute(cases.update().where(cases.c.case_id == env.case_id, cases.c.unit_id == env.payload["unit_id"])
+                .values(unit_id=None))
+
+
+def on_case_owned(uow: UnitOfWork, env: Envelope) -> None:
+    """A leader took the case (包案): every later view shows it."""
+    uow.execute(cases.update().where(cases.c.case_id == env.case_id).values(owner_leader=env.payload["leader"]))
 
 
 def on_organisation_changed(uow: UnitOfWork, env: Envelope) -> None:

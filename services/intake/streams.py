@@ -4,13 +4,14 @@ from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 
 
+ROUTING = {"CaseAssigned": handlers.on_case_assigned, "CaseObjected": handlers.on_case_objected,
+           "CaseOwnedByLeader": handlers.on_case_owned}
+
+
 def _routing(uow, env):
-    if env.event_type == "CaseAssigned":
-        handlers.on_case_assigned(uow, env)
-    else:
-        handlers.on_organisation_changed(uow, env)
+    ROUTING.get(env.event_type, handlers.on_organisation_changed)(uow, env)
 
 
 def subscriptions() -> list[Subscription]:
     return [Subscription(topic_for("routing"), _routing,
-                         frozenset({"CaseAssigned", "DivisionAdded", "UnitAdded", "UnitUpdated"}))]
+                         frozenset({*ROUTING, "DivisionAdded", "UnitAdded", "UnitUpdated"}))]

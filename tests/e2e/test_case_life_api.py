@@ -67,3 +67,44 @@ def test_a_repeat_petition_links_the_earlier_case(system):
 def test_a_law_related_petition_is_answered_with_the_legal_channel(system):
     r = system.register(category_code="0105")
     assert "law_related" in r["flags"] and "诉讼" in r["legal_channel"]
+
+
+def test_the_case_list_filters_on_the_server_and_pages(system):
+    import uuid
+
+    word = uuid.uuid4().hex[:8]
+    made = [
+        system.register(category_code="0301", purpose="suggestion", channel="online", summary=f"{word} 甲",
+                        received_at="2026-10-05T09:00:00+08:00"),
+        system.register(category_code="0702", purpose="appeal", channel="visit", headcount=6, summary=f"{word} 乙",
+                        division_code="999901002004", received_at="2026-11-02T09:00:00+08:00"),
+        system.register(category_code="0702", purpose="appeal", channel="letter", summary=f"{word} 丙",
+                        received_at="2026-11-10T09:00:00+08:00"),
+    ]
+    ids = [m["case_id"] for m in made]
+
+    def listed(**params):
+        r = system.http.get(f"{system.url['intake']}/api/v1/cases", params={"q": word, "limit": 500, **params},
+                            headers=system.auth("demo-leader"))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"] == len(body["items"])
+        return {c["case_id"] for c in body["items"]}
+
+    assert listed() == set(ids)
+    assert listed(category_code="07") == {ids[1], ids[2]}
+    assert listed(category_code="0301", purpose="suggestion", channel="online") == {ids[0]}
+    assert listed(flag="collective") == {ids[1]}
+    assert listed(division_code="999901002000") == {ids[1]}
+    assert listed(received_from="2026-11-01T00:00:00+08:00", received_to="2026-11-05T00:00:00+08:00") == {ids[1]}
+    page = system.http.get(f"{system.url['intake']}/api/v1/cases", params={"q": word, "limit": 2, "offset": 2},
+                           headers=system.auth("demo-leader")).json()
+    assert page["total"] == 3 and len(page["items"]) == 1
+    # the newest registration first: the page after two holds the first one registered
+    assert page["items"][0]["case_id"] == ids[0]
+    bad = system.http.get(f"{system.url['intake']}/api/v1/cases", params={"received_from": "2026-11-01T00:00:00"},
+                          headers=system.auth("demo-leader"))
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "received_from"
+    bad = system.http.get(f"{system.url['intake']}/api/v1/cases", params={"flag": "vip"},
+                          headers=system.auth("demo-leader"))
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "flag"

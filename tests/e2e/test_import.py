@@ -95,6 +95,10 @@ def test_ten_thousand_historical_cases_import_once(system, tmp_path):
         assert c.execute(sa.text("SELECT count(*) FROM events WHERE case_id = :c"), {"c": refused_id}).scalar() == 0
         closed = c.execute(sa.text("SELECT count(*) FROM cases WHERE summary = '历史事项' AND status = 'closed'")).scalar()
         first_dates = c.execute(sa.text("SELECT min(occurred_at) FROM events")).scalar()
+        # other services learn that these steps happened in the past, not now
+        import json
+        body = c.execute(sa.text("SELECT body FROM events WHERE event_type = 'CaseRegistered' LIMIT 1")).scalar()
+        assert json.loads(body)["payload"]["imported"] is True
     assert imported == N - 3 and closed > N * 0.7
     assert first_dates.year == 2021  # the real dates, not today's
 

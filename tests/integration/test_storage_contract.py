@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned
-from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, UnitOfWork
+from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork
 from xinfang.storage.tables import events, inbox, outbox, positions
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "routing" / "migrations"
@@ -35,6 +35,29 @@ class StorageContract:
     @pytest.fixture
     def db(self):
         raise NotImplementedError
+
+    def test_a_reader_sees_the_last_commit_while_a_writer_holds_its_transaction(self, db):
+        with UnitOfWork(db) as uow:
+            uow.append("r1", 0, [assigned("r1", "a")])
+        writing, read_done = threading.Event(), threading.Event()
+        seen: list = []
+
+        def writer():
+            with UnitOfWork(db) as uow:
+                uow.append("r1", 1, [assigned("r1", "b")])
+                writing.set()
+                read_done.wait(30)   # the write stays open until the reader has finished
+
+        t = threading.Thread(target=writer)
+        t.start()
+        assert writing.wait(30)
+        with ReadView(db) as view:
+            seen = [e.payload["unit_id"] for e in view.load("r1")]
+        read_done.set()
+        t.join()
+        assert seen == ["a"]        # the committed state, not the open write, and not blocked by it
+        with ReadView(db) as view:
+            assert [e.payload["unit_id"] for e in view.load("r1")] == ["a", "b"]
 
     def test_appended_events_load_back_in_order_with_versions(self, db):
         with UnitOfWork(db) as uow:

@@ -54,8 +54,21 @@ def test_simplified_procedure_is_refused_when_its_rules_exclude_the_case(flag):
 def test_not_accepted_and_no_longer_accepted_carry_their_notice():
     e = given((registered(), 0)).accept("not_accepted", "normal", "不予受理，请向法院起诉", "u")
     assert e == CaseNotAccepted(decision="not_accepted", notice="不予受理，请向法院起诉", unit_id="u")
-    assert given((registered(), 0)).accept("no_longer_accepted", "normal", "不再受理", "u").decision == \
-        "no_longer_accepted"
+    pending = given((registered(["repeat", "pending_elsewhere"]), 0))
+    assert pending.accept("no_longer_accepted", "normal", "不再受理", "u").decision == "no_longer_accepted"
+
+
+def test_no_longer_accepted_needs_its_grounds():
+    with pytest.raises(RuleViolation, match="no longer accepted") as err:
+        given((registered(), 0)).accept("no_longer_accepted", "normal", "不再受理", "u")
+    assert "第十六" in err.value.rule
+
+
+def test_the_same_matter_still_in_hand_elsewhere_is_not_accepted_again():
+    case = given((registered(["repeat", "pending_elsewhere"]), 0))
+    with pytest.raises(RuleViolation) as err:
+        case.accept("accepted", "normal", "受理", "u")
+    assert "第十六条" in err.value.rule
 
 
 def test_a_law_related_petition_is_not_accepted_but_answered_with_the_legal_channel():

@@ -73,3 +73,19 @@ def test_only_registering_roles_register():
 def test_five_or_more_people_are_flagged_collective():
     payload, _ = when_registered(registration(headcount=12))
     assert "collective" in payload.flags
+
+
+@pytest.mark.parametrize("prior, flags", [
+    ([], ["first_petition"]),
+    ([domain.PriorCase("earlier", "0702", NOW - timedelta(days=90), final=False, open=False)], ["repeat"]),
+    ([domain.PriorCase("earlier", "0702", NOW - timedelta(days=10), final=False, open=True)],
+     ["repeat", "pending_elsewhere"]),
+    ([domain.PriorCase("earlier", "0702", NOW - timedelta(days=400), final=True)], ["repeat", "final_matter"]),
+    ([domain.PriorCase("other-matter", "0301", NOW - timedelta(days=10), final=False, open=True)],
+     ["first_petition"]),
+])
+def test_the_same_person_and_matter_is_a_repeat_linked_to_the_earlier_case(prior, flags):
+    payload, _ = domain.register("case-1", registration(), "ABCD-EFGH-JK23", actor=COUNTY_CLERK,
+                                 known_division=KNOWN, prior=prior, now=NOW)
+    assert payload.flags == flags
+    assert payload.repeat_of == ("earlier" if "repeat" in flags else None)

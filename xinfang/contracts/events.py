@@ -45,6 +45,8 @@ class CaseRegistered(Payload):
     summary: str
     flags: list[str] = Field(default_factory=list)
     repeat_of: str | None = Field(default=None, description="the earlier case of the same person and matter")
+    imported: bool = Field(default=False, description="brought in from the old system with its real dates: "
+                                                      "its later steps happened in the past, not now")
 
 
 @registry.upcaster("CaseRegistered", from_version=1)

@@ -18,6 +18,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = _create_engine(url, echo=echo)
+        # reads need no writer lock: SQLite in WAL mode lets readers run beside the one writer
+        self.read_engine = _create_read_engine(url, echo=echo) if url.startswith("sqlite") else self.engine
         self._after_commit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -36,6 +38,10 @@ class Database:
         for fn in list(self._after_commit):
             fn()
 
+    def read(self) -> sa.Connection:
+        """A connection for queries only (``with db.read() as c: ...``); never write through it."""
+        return self.read_engine.connect()
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as c:
@@ -46,6 +52,26 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _create_read_engine(url: str, *, echo: bool) -> sa.Engine:
+    engine = sa.create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):
+        conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no write lock
+
+    return engine
 
 
 def _create_engine(url: str, *, echo: bool) -> sa.Engine:

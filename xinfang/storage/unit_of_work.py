@@ -25,6 +25,33 @@ class AlreadyApplied(Exception):
     """This consumer applied the event before: redelivery is a no-op."""
 
 
+def load_stream(conn: sa.Connection, stream_id: str) -> list[Envelope]:
+    rows = conn.execute(sa.select(events.c.body).where(events.c.stream_id == stream_id).order_by(events.c.version))
+    return [decode(r.body) for r in rows]
+
+
+class ReadView:
+    """Queries only, on a read connection: on SQLite it does not wait for the writer."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: sa.Connection | None = None
+
+    def __enter__(self) -> "ReadView":
+        self.conn = self.db.read()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.conn is not None
+        self.conn.close()
+
+    def execute(self, stmt, *args, **kw):
+        return self.conn.execute(stmt, *args, **kw)
+
+    def load(self, stream_id: str) -> list[Envelope]:
+        return load_stream(self.conn, stream_id)
+
+
 class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -65,10 +92,7 @@ class UnitOfWork:
         return int(v or 0)
 
     def load(self, stream_id: str) -> list[Envelope]:
-        rows = self.conn.execute(
-            sa.select(events.c.body).where(events.c.stream_id == stream_id).order_by(events.c.version)
-        )
-        return [decode(r.body) for r in rows]
+        return load_stream(self.conn, stream_id)
 
     def append(self, stream_id: str, expected_version: int, new: Iterable[Envelope]) -> list[Envelope]:
         """Append events at expected_version+1.. and queue them in the outbox, atomically."""
@@ -76,24 +100,23 @@ class UnitOfWork:
         if actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         now = datetime.now(timezone.utc)
-        stored: list[Envelope] = []
-        for i, env in enumerate(new, start=1):
-            env = env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
-            body = encode(env).decode()
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(events.insert().values(
-                        event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
-                        event_type=env.event_type, schema_version=env.schema_version,
-                        case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
-                    ))
-            except IntegrityError as exc:
-                raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
-            self.conn.execute(outbox.insert().values(
-                event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id,
-                body=body, created_at=now,
-            ))
-            stored.append(env)
+        stored = [env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
+                  for i, env in enumerate(new, start=1)]
+        if not stored:
+            return stored
+        bodies = [encode(env).decode() for env in stored]
+        try:  # one savepoint and one multi-row insert per append, not per event
+            with self.conn.begin_nested():
+                self.conn.execute(events.insert(), [dict(
+                    event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
+                    event_type=env.event_type, schema_version=env.schema_version,
+                    case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
+                ) for env, body in zip(stored, bodies)])
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+        self.conn.execute(outbox.insert(), [dict(
+            event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
+        ) for env, body in zip(stored, bodies)])
         self._appended += len(stored)
         return stored
 
