@@ -163,7 +163,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
                           errors={"_": "用户名或密码错误"})
         except ApiError as exc:
             return render(request, "login.html", status=exc.status, me=None, next=nxt, values=values,
-                          errors={**exc.field_messages(), "_": exc.message_zh})
+                          errors={**exc.field_messages(), "_": exc.summary_zh()})
         user = r.get("user") or {}
         resp = RedirectResponse(nxt if nxt != "/" else HOME.get(user.get("role"), "/cases"), status_code=303)
         try:
@@ -208,7 +208,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             result = await a.post("intake", "/api/v1/petitions", forms.petition(values))
         except ApiError as exc:
             errors = exc.field_messages()
-            errors["_"] = exc.message_zh
+            errors["_"] = exc.summary_zh()
             return await registration_page(request, a, me, values=values, errors=errors, status=exc.status)
         return render(request, "registered.html", me=me, r=result)
 
@@ -282,7 +282,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             return await case_page(request, a, me, case_id, errors=errors, values={action: values}, status=503)
         except ApiError as exc:
             errors = exc.field_messages(prefix=f"{action}.")
-            errors[f"{action}._"] = exc.message_zh + (f"（{exc.rule}）" if exc.rule and exc.rule not in exc.message_zh else "")
+            errors[f"{action}._"] = exc.summary_zh() + (f"（{exc.rule}）" if exc.rule and exc.rule not in exc.message_zh else "")
             return await case_page(request, a, me, case_id, errors=errors, values={action: values}, status=exc.status)
         nxt = form.get("next")
         target = _safe_next(nxt) if nxt else f"/cases/{case_id}"
@@ -433,7 +433,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             except (ApiError, SignedOut):
                 pass
             return render(request, "track.html", status=exc.status, me=None, code=code, result=result,
-                          error=None, eval_errors={**exc.field_messages(), "_": exc.message_zh}, done=None)
+                          error=None, eval_errors={**exc.field_messages(), "_": exc.summary_zh()}, done=None)
         return RedirectResponse(f"/track?{urlencode({'code': code, 'done': 'evaluation'})}", status_code=303)
 
     return app

@@ -55,6 +55,13 @@ class ApiError(Exception):
         self.fields = err.get("fields") or []
         super().__init__(f"{status} {self.code}: {err.get('message', '')}")
 
+    def summary_zh(self) -> str:
+        """The message above the form: Chinese field names, not API paths."""
+        if self.code == "validation_error" and self.fields:
+            from services.web.labels import field_name
+            return "输入有误，请按提示修改：" + "、".join(dict.fromkeys(field_name(f.get("field", "")) for f in self.fields))
+        return self.message_zh
+
     def field_messages(self, prefix: str = "") -> dict[str, str]:
         """{form field name: Chinese message}; the form's fields are named as the API's."""
         out: dict[str, str] = {}

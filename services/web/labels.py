@@ -38,3 +38,19 @@ def label(table: dict, key) -> str:
 NOTICES = {"acceptance_notice": "受理告知书", "non_acceptance_notice": "不予受理 / 不再受理告知书",
            "extension_notice": "延长办理期限告知书", "reply": "答复意见书（信访事项处理意见书）",
            "review_opinion": "复查意见书", "re_review_opinion": "复核意见书"}
+FIELDS = {"channel": "信访形式", "received_at": "收信/接访时间", "purpose": "信访目的", "headcount": "人数",
+          "category_code": "内容分类", "division_code": "问题属地", "summary": "主要内容", "request": "诉求",
+          "petitioners": "信访人", "name": "姓名", "id_type": "证件类型", "id_number": "证件号码", "phone": "联系电话",
+          "address": "住址", "username": "用户名", "password": "密码", "unit_id": "承办单位", "reason": "理由",
+          "mode": "方式", "notice": "告知书内容", "decision": "决定", "procedure": "程序", "days": "延长天数",
+          "approver": "批准人", "outcome": "处理意见", "text": "内容", "level": "级别", "requirement": "督办要求",
+          "reply_by": "限期", "rating": "评价", "occurred_at": "办理时间", "note": "说明"}
+
+
+def field_name(path: str) -> str:
+    """petitioners.1.id_number → 代表1 证件号码; summary → 主要内容."""
+    parts = path.split(".")
+    if parts[0] == "petitioners" and len(parts) == 3 and parts[1].isdigit():
+        who = "信访人" if parts[1] == "0" else f"代表{parts[1]}"
+        return f"{who}{FIELDS.get(parts[2], parts[2])}"
+    return FIELDS.get(parts[-1], path)
