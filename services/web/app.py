@@ -314,6 +314,15 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         page = max(1, page)
         result, us, nm = await parts(a.get("routing", "/api/v1/queue", state=state, limit=cfg.page_size,
                                            offset=(page - 1) * cfg.page_size), units(a, me), names(a, me))
+        if result.ok:  # the queue names cases; the page shows what they are about
+            items = result.data.get("items", [])
+            files = await parts(*(a.get("intake", f"/api/v1/cases/{it['case_id']}") for it in items
+                                  if not it.get("summary")))
+            about = {f.data["case_id"]: f.data for f in files if f.ok}
+            for it in items:
+                c = about.get(it["case_id"]) or {}
+                for k in ("summary", "division_code", "category_code", "tracking_code"):
+                    it.setdefault(k, c.get(k))
         return render(request, "queue.html", me=me, result=result, unit_choices=us.data or [], names=nm.data or {},
                       state=state, page=page, done=done, query=urlencode({"state": state} if state else {}))
 
