@@ -81,6 +81,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     templates.env.globals.update(L=labels, charts=charts, NAV=NAV)
     templates.env.filters["bj"] = beijing
     templates.env.filters["lab"] = labels.label
+    templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
     ref = Reference()
 
@@ -210,7 +211,8 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             errors = exc.field_messages()
             errors["_"] = exc.summary_zh()
             return await registration_page(request, a, me, values=values, errors=errors, status=exc.status)
-        return render(request, "registered.html", me=me, r=result)
+        nm = await part(names(a, me))
+        return render(request, "registered.html", me=me, r=result, names=nm.data or {})
 
     # ------------------------------------------------------------------ case list and case file
 
