@@ -218,16 +218,20 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
 
     @app.get("/cases", response_class=HTMLResponse)
     async def case_list(request: Request, status: str = "", channel: str = "", division_code: str = "",
-                        category_code: str = "", q: str = "", page: int = 1):
+                        category_code: str = "", purpose: str = "", flag: str = "", unit_id: str = "",
+                        received_from: str = "", received_to: str = "", q: str = "", page: int = 1):
         a, me = await signed_in(request)
         page = max(1, page)
         filters = {"status": status, "channel": channel, "division_code": division_code,
-                   "category_code": category_code, "q": q}
-        result, nm = await parts(a.get("intake", "/api/v1/cases", **filters, limit=cfg.page_size,
+                   "category_code": category_code, "purpose": purpose, "flag": flag, "unit_id": unit_id,
+                   "received_from": received_from, "received_to": received_to, "q": q}
+        api_filters = {**filters, "received_from": forms.instant(received_from and received_from + "T00:00"),
+                       "received_to": forms.instant(received_to and received_to + "T23:59:59")}
+        result, nm = await parts(a.get("intake", "/api/v1/cases", **api_filters, limit=cfg.page_size,
                                        offset=(page - 1) * cfg.page_size), names(a, me))
-        divs = await part(divisions(a, me))
+        divs, us = await parts(divisions(a, me), units(a, me))
         return render(request, "cases.html", me=me, result=result, names=nm.data or {}, filters=filters,
-                      page=page, divs=divs, query=urlencode({k: v for k, v in filters.items() if v}))
+                      page=page, divs=divs, unit_choices=us.data or [], query=urlencode({k: v for k, v in filters.items() if v}))
 
     async def case_page(request, a, me, case_id, *, errors=None, values=None, status=200, done=None):
         case, assignment, deadlines, nm = await parts(

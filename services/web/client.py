@@ -130,6 +130,10 @@ async def part(aw: Awaitable) -> Part:
     except Unavailable:
         return Part(missing=True)
     except ApiError as exc:
+        if exc.code == "validation_error" and exc.fields:
+            from services.web.labels import field_name
+            return Part(error="输入有误：" + "；".join(f"{field_name(f.get('field', ''))}{f.get('message_zh') or ''}"
+                                                 for f in exc.fields))
         return Part(error=exc.message_zh)
 
 

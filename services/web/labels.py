@@ -8,7 +8,8 @@ STATUS = {"registered": "已登记", "assigned": "已交办", "accepted": "已�
           "no_longer_accepted": "不再受理", "replied": "已答复", "under_review": "复查中",
           "under_re_review": "复核中", "closed": "已办结"}
 FLAGS = {"first_petition": "初信初访", "repeat": "重复信访", "final_matter": "终结事项", "skip_level": "越级信访",
-         "collective": "集体访", "law_related": "涉法涉诉"}
+         "collective": "集体访", "law_related": "涉法涉诉",
+         "pending_elsewhere": "他机关在办"}
 DECISIONS = {"accepted": "受理", "not_accepted": "不予受理", "no_longer_accepted": "不再受理"}
 PROCEDURES = {"normal": "普通程序", "simplified": "简易程序"}
 OUTCOMES = {"supported": "支持", "explained": "解释说明", "not_supported": "不支持"}
