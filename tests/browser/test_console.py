@@ -161,6 +161,10 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
                  f"/cases?q=外镇事项", f"/cases?division_code={other['code'][:9]}000"):
         page = clerk.go(path)
         assert "外镇事项不可见" not in page.content() and theirs["tracking_code"] not in page.content(), path
+    for path in ("/supervision", "/supervision?view=overdue", "/supervision?view=backlog", "/dashboard", "/queue",
+                 "/inbox"):
+        page = clerk.go(path)
+        assert theirs["case_id"][:8] not in page.content() and "外镇事项不可见" not in page.content(), path
     page = clerk.go(f"/cases/{theirs['case_id']}")
     assert "未找到" in page.inner_text("h1")
     clerk.shot("16-township-other-case-not-found")
