@@ -27,7 +27,7 @@ NAV = [  # (path, title, roles or None for everyone)
     ("/register", "登记", {"clerk", "dispatcher", "admin"}),
     ("/queue", "交办队列", {"dispatcher", "admin"}),
     ("/inbox", "本单位待办", {"handler", "admin"}),
-    ("/supervision", "督查督办", {"supervisor", "leader", "admin"}),
+    ("/supervision", "督查督办", {"supervisor", "leader", "handler", "admin"}),
     ("/dashboard", "统计分析", {"leader", "supervisor", "admin"}),
     ("/cases", "信访事项", None),
 ]
@@ -363,7 +363,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
 
     @app.get("/supervision", response_class=HTMLResponse)
     async def supervision(request: Request, view: str = "warnings", unit_id: str = "", division_code: str = "",
-                          level: str = "", status: str = "", page: int = 1):
+                          level: str = "", status: str = "", page: int = 1, done: str | None = None):
         a, me = await signed_in(request)
         page = max(1, page)
         paths = {"warnings": "/api/v1/warnings", "overdue": "/api/v1/overdue", "backlog": "/api/v1/backlog",
@@ -386,10 +386,23 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
                 by_town[town] = by_town.get(town, 0) + 1
         query = urlencode({k: v for k, v in {"view": view, "unit_id": unit_id, "division_code": division_code,
                                              "level": level, "status": status}.items() if v})
-        return render(request, "supervision.html", me=me, view=view, result=result, unit_choices=us.data or [],
+        return render(request, "supervision.html", me=me, view=view, done=done, result=result, unit_choices=us.data or [],
                       townships=[d for d in divs.data or [] if d.get("level") == "township"],
                       names=nm.data or {}, by_unit=by_unit, by_town=by_town, page=page, query=query,
                       f={"unit_id": unit_id, "division_code": division_code, "level": level, "status": status})
+
+    @app.post("/supervision/orders/{order_id}/answer", response_class=HTMLResponse)
+    async def answer_order(request: Request, order_id: str):
+        a, me = await signed_in(request)
+        form = await request.form()
+        try:
+            await a.post("supervision", f"/api/v1/supervision-orders/{quote(order_id, safe='')}/answer",
+                         forms.drop_empty({"text": forms.text(form.get("text"))}))
+        except Unavailable:
+            return render(request, "unavailable.html", status=503, me=me, what="supervision-orders answer")
+        except ApiError as exc:
+            return render(request, "not_found.html", status=exc.status, me=me, message=exc.summary_zh())
+        return RedirectResponse("/supervision?view=orders&done=answer", status_code=303)
 
     # ------------------------------------------------------------------ leader
 
