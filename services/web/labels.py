@@ -22,11 +22,13 @@ ASSIGN_STATES = {"unassigned": "待交办", "to_sign": "待签收", "signed": "�
 ROLES = {"admin": "管理员", "clerk": "登记员", "dispatcher": "交办员", "handler": "承办人",
          "supervisor": "督办员", "leader": "领导"}
 EVENTS = {
-    "CaseRegistered": "登记", "CaseAssigned": "交办", "CaseForwarded": "转送", "CaseSigned": "签收",
+    "CaseRegistered": "登记", "CaseAssigned": "交办", "CaseForwarded": "转送", "CaseSigned": "签收", "CaseSignedFor": "签收",
     "CaseObjected": "提出异议（退回）", "CaseAccepted": "受理", "CaseNotAccepted": "不予受理",
     "HandlingExtended": "延期", "CaseReplied": "答复", "CaseEvaluated": "满意度评价", "CaseClosed": "办结",
     "ReviewRequested": "申请复查/复核", "CaseOwnedByLeader": "领导包案", "SupervisionOrderIssued": "督办",
-    "ReminderSent": "催办", "assigned": "交办", "forwarded": "转送", "signed": "签收", "objected": "退回",
+    "ReminderSent": "催办", "SupervisionOrderAnswered": "督办答复", "SupervisionOrderEscalated": "督办升级",
+    "DeadlineSet": "设定期限", "DeadlineWarned": "期限预警", "DeadlineExpired": "超期", "DeadlineMet": "按期完成",
+    "RoutingRuleAdded": "新增交办规则", "assigned": "交办", "forwarded": "转送", "signed": "签收", "objected": "退回",
     "reassigned": "重新交办", "owned": "领导包案",
 }
 RATES = {"timely_acceptance": "及时受理率", "on_time_reply": "按期答复率", "evaluation": "参评率",
