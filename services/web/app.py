@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.web import charts, forms, labels
-from services.web.client import Api, ApiError, ConsoleSettings, SignedOut, Unavailable, part, parts
+from services.web.client import Api, ApiError, ConsoleSettings, Part, SignedOut, Unavailable, part, parts
 
 HERE = Path(__file__).parent
 COOKIE = "xf_token"
@@ -346,6 +346,10 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         a, me = await signed_in(request)
         page = max(1, page)
         unit = unit_id or me.get("unit_id") or ""
+        if not unit:  # an administrator picks the unit whose inbox to read
+            us, nm = await parts(units(a, me), names(a, me))
+            return render(request, "inbox.html", me=me, result=Part(error="请选择单位"), levels={}, names=nm.data or {},
+                          unit="", state=state, page=page, query="", unit_choices=us.data or [])
         result, warnings, overdue, nm = await parts(
             a.get("routing", f"/api/v1/units/{quote(unit, safe='')}/inbox", state=state, limit=cfg.page_size,
                   offset=(page - 1) * cfg.page_size),
@@ -356,7 +360,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             for w in (p.data or {}).get("items", []) if p.ok else []:
                 levels.setdefault(w["case_id"], w.get("level") or "overdue")
         return render(request, "inbox.html", me=me, result=result, levels=levels, names=nm.data or {},
-                      unit=unit, state=state, page=page,
+                      unit=unit, state=state, page=page, unit_choices=[],
                       query=urlencode({k: v for k, v in {"state": state, "unit_id": unit_id}.items() if v}))
 
     # ------------------------------------------------------------------ supervisor
