@@ -198,3 +198,28 @@ def test_forms_refuse_bad_input_with_the_chinese_message_next_to_the_field(syste
     assert page.locator(".field-error[data-field='username']").count() == 1
     assert "用户名" in page.inner_text("label:has(input[name=username])")
     clerk.shot("18-login-refused")
+
+
+def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system, console):
+    case = system.register(summary="督办用事项")
+    system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case['case_id']}/deadlines",
+                                       user="demo-supervisor").status_code == 200, what="the case's deadlines")
+    supervisor = console("demo-supervisor")
+    page = supervisor.page
+    assert page.url.endswith("/supervision")
+    for view in ("warnings", "overdue", "backlog", "alerts"):
+        page = supervisor.go(f"/supervision?view={view}")
+        assert page.locator(".unavailable").count() == 0, f"{view} is not available"
+        supervisor.shot(f"19-supervisor-{view}")
+    page = supervisor.go(f"/cases/{case['case_id']}")
+    page.fill("#act-supervision-order input[name=requirement]", "请于期限内办结并报告")
+    page.fill("#act-supervision-order input[name=reply_by]", "2026-12-31")
+    page.click("#act-supervision-order button[type=submit]")
+    _ok(page)
+    page.fill("#act-reminder input[name=text]", "请加快办理")
+    page.click("#act-reminder button[type=submit]")
+    _ok(page)
+    supervisor.shot("20-supervisor-case")
+    page = supervisor.go("/supervision?view=orders")
+    assert "请于期限内办结并报告" in page.inner_text("#supervision-list")
+    supervisor.shot("21-supervisor-orders")
