@@ -240,12 +240,14 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
                                        offset=(page - 1) * cfg.page_size), names(a, me))
         divs, us = await parts(divisions(a, me), units(a, me))
         return render(request, "cases.html", me=me, result=result, names=nm.data or {}, filters=filters,
-                      page=page, divs=divs, unit_choices=us.data or [], query=urlencode({k: v for k, v in filters.items() if v}))
+                      page=page, divs=divs, unit_choices=us.data or [],
+                      query=urlencode({k: v for k, v in filters.items() if v}))
 
     async def case_page(request, a, me, case_id, *, errors=None, values=None, status=200, done=None):
+        path = f"/api/v1/cases/{quote(case_id, safe='')}"
         case, assignment, deadlines, nm = await parts(
-            a.get("intake", f"/api/v1/cases/{case_id}"), a.get("routing", f"/api/v1/cases/{case_id}/assignment"),
-            a.get("supervision", f"/api/v1/cases/{case_id}/deadlines"), names(a, me))
+            a.get("intake", path), a.get("routing", f"{path}/assignment"), a.get("supervision", f"{path}/deadlines"),
+            names(a, me))
         if case.missing:
             raise Unavailable("intake", "/api/v1/cases", "down")
         if not case.ok:
@@ -307,7 +309,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     @app.get("/cases/{case_id}/receipt", response_class=HTMLResponse)
     async def receipt(request: Request, case_id: str):
         a, me = await signed_in(request)
-        case, nm = await parts(a.get("intake", f"/api/v1/cases/{case_id}"), names(a, me))
+        case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), names(a, me))
         if not case.ok:
             return render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
         return render(request, "receipt.html", me=me, c=case.data, names=nm.data or {},
@@ -316,7 +318,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     @app.get("/cases/{case_id}/notices/{index}", response_class=HTMLResponse)
     async def notice(request: Request, case_id: str, index: int):
         a, me = await signed_in(request)
-        case, nm = await parts(a.get("intake", f"/api/v1/cases/{case_id}"), names(a, me))
+        case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), names(a, me))
         if not case.ok or not (0 <= index < len(case.data.get("notices", []))):
             return render(request, "not_found.html", status=404, me=me, message=case.error or "没有这份文书")
         return render(request, "notice.html", me=me, c=case.data, n=case.data["notices"][index], names=nm.data or {})
@@ -497,7 +499,7 @@ def _detail(h: dict) -> str:
 def _command(action: str, case_id: str, form, me: dict):
     """(service, path, body) of one case action from its form."""
     t = forms.text
-    base = f"/api/v1/cases/{case_id}"
+    base = f"/api/v1/cases/{quote(case_id, safe='')}"
     if action == "assignment":
         return "routing", f"{base}/assignment", forms.drop_empty({
             "unit_id": t(form.get("unit_id")), "reason": t(form.get("reason")), "mode": t(form.get("mode")) or "assign",
