@@ -13,6 +13,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 HANDLER_UNIT = "999901-d02"  # demo-handler's unit, 县人力资源和社会保障局
 
 
+def _needs(system, service: str, *paths: str) -> None:
+    """Skip, saying which, while a service does not offer an endpoint of docs/interfaces.md yet
+    (the branches building them merge into main one by one)."""
+    offered = system.http.get(f"{system.url[service]}/openapi.json").json()["paths"]
+    missing = [p for p in paths if p not in offered]
+    if missing:
+        pytest.skip(f"{service} does not offer {', '.join(missing)} yet (docs/interfaces.md)")
+
+
 def _ok(page) -> None:
     """The last form was accepted: the page says so and shows no error."""
     errors = page.locator(".error, .field-error, .unavailable")
@@ -54,6 +63,7 @@ def test_one_case_through_its_whole_life(system, console):
     clerk.shot("03-receipt")
 
     # the dispatcher sees it in the queue with a suggested unit, and assigns it to the labour bureau
+    _needs(system, "routing", "/api/v1/queue", "/api/v1/rules/preview", "/api/v1/cases/{case_id}/sign")
     system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{case_id}/assignment",
                                        user="demo-dispatcher").status_code == 200, what="the case in routing")
     dispatcher = console("demo-dispatcher")
@@ -123,6 +133,8 @@ def test_one_case_through_its_whole_life(system, console):
 
 
 def test_a_leader_reads_the_rates(system, console):
+    _needs(system, "reporting", "/api/v1/stats/rates", "/api/v1/stats/breakdown", "/api/v1/stats/rankings",
+           "/api/v1/exports/monthly.xlsx")
     system.register(summary="统计用事项")
     leader = console("demo-leader")
     page = leader.page
@@ -201,6 +213,9 @@ def test_forms_refuse_bad_input_with_the_chinese_message_next_to_the_field(syste
 
 
 def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system, console):
+    _needs(system, "supervision", "/api/v1/warnings", "/api/v1/overdue", "/api/v1/backlog", "/api/v1/alerts",
+           "/api/v1/supervision-orders", "/api/v1/cases/{case_id}/supervision-orders",
+           "/api/v1/cases/{case_id}/reminders")
     case = system.register(summary="督办用事项")
     system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case['case_id']}/deadlines",
                                        user="demo-supervisor").status_code == 200, what="the case's deadlines")
