@@ -1,22 +1,74 @@
-"""Reporting's read model: one row of facts per case. No personal data: never a petitioner."""
-from sqlalchemy import Column, Integer, MetaData, String, Table
+"""Reporting's read model. No personal data: never a petitioner, never free text.
+
+- ``report_log``: the raw fact log, append-only, one row per event reporting consumed, with the
+  envelope's times and the payload's non-personal fields. It is the projection's input: the live
+  handler writes here and derives the facts from the row; a rebuild derives them again.
+- ``report_facts``: one typed row per event, per *generation* of the read model. Rates and counts
+  are computed at query time from these rows. Each row has its business time (``occurred_at``;
+  for imported history it lies in the past) and its knowledge time (``recorded_at``): periods
+  filter the first, ``as_of`` the second.
+- ``report_generation``: the pointer row naming the generation the queries read. A rebuild fills
+  a new generation while the old one keeps answering, then moves the pointer.
+"""
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
 
 from xinfang.storage.types import UtcDateTime
 
 metadata = MetaData()
 
-case_facts = Table(
-    "case_facts", metadata,
-    Column("case_id", String(64), primary_key=True),
+report_log = Table(
+    "report_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("case_id", String(64), nullable=False),
     Column("office", String(12), nullable=False),
-    Column("division_code", String(12), nullable=False),
-    Column("category_code", String(8), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("purpose", String(16), nullable=False),
-    Column("headcount", Integer, nullable=False),
-    Column("received_at", UtcDateTime(), nullable=False),
-    Column("registered_at", UtcDateTime(), nullable=False),
-    Column("unit_id", String(64), nullable=True),
-    Column("assigned_at", UtcDateTime(), nullable=True),
-    Column("handling_due_at", UtcDateTime(), nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("facts", Text, nullable=False),  # JSON: the payload's whitelisted fields
+)
+
+report_facts = Table(
+    "report_facts", metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),          # the event type
+    Column("case_id", String(64), nullable=False),
+    Column("office", String(12), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("stage", String(16), nullable=True),          # replies, deadlines, assignments, reviews
+    Column("unit_id", String(64), nullable=True),        # assignments
+    Column("due_at", UtcDateTime(), nullable=True),      # deadlines; registrations: the default acceptance limit
+    Column("rating", String(24), nullable=True),         # evaluations
+    Column("decision", String(24), nullable=True),       # accepted | not_accepted | no_longer_accepted
+    # registrations only
+    Column("division_code", String(12), nullable=True),
+    Column("category_code", String(8), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("purpose", String(16), nullable=True),
+    Column("headcount", Integer, nullable=True),
+    Column("received_at", UtcDateTime(), nullable=True),
+    Column("first_petition", Integer, nullable=True),
+    Column("repeat", Integer, nullable=True),
+    Column("skip_level", Integer, nullable=True),
+    Column("collective", Integer, nullable=True),
+    Column("law_related", Integer, nullable=True),
+    Column("repeat_of", String(64), nullable=True),
+    # deadlines, assignments, evaluations: when a later one of the same case (and stage) became
+    # known. The fact is the case's current one at ``as_of`` iff recorded_at <= as_of < superseded_at.
+    Column("superseded_at", UtcDateTime(), nullable=True),
+    Index("ix_report_facts_occurred", "generation", "occurred_at"),
+    Index("ix_report_facts_due", "generation", "due_at"),
+    Index("ix_report_facts_kind_case", "generation", "kind", "case_id"),
+    Index("ix_report_facts_case", "generation", "case_id"),
+    Index("ix_report_facts_office", "generation", "kind", "office", "received_at"),
+    Index("ix_report_facts_repeat_of", "generation", "repeat_of"),
+)
+
+report_generation = Table(
+    "report_generation", metadata,
+    Column("id", Integer, primary_key=True),             # always 1: the one pointer row
+    Column("active", Integer, nullable=False),
+    Column("building", Integer, nullable=True),          # a rebuild in progress
 )

@@ -1,20 +1,106 @@
-"""Reporting's HTTP surface."""
+"""Reporting's HTTP surface: rates, counts, breakdowns, rankings and exports, for any period, scope
+and ``as_of`` instant."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, timezone
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 
-from services.reporting import queries
+from services.reporting import exports, queries, rates
+from xinfang.errors import InvalidInput
 from xinfang.security import Principal
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: expected a date YYYY-MM-DD", f"{field}：应为日期 YYYY-MM-DD", field=field)
+
+
+def _as_of(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise InvalidInput("as_of: expected an ISO-8601 instant with its offset",
+                           "as_of：应为带时区的 ISO-8601 时刻", field="as_of")
+    return t.astimezone(timezone.utc)
+
+
+class Params:
+    """The query parameters every statistic takes."""
+
+    def __init__(self, frm: str | None = Query(None, alias="from", description="first day (YYYY-MM-DD)"),
+                 to: str | None = Query(None, description="last day, included (YYYY-MM-DD)"),
+                 unit_id: str | None = None, division_code: str | None = None,
+                 as_of: str | None = Query(None, description="an instant: the statistic as it stood then")):
+        self.frm, self.to = _date(frm, "from"), _date(to, "to")
+        if self.frm and self.to and self.to < self.frm:
+            raise InvalidInput("to: before from", "to：早于 from", field="to")
+        self.unit_id, self.division_code, self.as_of = unit_id or None, division_code or None, _as_of(as_of)
+
+    def resolve(self, me: Principal):
+        sc = queries.scope(me, unit_id=self.unit_id, division_code=self.division_code)
+        return rates.period_of(self.frm, self.to, self.as_of, rates.rules().timezone), sc
 
 
 def router(runtime) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
+    db = runtime.db
+
+    @r.get("/stats/rates", tags=["statistics"])
+    async def stats_rates(p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
+        """The five rates (五率), each with its numerator and denominator (docs/rates.md)."""
+        w, sc = p.resolve(me)
+        return await asyncio.to_thread(queries.rate_figures, db, w, sc)
 
     @r.get("/stats/summary", tags=["statistics"])
-    async def stats_summary(me: Principal = Depends(runtime.current_user)):
-        """Counts of the cases in the caller's scope."""
-        return await asyncio.to_thread(queries.summary, runtime.db, me)
+    async def stats_summary(p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
+        """Counts of the cases received in the period (default: all) in the caller's scope."""
+        w, sc = p.resolve(me)
+        return await asyncio.to_thread(queries.summary, db, w, sc)
 
+    @r.get("/stats/breakdown", tags=["statistics"])
+    async def stats_breakdown(by: str = Query(..., description="|".join(queries.BREAKDOWNS)), p: Params = Depends(),
+                              me: Principal = Depends(runtime.current_user)):
+        if by not in queries.BREAKDOWNS:
+            raise InvalidInput(f"by: one of {', '.join(queries.BREAKDOWNS)}", f"by：应为 {'、'.join(queries.BREAKDOWNS)} 之一", field="by")
+        w, sc = p.resolve(me)
+        return await asyncio.to_thread(queries.breakdown, db, w, sc, by)
+
+    @r.get("/stats/rankings", tags=["statistics"])
+    async def stats_rankings(rate: str = Query("on_time_reply", description="|".join(rates.RATES)),
+                             p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
+        """Units ranked by one rate (五率排名)."""
+        if rate not in rates.RATES:
+            raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
+        w, sc = p.resolve(me)
+        return await asyncio.to_thread(queries.rankings, db, w, sc, rate)
+
+    def export(kind: str, field: str, fmt: str):
+        async def endpoint(value: str | None = Query(None, alias=field), unit_id: str | None = None,
+                           division_code: str | None = None, as_of: str | None = None,
+                           me: Principal = Depends(runtime.current_user)):
+            sc = queries.scope(me, unit_id=unit_id or None, division_code=division_code or None)
+            report = await asyncio.to_thread(exports.build, db, kind, value, sc, _as_of(as_of))
+            name = f"xinfang-{kind}-{value}.{fmt}"
+            if fmt == "xlsx":
+                body, media = exports.xlsx(report), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            else:
+                body, media = exports.csv_text(report).encode("utf-8"), "text/csv; charset=utf-8"
+            return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        endpoint.__name__ = f"export_{kind}_{fmt}"
+        return endpoint
+
+    for kind, field in (("monthly", "month"), ("quarterly", "quarter"), ("yearly", "year")):
+        for fmt in ("xlsx", "csv"):
+            r.add_api_route(f"/exports/{kind}.{fmt}", export(kind, field, fmt), methods=["GET"], tags=["exports"],
+                            summary=f"{kind} report as {fmt.upper()} ({field}=…)")
     return r

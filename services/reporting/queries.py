@@ -1,37 +1,254 @@
-"""Reporting's questions answered from the read model."""
+"""Reporting's questions, answered at query time from the fact rows known at ``as_of``."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from services.reporting.adapters import case_facts
-from xinfang.security import Principal
+from services.reporting import rates
+from services.reporting.adapters import report_facts as f
+from services.reporting.projections import active_generation
+from xinfang.errors import NotFound
+from xinfang.reference.categories import category_leaf
+from xinfang.reference.divisions import division as _division, units as _units
+from xinfang.security import Principal, division_prefix
 from xinfang.storage import Database
 
+CHANNEL_ZH = {"letter": "来信", "visit": "来访", "online": "网上信访", "phone": "电话"}
+PURPOSE_ZH = {"suggestion": "建议", "accusation": "检举控告", "appeal": "申诉求决"}
+DECISIONS = ("CaseAccepted", "CaseNotAccepted")
 
-def scope(user: Principal):
-    """The facts this user may count: their unit's cases for a handler, else their jurisdiction."""
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cases a statistic counts: by the office's jurisdiction, the case's division, its unit."""
+
+    office_prefix: str | None = None
+    division_prefix: str | None = None
+    unit_id: str | None = None
+
+    def dict(self) -> dict:
+        return {"office_prefix": self.office_prefix, "division_prefix": self.division_prefix, "unit_id": self.unit_id}
+
+
+def scope(user: Principal, *, unit_id: str | None = None, division_code: str | None = None) -> Scope:
+    """The caller's scope, narrowed by the query: a handler sees their unit's cases, others their
+    jurisdiction. Asking outside it answers 404, as for a case."""
     if user.role == "handler":
-        return case_facts.c.unit_id == user.unit_id
-    return case_facts.c.office.startswith(user.prefix)
+        if unit_id not in (None, user.unit_id):
+            raise NotFound("unit_id: no such unit in your scope", "unit_id：您的范围内没有该单位", field="unit_id")
+        base = Scope(unit_id=user.unit_id)
+    else:
+        base = Scope(office_prefix=user.prefix, unit_id=unit_id)
+    if division_code:
+        p = division_prefix(division_code)
+        if not (p.startswith(user.prefix) or user.role == "handler"):
+            raise NotFound("division_code: outside your jurisdiction", "division_code：不在您的辖区内",
+                           field="division_code")
+        base = Scope(base.office_prefix, p, base.unit_id)
+    return base
 
 
-def summary(db: Database, user: Principal) -> dict:
-    registered = sa.and_(case_facts.c.channel != "", scope(user))
+def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
+              *, received_in_window: bool = False):
+    """One row per registered case in scope, as known at as_of: the columns the rates and counts use.
+
+    One pass over the facts of the candidate cases, grouped by case: a case is a candidate if one
+    of its facts happened, or one of its limits falls, in the window (``received_in_window``: if
+    it was received in the window). "Latest" values (deadline, assignment, evaluation) are the
+    facts current at as_of (``recorded_at <= as_of < superseded_at``)."""
+    known = sa.and_(f.c.generation == gen, f.c.recorded_at <= as_of)
+    current = sa.and_(known, sa.or_(f.c.superseded_at.is_(None), f.c.superseded_at > as_of))
+    reg = f.c.kind == "CaseRegistered"
+    c = sa.alias(f, "c")
+    cand_cond = [c.c.generation == gen, c.c.recorded_at <= as_of]
+    if sc.office_prefix:
+        cand_cond.append(c.c.office.startswith(sc.office_prefix))
+    if w is not None:
+        if received_in_window:
+            cand_cond += [c.c.kind == "CaseRegistered", w.holds(c.c.received_at)]
+        else:
+            cand_cond.append(sa.or_(w.holds(c.c.occurred_at), w.holds(c.c.due_at)))
+    candidates = sa.select(c.c.case_id).where(*cand_cond)
+
+    def reg_col(col):
+        return sa.func.max(sa.case((reg, col), else_=None))
+
+    def first(cond):
+        return sa.func.min(sa.case((cond, f.c.occurred_at), else_=None))
+
+    def any_(cond):
+        return sa.func.max(sa.case((cond, 1), else_=0))
+
+    def now_(kind, stage, col):
+        cond = [f.c.kind == kind, current] + ([f.c.stage == stage] if stage else [])
+        return sa.func.max(sa.case((sa.and_(*cond), col), else_=None))
+
+    rep = sa.alias(f, "rep")
+    repeated = sa.exists().where(rep.c.generation == gen, rep.c.repeat_of == f.c.case_id,
+                                 rep.c.kind == "CaseRegistered", rep.c.recorded_at <= as_of)
+    cols = [reg_col(getattr(f.c, n)).label(n) for n in (
+        "office", "division_code", "category_code", "channel", "purpose", "headcount", "received_at",
+        "first_petition", "repeat", "skip_level", "collective", "law_related")]
+    q = (sa.select(
+        f.c.case_id, *cols,
+        now_("CaseAssigned", "handling", f.c.unit_id).label("unit_id"),
+        first(f.c.kind.in_(DECISIONS)).label("decision_at"),
+        any_(f.c.kind == "CaseNotAccepted").label("not_accepted"),
+        sa.func.coalesce(now_("DeadlineSet", "acceptance", f.c.due_at), reg_col(f.c.due_at)).label("acceptance_due"),
+        first(sa.and_(f.c.kind == "CaseReplied", f.c.stage == "handling")).label("reply_at"),
+        now_("DeadlineSet", "handling", f.c.due_at).label("handling_due"),
+        now_("CaseEvaluated", None, f.c.occurred_at).label("eval_at"),
+        now_("CaseEvaluated", None, f.c.rating).label("rating"),
+        any_(f.c.kind == "ReviewRequested").label("reviewed"),
+        any_(f.c.kind == "CaseClosed").label("closed"),
+        sa.case((repeated, 1), else_=0).label("repeated"))
+        .where(known, f.c.case_id.in_(candidates))
+        .group_by(f.c.case_id)
+        .having(any_(reg) == 1))
+    if sc.division_prefix:
+        q = q.having(reg_col(f.c.division_code).startswith(sc.division_prefix))
+    if sc.unit_id:
+        q = q.having(now_("CaseAssigned", "handling", f.c.unit_id) == sc.unit_id)
+    return q.subquery("v")
+
+
+def _context(db: Database, conn, w: rates.Window, sc: Scope) -> dict:
+    return {"period": {"from": w.start.isoformat() if w.start else None, "to": w.end.isoformat() if w.end else None},
+            "scope": sc.dict(), "as_of": w.as_of.isoformat()}
+
+
+def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
+    r = r or rates.rules()
     with db.engine.connect() as c:
-        total = c.execute(sa.select(sa.func.count()).where(registered)).scalar() or 0
-        assigned = c.execute(sa.select(sa.func.count()).where(registered, case_facts.c.unit_id.is_not(None))).scalar() or 0
-        by_channel = dict(c.execute(sa.select(case_facts.c.channel, sa.func.count())
-                                    .where(registered).group_by(case_facts.c.channel)).all())
-        persons = c.execute(sa.select(sa.func.coalesce(sa.func.sum(case_facts.c.headcount), 0)).where(registered)).scalar()
-    online = by_channel.get("online", 0)
-    return {
-        "registered": int(total),
-        "assigned": int(assigned),
-        "person_times": int(persons or 0),
-        "by_channel": {k: int(v) for k, v in sorted(by_channel.items())},
-        "online_share": round(online / total, 4) if total else None,
-        "as_of": datetime.now(timezone.utc),
-        "scope": {"jurisdiction": user.jurisdiction, "unit_id": user.unit_id if user.role == "handler" else None},
-    }
+        v = case_view(active_generation(c), w.as_of, sc, r, w)
+        defs = rates.definitions(v, w, r)
+        cols = [e.label(f"{k}_{part}") for k, (n, d) in defs.items() for part, e in (("n", n), ("d", d))]
+        row = c.execute(sa.select(*cols)).mappings().one()
+    out = {k: rates.answer(row[f"{k}_n"], row[f"{k}_d"]) for k in rates.RATES}
+    return {**out, **_context(db, None, w, sc)}
+
+
+def rankings(db: Database, w: rates.Window, sc: Scope, rate: str, r: rates.ReportingRules | None = None) -> dict:
+    r = r or rates.rules()
+    with db.engine.connect() as c:
+        v = case_view(active_generation(c), w.as_of, sc, r, w)
+        n, d = rates.definitions(v, w, r)[rate]
+        rows = c.execute(sa.select(v.c.unit_id, n.label("n"), d.label("d"))
+                         .where(v.c.unit_id.is_not(None)).group_by(v.c.unit_id)).all()
+    items = [{"unit_id": u, "unit_name": unit_name(u), **rates.answer(num, den)} for u, num, den in rows]
+    items.sort(key=lambda x: (x["rate"] is None, -(x["rate"] or 0), -x["denominator"], x["unit_id"]))
+    for i, it in enumerate(items, start=1):
+        it["rank"] = i
+    return {"rate": rate, "rate_zh": rates.RATE_NAMES_ZH[rate], "rows": items, **_context(db, None, w, sc)}
+
+
+def _counts(v, w: rates.Window, r: rates.ReportingRules):
+    """Count columns over registered cases (the caller filters by the received_at window)."""
+    n = rates._n
+    overdue = sa.and_(v.c.closed == 0, sa.or_(
+        sa.and_(v.c.decision_at.is_(None), v.c.acceptance_due < w.as_of),
+        sa.and_(v.c.not_accepted == 0, v.c.reply_at.is_(None), v.c.handling_due < w.as_of)))
+    backlog_before = w.as_of - timedelta(days=r.backlog_after_days)
+    backlog = sa.and_(v.c.closed == 0, v.c.not_accepted == 0, v.c.reply_at.is_(None), v.c.handling_due < backlog_before)
+    return [
+        sa.func.count().label("registered"),
+        n(v.c.unit_id.is_not(None)).label("assigned"),
+        sa.func.coalesce(sa.func.sum(v.c.headcount), 0).label("person_times"),
+        n(v.c.channel == "visit").label("visit_batches"),
+        sa.func.coalesce(sa.func.sum(sa.case((v.c.channel == "visit", v.c.headcount), else_=0)), 0).label("visit_person_times"),
+        n(v.c.channel == "online").label("online"),
+        sa.func.coalesce(sa.func.sum(v.c.first_petition), 0).label("first_petition"),
+        sa.func.coalesce(sa.func.sum(v.c.repeat), 0).label("repeat"),
+        sa.func.coalesce(sa.func.sum(v.c.skip_level), 0).label("skip_level"),
+        sa.func.coalesce(sa.func.sum(v.c.collective), 0).label("collective"),
+        sa.func.coalesce(sa.func.sum(v.c.law_related), 0).label("law_related"),
+        n(v.c.closed == 0).label("open"),
+        n(overdue).label("overdue"),
+        n(backlog).label("backlog"),
+    ]
+
+
+COUNT_KEYS = ("registered", "assigned", "person_times", "visit_batches", "visit_person_times", "online",
+              "first_petition", "repeat", "skip_level", "collective", "law_related", "open", "overdue", "backlog")
+
+
+def _row(m) -> dict:
+    out = {k: int(m[k] or 0) for k in COUNT_KEYS}
+    out["online_share"] = round(out["online"] / out["registered"], 4) if out["registered"] else None
+    return out
+
+
+def summary(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
+    """Counts of the cases received in the period (batches 批次 and person-times 人次)."""
+    r = r or rates.rules()
+    with db.engine.connect() as c:
+        v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
+        m = c.execute(sa.select(*_counts(v, w, r)).where(w.holds(v.c.received_at))).mappings().one()
+        by_channel = dict(c.execute(sa.select(v.c.channel, sa.func.count()).where(w.holds(v.c.received_at))
+                                    .group_by(v.c.channel)).all())
+    return {**_row(m), "by_channel": {k: int(n) for k, n in sorted(by_channel.items())}, **_context(db, None, w, sc)}
+
+
+BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
+
+
+def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.ReportingRules | None = None) -> dict:
+    r = r or rates.rules()
+    with db.engine.connect() as c:
+        v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
+        if by == "month":
+            rows = _by_month(c, v, w, r)
+        else:
+            key = {"channel": v.c.channel, "category": v.c.category_code, "purpose": v.c.purpose,
+                   "division": v.c.division_code, "unit": v.c.unit_id}[by]
+            found = c.execute(sa.select(key.label("key"), *_counts(v, w, r)).where(w.holds(v.c.received_at))
+                              .group_by(key).order_by(key)).mappings().all()
+            rows = [{"key": m["key"], "label": label(by, m["key"]), **_row(m)} for m in found]
+    return {"by": by, "rows": rows, **_context(db, None, w, sc)}
+
+
+def _by_month(c, v, w: rates.Window, r: rates.ReportingRules) -> list[dict]:
+    """Months in the reporting time zone; folded here, as the SQL of SQLite and PostgreSQL differ."""
+    tz = ZoneInfo(r.timezone)
+    found = c.execute(sa.select(v.c.received_at, *_counts(v, w, r)).where(w.holds(v.c.received_at))
+                      .group_by(v.c.received_at)).mappings().all()
+    months: dict[str, dict] = defaultdict(lambda: dict.fromkeys(COUNT_KEYS, 0))
+    for m in found:
+        acc = months[m["received_at"].astimezone(tz).strftime("%Y-%m")]
+        for k in COUNT_KEYS:
+            acc[k] += int(m[k] or 0)
+    rows = []
+    for k in sorted(months):
+        row = dict(months[k])
+        row["online_share"] = round(row["online"] / row["registered"], 4) if row["registered"] else None
+        rows.append({"key": k, "label": f"{k[:4]}年{int(k[5:])}月", **row})
+    return rows
+
+
+def unit_name(unit_id: str | None) -> str | None:
+    if unit_id is None:
+        return None
+    u = next((u for u in _units() if u.unit_id == unit_id), None)
+    return u.name if u else unit_id
+
+
+def label(by: str, key: str | None) -> str | None:
+    if key is None:
+        return "未交办" if by == "unit" else None
+    if by == "channel":
+        return CHANNEL_ZH.get(key, key)
+    if by == "purpose":
+        return PURPOSE_ZH.get(key, key)
+    if by == "division":
+        d = _division(key)
+        return d.name if d else key
+    if by == "unit":
+        return unit_name(key)
+    if by == "category":
+        leaf = category_leaf(key)
+        return f"{leaf[1]}／{leaf[0]}" if leaf else key
+    return key

@@ -1,5 +1,5 @@
 """Routing's read models."""
-from sqlalchemy import Boolean, Column, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, Text
 
 from xinfang.storage.types import UtcDateTime
 
@@ -11,9 +11,41 @@ assignments = Table(
     Column("office", String(12), nullable=False),
     Column("division_code", String(12), nullable=False),
     Column("category_code", String(8), nullable=False),
-    Column("unit_id", String(64), nullable=False),
+    Column("unit_id", String(64), nullable=True),   # None: nobody yet (the dispatcher's queue)
     Column("rule", Text, nullable=True),
-    Column("assigned_at", UtcDateTime(), nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=True),
+    # the read model of the case's assignment, kept with routing's own events in one transaction
+    Column("state", String(16), nullable=False),          # unassigned | to_sign | signed | objected
+    Column("stage", String(16), nullable=False),          # handling | review | re_review
+    Column("mode", String(8), nullable=True),
+    Column("rule_id", String(64), nullable=True),
+    Column("chosen_by", String(64), nullable=True),       # the user who chose the unit by hand
+    Column("reason", Text, nullable=True),
+    Column("co_unit_ids", Text, nullable=False),          # JSON list (协办)
+    Column("owner_leader", String(64), nullable=True),    # 包案
+    Column("state_since", UtcDateTime(), nullable=True),
+    Column("objection_reason", Text, nullable=True),
+    Column("queue_reason", Text, nullable=True),
+    Column("intake_state", String(8), nullable=False),    # open | accepted | done (from intake's events)
+    Column("inbox_state", String(16), nullable=True),     # to_sign | to_accept | in_hand | objected
+    Column("summary", Text, nullable=False),
+)
+Index("ix_assignments_inbox", assignments.c.unit_id, assignments.c.inbox_state)
+Index("ix_assignments_state", assignments.c.state)
+
+rules = Table(
+    "rules", metadata,
+    Column("rule_id", String(64), primary_key=True),
+    Column("division_prefix", String(12), nullable=False),
+    Column("category_prefix", String(4), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("added_by", String(64), nullable=False),
+    Column("retired_at", UtcDateTime(), nullable=True),
+    Column("retired_by", String(64), nullable=True),
+    Column("demo", Boolean, nullable=False),
 )
 
 # the organisation: projected inline from routing's own org events

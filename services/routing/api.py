@@ -5,8 +5,8 @@ import asyncio
 from datetime import datetime, timezone
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.routing import handlers, organisation
 from xinfang.auth import RateLimiter, Unauthenticated, client_key
@@ -32,6 +32,40 @@ class UnitIn(BaseModel):
     division_code: str = Field(pattern=r"^\d{12}$")
 
 
+class RuleIn(BaseModel):
+    division_prefix: str = Field(pattern=r"^\d{6}(\d{3}){0,2}$", description="6, 9 or 12 digits: county, township, village")
+    category_prefix: str = Field(default="", pattern=r"^(\d{2}|\d{4})?$", description="empty (any), 2 or 4 digits")
+    unit_id: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PreviewIn(BaseModel):
+    division_code: str = Field(pattern=r"^\d{12}$")
+    category_code: str = Field(pattern=r"^\d{4}$")
+
+
+class AssignmentIn(BaseModel):
+    unit_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    mode: Literal["assign", "forward"] = "assign"
+    co_unit_ids: list[str] = Field(default_factory=list, max_length=20)
+    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+
+
+class SignIn(BaseModel):
+    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+
+
+class ObjectionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+
+
+class OwnershipIn(BaseModel):
+    leader: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+
+
 def router(runtime, issuer) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     user = Depends(runtime.current_user)
@@ -50,7 +84,67 @@ def router(runtime, issuer) -> APIRouter:
 
     @r.get("/cases/{case_id}/assignment", tags=["assignment"])
     async def get_assignment(case_id: str, me: Principal = user):
+        """The unit handling the case, co-handling units, state, who or which rule chose it, the
+        leader who owns it, and the history."""
         return await asyncio.to_thread(handlers.get_assignment, runtime.db, me, case_id)
+
+    @r.post("/cases/{case_id}/assignment", tags=["assignment"])
+    async def assign(case_id: str, body: AssignmentIn, me: Principal = user):
+        """Assign (交办), forward (转送) or reassign (改派) by hand (dispatcher, admin). Units in more
+        than one division or department go to the joint-conference office (三跨三分离)."""
+        return await asyncio.to_thread(handlers.assign, runtime.db, me, case_id, body.unit_id, body.reason,
+                                       body.mode, body.co_unit_ids, body.occurred_at)
+
+    @r.post("/cases/{case_id}/sign", tags=["assignment"])
+    async def sign(case_id: str, body: SignIn, me: Principal = user):
+        """签收: the assigned unit takes the case, once."""
+        return await asyncio.to_thread(handlers.sign, runtime.db, me, case_id, body.occurred_at)
+
+    @r.post("/cases/{case_id}/objection", tags=["assignment"])
+    async def objection(case_id: str, body: ObjectionIn, me: Principal = user):
+        """异议: the assigned unit says the case is not its remit, within 5 working days
+        (409 with rule ``objection_window`` after); the case returns to the dispatcher."""
+        return await asyncio.to_thread(handlers.object_to, runtime.db, me, case_id, body.reason, body.occurred_at)
+
+    @r.post("/cases/{case_id}/ownership", tags=["assignment"])
+    async def ownership(case_id: str, body: OwnershipIn, me: Principal = user):
+        """包案: a leader takes personal charge of the case."""
+        return await asyncio.to_thread(handlers.take_ownership, runtime.db, me, case_id, body.leader, body.note)
+
+    @r.get("/units/{unit_id}/inbox", tags=["assignment"])
+    async def unit_inbox(unit_id: str, me: Principal = user,
+                         state: Literal["to_sign", "to_accept", "in_hand", "objected"] | None = None,
+                         limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+        """A unit's cases: to sign, to accept, in hand, objected; with counts."""
+        return await asyncio.to_thread(handlers.inbox, runtime.db, me, unit_id, state, limit, offset)
+
+    @r.get("/queue", tags=["assignment"])
+    async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned"] | None = None,
+                               limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+        """The dispatcher's queue: unassigned and returned cases, each with a suggested unit."""
+        return await asyncio.to_thread(handlers.queue, runtime.db, me, state, limit, offset)
+
+    @r.get("/rules", tags=["rules"])
+    async def list_rules(me: Principal = user, include_retired: bool = False):
+        """Routing rules that concern the caller's jurisdiction."""
+        return await asyncio.to_thread(organisation.list_rules, runtime.db, me, include_retired)
+
+    @r.post("/rules", status_code=201, tags=["rules"])
+    async def add_rule(body: RuleIn, me: Principal = user):
+        """A new routing rule (admin). The longest matching division prefix wins, then the longest
+        category prefix; no rule: the petition office of the division or its nearest ancestor."""
+        return await asyncio.to_thread(organisation.add_rule, runtime.db, me, body.division_prefix,
+                                       body.category_prefix, body.unit_id, body.note)
+
+    @r.delete("/rules/{rule_id}", tags=["rules"])
+    async def retire_rule(rule_id: str, me: Principal = user):
+        """Retire a rule (admin). Cases already assigned keep their unit."""
+        return await asyncio.to_thread(organisation.retire_rule, runtime.db, me, rule_id)
+
+    @r.post("/rules/preview", tags=["rules"])
+    async def preview(body: PreviewIn, me: Principal = user):
+        """Which unit a case of this division and category would get now, and by which rule."""
+        return await asyncio.to_thread(organisation.preview, runtime.db, me, body.division_code, body.category_code)
 
     @r.get("/divisions", tags=["organisation"])
     async def list_divisions(me: Principal = user):

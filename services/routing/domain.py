@@ -1,23 +1,47 @@
 """Routing's domain rules: which unit must handle a case (属地管理、分级负责；谁主管、谁负责),
-and what a valid organisation looks like.
+what the unit may do with it (签收、异议), and what a valid organisation looks like.
 
-The default rule of the platform: a case goes to the government of the township where the
-problem arose; a case that arose at county level goes to the county petition office, which holds
-the first right to assign (第一交办权). The rule engine of the routing issue replaces this.
+No I/O here. Routing rules are data (``Rule``); ``choose_unit`` applies them with precedence;
+``Assignment`` is a case as routing sees it, folded from routing's own events, whose commands
+check the rules and return new events.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable, Protocol
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xinfang.contracts import Envelope, registry
+from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseOwnedByLeader, CaseSignedFor
 from xinfang.errors import Conflict, InvalidInput
 from xinfang.security import division_level, division_prefix
+from xinfang.workdays import WorkCalendar, local_date
+
+
+class RoutingRules(BaseSettings):
+    """Every number a routing rule uses, with the legal value as default."""
+
+    model_config = SettingsConfigDict(env_prefix="XINFANG_ROUTING_", extra="ignore")
+
+    objection_window_working_days: int = 5   # a unit objects within 5 working days of the assignment
+    clock_skew_minutes: int = 5              # tolerance for "not in the future"
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    unit_id: str
+    kind: str
+    division_code: str
+    active: bool = True
 
 
 @dataclass(frozen=True)
 class Decision:
-    unit_id: str
-    rule: str
+    unit_id: str | None          # None: nobody found, the case waits in the dispatcher's queue
+    rule: str                    # readable: which rule (or fallback) chose the unit, or why none
+    rule_id: str | None = None
 
 
 class Directory(Protocol):
@@ -29,28 +53,242 @@ class Directory(Protocol):
 
     def unit_exists(self, unit_id: str) -> bool: ...
 
-
-def township_code(division_code: str) -> str | None:
-    if division_level(division_code) in ("township", "village"):
-        return division_code[:9] + "000"
-    return None
+    def unit(self, unit_id: str) -> UnitInfo | None: ...
 
 
-def county_code(division_code: str) -> str:
-    return division_code[:6] + "000000"
+# ------------------------------------------------------------------ routing rules
 
 
-def default_unit(division_code: str, directory: Directory) -> Decision:
-    t = township_code(division_code)
-    if t is not None:
-        unit = directory.unit_of_kind("township_government", t)
-        if unit is not None:
-            return Decision(unit, "default: township where the problem arose (属地管理)")
-    office = directory.unit_of_kind("petition_office", county_code(division_code))
+@dataclass(frozen=True)
+class Rule:
+    """Cases that arose under ``division_prefix`` with a category under ``category_prefix``
+    (empty: any category) go to ``unit_id``."""
+
+    rule_id: str
+    division_prefix: str
+    category_prefix: str
+    unit_id: str
+    note: str | None = None
+
+    def matches(self, division_code: str, category_code: str) -> bool:
+        return division_code.startswith(self.division_prefix) and category_code.startswith(self.category_prefix)
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """The longest division prefix wins, then the longest category prefix."""
+        return len(self.division_prefix), len(self.category_prefix)
+
+    def describe(self) -> str:
+        cat = self.category_prefix or "any category"
+        note = f" ({self.note})" if self.note else ""
+        return f"rule {self.rule_id}: division {self.division_prefix}* × category {cat} → {self.unit_id}{note}"
+
+
+def ancestors(division_code: str) -> list[str]:
+    """The division itself, then each level above it up to the province."""
+    p = division_prefix(division_code)
+    out = [division_code]
+    for keep in (9, 6, 4, 2):
+        if len(p) > keep:
+            code = p[:keep].ljust(12, "0")
+            if code not in out:
+                out.append(code)
+    return out
+
+
+def fallback(division_code: str, directory: Directory) -> Decision:
+    """The petition office of the division or of its nearest ancestor that has one."""
+    for code in ancestors(division_code):
+        office = directory.unit_of_kind("petition_office", code)
+        if office is not None:
+            return Decision(office, f"fallback: petition office of {code}")
+    return Decision(None, f"no rule and no petition office for {division_code}")
+
+
+def choose_unit(division_code: str, category_code: str, rules: Iterable[Rule], directory: Directory,
+                exclude: str | None = None) -> Decision:
+    """The most specific matching rule whose unit is active; else the fallback."""
+    for rule in sorted((r for r in rules if r.matches(division_code, category_code)),
+                       key=lambda r: r.specificity, reverse=True):
+        unit = directory.unit(rule.unit_id)
+        if unit is not None and unit.active and rule.unit_id != exclude:
+            return Decision(rule.unit_id, rule.describe(), rule.rule_id)
+    d = fallback(division_code, directory)
+    return d if d.unit_id != exclude else Decision(None, f"{d.rule}, which objected")
+
+
+def check_new_rule(rule: Rule, active: Iterable[Rule], directory: Directory) -> None:
+    from xinfang.reference import category_leaf
+
+    p = rule.division_prefix
+    if not (p.isdigit() and len(p) in (6, 9, 12)) or not directory.division_exists(p.ljust(12, "0")):
+        raise InvalidInput("division_prefix must be the prefix of a known county, township or village "
+                           "(6, 9 or 12 digits)", "区划前缀须为已有县、乡镇或村的代码前缀（6、9 或 12 位）",
+                           field="division_prefix")
+    c = rule.category_prefix
+    from xinfang.reference import CATEGORIES
+
+    if c and not (len(c) == 2 and any(t["code"] == c for t in CATEGORIES) or len(c) == 4 and category_leaf(c)):
+        raise InvalidInput("category_prefix must be empty, a first-level or a second-level category code",
+                           "分类前缀须为空、一级或二级分类代码", field="category_prefix")
+    unit = directory.unit(rule.unit_id)
+    if unit is None or not unit.active:
+        raise InvalidInput(f"unit {rule.unit_id} does not exist or is inactive", f"单位 {rule.unit_id} 不存在或已停用",
+                           field="unit_id")
+    if unit.division_code[:6] != p[:6]:
+        raise InvalidInput("the unit must belong to the rule's county", "承办单位须属于规则所在县",
+                           field="unit_id")
+    for other in active:
+        if (other.division_prefix, other.category_prefix) == (p, c):
+            raise Conflict(f"rule {other.rule_id} already routes {p}* × {c or 'any'}; retire it first",
+                           f"规则 {other.rule_id} 已覆盖该区划和分类，请先停用", field="category_prefix",
+                           rule="one_rule_per_division_and_category")
+
+
+# ------------------------------------------------------------------ review and cross-region routing
+
+
+def level_above(division_code: str) -> str | None:
+    """The division one administrative level above a unit's division (township → county …)."""
+    level = division_level(division_code)
+    keep = {"village": 6, "township": 6, "county": 4, "city": 2}.get(level)
+    return division_code[:keep].ljust(12, "0") if keep else None
+
+
+def review_office(replying_unit: UnitInfo | None, stage: str, directory: Directory) -> Decision:
+    """A review (复查) or re-review (复核) goes to the petition office of the level above the
+    unit that replied (分级负责)."""
+    if replying_unit is None:
+        return Decision(None, f"{stage}: the unit that replied is unknown")
+    above = level_above(replying_unit.division_code)
+    if above is None:
+        return Decision(None, f"{stage}: no level above {replying_unit.division_code}")
+    office = directory.unit_of_kind("petition_office", above)
     if office is None:
-        raise LookupError(f"no petition office for county {county_code(division_code)}")
-    return Decision(office, "default: county petition office (第一交办权)")
+        return Decision(None, f"{stage}: no petition office known at {above}, the level above {replying_unit.unit_id}")
+    return Decision(office, f"{stage}: petition office of {above}, the level above {replying_unit.unit_id}")
 
+
+def spans_regions_or_departments(lead: UnitInfo, co: list[UnitInfo]) -> bool:
+    """三跨三分离: the handling units lie in more than one division or are more than one department."""
+    units = [lead, *co]
+    return bool(co) and (len({u.division_code for u in units}) > 1 or sum(u.kind == "department" for u in units) > 1)
+
+
+CROSS_RULE = "cross_region_or_department"
+
+
+# ------------------------------------------------------------------ the case as routing sees it
+
+
+@dataclass
+class Assignment:
+    case_id: str
+    unit_id: str | None = None
+    co_unit_ids: list[str] = field(default_factory=list)
+    state: str = "unassigned"          # unassigned | to_sign | signed | objected
+    stage: str = "handling"
+    assigned_at: datetime | None = None
+    owner_leader: str | None = None
+    last_at: datetime | None = None
+    version: int = 0
+
+    @classmethod
+    def from_events(cls, case_id: str, history: Iterable[Envelope]) -> "Assignment":
+        a = cls(case_id)
+        for env in history:
+            a.apply(env)
+        return a
+
+    def apply(self, env: Envelope) -> None:
+        p = registry.payload(env)
+        at = env.occurred_at
+        if isinstance(p, CaseAssigned):
+            self.unit_id, self.co_unit_ids, self.stage = p.unit_id, list(p.co_unit_ids), p.stage
+            self.state, self.assigned_at = "to_sign", at
+        elif isinstance(p, CaseSignedFor):
+            self.state = "signed"
+        elif isinstance(p, CaseObjected):
+            self.state = "objected"
+        elif isinstance(p, CaseOwnedByLeader):
+            self.owner_leader = p.leader
+        self.last_at = max(self.last_at or at, at)
+        self.version = env.stream_version or self.version + 1
+
+    # ---- checks
+
+    def check_time(self, at: datetime, now: datetime, rules: RoutingRules) -> None:
+        if at > now + timedelta(minutes=rules.clock_skew_minutes):
+            raise InvalidInput("occurred_at lies in the future", "发生时间不能晚于当前时间", field="occurred_at")
+        if self.last_at and at < self.last_at:
+            raise InvalidInput(f"occurred_at is before the previous step ({self.last_at.isoformat()})",
+                               "发生时间不能早于上一步骤", field="occurred_at")
+
+    def _only_the_unit(self, unit_id: str | None, act: str, act_zh: str) -> None:
+        if self.unit_id is None or unit_id != self.unit_id:
+            raise Conflict(f"only the assigned unit ({self.unit_id}) may {act}",
+                           f"只有承办单位（{self.unit_id}）可以{act_zh}", rule="assigned_unit_only")
+
+    def objection_deadline(self, calendar: WorkCalendar, rules: RoutingRules) -> date:
+        assert self.assigned_at is not None
+        return calendar.add_working_days(local_date(self.assigned_at), rules.objection_window_working_days)
+
+    # ---- commands
+
+    def sign(self, unit_id: str | None) -> CaseSignedFor:
+        self._only_the_unit(unit_id, "sign for the case", "签收")
+        if self.state != "to_sign":
+            raise Conflict(f"the case is {self.state}; a unit signs for it once, after it is assigned",
+                           "该事项已签收或不在待签收状态，不能重复签收", rule="sign_once")
+        return CaseSignedFor(unit_id=unit_id)
+
+    def object(self, unit_id: str | None, reason: str, at: datetime, calendar: WorkCalendar,
+               rules: RoutingRules) -> CaseObjected:
+        self._only_the_unit(unit_id, "object to the assignment", "提出异议")
+        if self.state not in ("to_sign", "signed"):
+            raise Conflict(f"the case is {self.state}; there is no assignment to object to",
+                           "该事项当前没有可提出异议的交办", rule="objection_state")
+        last = self.objection_deadline(calendar, rules)
+        if local_date(at) > last:
+            n = rules.objection_window_working_days
+            raise Conflict(f"an objection must be filed within {n} working days of the assignment "
+                           f"(by {last.isoformat()})",
+                           f"异议须在交办之日起 {n} 个工作日内提出（截至 {last.isoformat()}）", rule="objection_window")
+        if not reason.strip():
+            raise InvalidInput("an objection needs its reasons", "异议须说明理由", field="reason")
+        return CaseObjected(unit_id=unit_id, reason=reason)
+
+    def reassign(self, unit_id: str, *, reason: str | None, mode: str = "assign", co_unit_ids: list[str] = (),
+                 stage: str | None = None, rule: str | None = None) -> CaseAssigned:
+        co = list(co_unit_ids)
+        if unit_id in co or len(set(co)) != len(co):
+            raise InvalidInput("co-handling units must differ from the lead unit and from each other",
+                               "协办单位不能与主办单位相同，也不能重复", field="co_unit_ids")
+        if (unit_id, co) == (self.unit_id, self.co_unit_ids) and self.state in ("to_sign", "signed"):
+            raise Conflict(f"the case is already assigned to {unit_id}", f"该事项已交办给 {unit_id}",
+                           rule="already_assigned")
+        return CaseAssigned(unit_id=unit_id, mode=mode, rule=rule, reason=reason,  # type: ignore[arg-type]
+                            previous_unit_id=self.unit_id, co_unit_ids=co,
+                            stage=stage or self.stage)  # type: ignore[arg-type]
+
+    def take_ownership(self, leader: str, note: str | None) -> CaseOwnedByLeader:
+        if self.owner_leader == leader:
+            raise Conflict(f"{leader} already owns the case", f"{leader} 已包案", rule="already_owned")
+        return CaseOwnedByLeader(leader=leader, note=note)
+
+
+def inbox_state(state: str, stage: str, intake_state: str) -> str | None:
+    """Where a case sits in its lead unit's inbox; None once it has left it."""
+    if state in ("objected", "to_sign"):
+        return state
+    if state != "signed" or intake_state == "done":
+        return None
+    if stage == "handling" and intake_state == "open":
+        return "to_accept"
+    return "in_hand"
+
+
+# ------------------------------------------------------------------ the organisation
 
 LEVEL_PARENT = {"city": "province", "county": "city", "township": "county", "village": "township"}
 

@@ -1,15 +1,17 @@
-"""Routing's organisation slice: divisions and units as events, staff accounts, the demo seed."""
+"""Routing's organisation slice: divisions, units and routing rules as events, staff accounts,
+the demo seed."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
 
 import sqlalchemy as sa
 
 from services.routing import domain
-from services.routing.adapters import divisions, units, users
+from services.routing.adapters import divisions, rules, units, users
 from xinfang.contracts import Envelope, new_envelope, registry
-from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
+from xinfang.contracts.events import DivisionAdded, RoutingRuleAdded, RoutingRuleRetired, UnitAdded, UnitUpdated
 from xinfang.errors import Conflict, InvalidInput, NotFound
 from xinfang.reference import divisions as demo_divisions, units as demo_units
 from xinfang.security import ROLES, Principal, hash_password, verify_password
@@ -51,6 +53,31 @@ class SqlDirectory:
     def unit_exists(self, unit_id: str) -> bool:
         return self.conn.execute(sa.select(units.c.unit_id).where(units.c.unit_id == unit_id)).first() is not None
 
+    def unit(self, unit_id: str) -> domain.UnitInfo | None:
+        r = self.conn.execute(sa.select(units.c.unit_id, units.c.kind, units.c.division_code, units.c.active)
+                              .where(units.c.unit_id == unit_id)).first()
+        return domain.UnitInfo(r.unit_id, r.kind, r.division_code, r.active) if r else None
+
+    def unit_name(self, unit_id: str | None) -> str | None:
+        if unit_id is None:
+            return None
+        return self.conn.execute(sa.select(units.c.name).where(units.c.unit_id == unit_id)).scalar()
+
+    def rules_matching(self, division_code: str, category_code: str) -> list[domain.Rule]:
+        """Active rules whose prefixes match (precedence is the domain's)."""
+        q = sa.select(rules).where(rules.c.active.is_(True),
+                                   sa.literal(division_code).like(rules.c.division_prefix + "%"),
+                                   sa.literal(category_code).like(rules.c.category_prefix + "%"))
+        return [_rule(r) for r in self.conn.execute(q).mappings()]
+
+    def active_rules(self, division_prefix: str) -> list[domain.Rule]:
+        q = sa.select(rules).where(rules.c.active.is_(True), rules.c.division_prefix == division_prefix)
+        return [_rule(r) for r in self.conn.execute(q).mappings()]
+
+
+def _rule(r) -> domain.Rule:
+    return domain.Rule(r["rule_id"], r["division_prefix"], r["category_prefix"], r["unit_id"], r["note"])
+
 
 # ------------------------------------------------------------------ org events: append + project inline
 
@@ -66,6 +93,14 @@ def _apply_org(uow: UnitOfWork, env: Envelope) -> None:
         values = {k: v for k, v in (("name", p.name), ("active", p.active)) if v is not None}
         if values:
             uow.execute(units.update().where(units.c.unit_id == p.unit_id).values(**values))
+    elif isinstance(p, RoutingRuleAdded):
+        uow.execute(rules.insert().values(
+            rule_id=p.rule_id, division_prefix=p.division_prefix, category_prefix=p.category_prefix,
+            unit_id=p.unit_id, note=p.note, active=True, added_at=env.occurred_at, added_by=env.actor,
+            demo=env.actor == "system:demo-seed"))
+    elif isinstance(p, RoutingRuleRetired):
+        uow.execute(rules.update().where(rules.c.rule_id == p.rule_id)
+                    .values(active=False, retired_at=env.occurred_at, retired_by=env.actor))
 
 
 def _append_org(uow: UnitOfWork, stream: str, payloads: list, actor: str) -> None:
@@ -101,6 +136,107 @@ def _admin_in(user: Principal, code: str, field: str) -> None:
         raise InvalidInput(f"{code} is outside your jurisdiction", f"{code} 不在您的管辖范围内", field=field)
 
 
+# ------------------------------------------------------------------ routing rules (data, as events)
+
+
+def _rule_view(r) -> dict:
+    return {k: r[k] for k in ("rule_id", "division_prefix", "category_prefix", "unit_id", "note", "active",
+                              "added_at", "added_by", "retired_at", "retired_by")} | {
+        "rule": _rule(r).describe()}
+
+
+def _rule_visible(user: Principal, division_prefix_: str) -> bool:
+    """A rule concerns the caller if it lies in their jurisdiction or covers it."""
+    return division_prefix_.startswith(user.prefix) or user.prefix.startswith(division_prefix_)
+
+
+def list_rules(db: Database, user: Principal, include_retired: bool = False) -> list[dict]:
+    q = sa.select(rules).order_by(rules.c.division_prefix, rules.c.category_prefix, rules.c.added_at)
+    if not include_retired:
+        q = q.where(rules.c.active.is_(True))
+    with db.engine.connect() as c:
+        return [_rule_view(r) for r in c.execute(q).mappings() if _rule_visible(user, r["division_prefix"])]
+
+
+def add_rule(db: Database, user: Principal, division_prefix_: str, category_prefix: str, unit_id: str,
+             note: str | None) -> dict:
+    _admin_in(user, division_prefix_.ljust(12, "0"), "division_prefix")
+    if not division_prefix_.startswith(user.prefix):
+        raise InvalidInput(f"{division_prefix_} is outside your jurisdiction", f"{division_prefix_} 不在您的管辖范围内",
+                           field="division_prefix")
+    rule = domain.Rule(f"r-{uuid.uuid4().hex[:12]}", division_prefix_, category_prefix, unit_id, note)
+    with UnitOfWork(db) as uow:
+        d = SqlDirectory(uow.conn)
+        domain.check_new_rule(rule, d.active_rules(division_prefix_), d)
+        _append_org(uow, org_stream(division_prefix_.ljust(12, "0")), [RoutingRuleAdded(
+            rule_id=rule.rule_id, division_prefix=division_prefix_, category_prefix=category_prefix,
+            unit_id=unit_id, note=note)], user.username)
+        row = uow.execute(sa.select(rules).where(rules.c.rule_id == rule.rule_id)).mappings().one()
+    return _rule_view(row)
+
+
+def retire_rule(db: Database, user: Principal, rule_id: str) -> dict:
+    from xinfang.auth import require_role
+
+    require_role(user, "admin")
+    with UnitOfWork(db) as uow:
+        row = uow.execute(sa.select(rules).where(rules.c.rule_id == rule_id).with_for_update()).mappings().first()
+        if row is None or not row["division_prefix"].startswith(user.prefix):
+            raise NotFound(f"no rule {rule_id}", f"规则 {rule_id} 不存在")
+        if not row["active"]:
+            raise Conflict(f"rule {rule_id} is retired already", f"规则 {rule_id} 已停用", rule="retired_once")
+        _append_org(uow, org_stream(row["division_prefix"].ljust(12, "0")), [RoutingRuleRetired(rule_id=rule_id)],
+                    user.username)
+        row = uow.execute(sa.select(rules).where(rules.c.rule_id == rule_id)).mappings().one()
+    return _rule_view(row)
+
+
+def preview(db: Database, user: Principal, division_code: str, category_code: str) -> dict:
+    """Which unit a case of this division and category would get now, and by which rule."""
+    from xinfang.reference import category_leaf
+
+    if not user.in_jurisdiction(division_code):
+        raise InvalidInput(f"{division_code} is outside your jurisdiction", f"{division_code} 不在您的管辖范围内",
+                           field="division_code")
+    if category_leaf(category_code) is None:
+        raise InvalidInput(f"unknown category {category_code}", f"分类代码 {category_code} 不存在", field="category_code")
+    with db.engine.connect() as c:
+        d = SqlDirectory(c)
+        if not d.division_exists(division_code):
+            raise InvalidInput(f"unknown division {division_code}", f"行政区划 {division_code} 不存在",
+                               field="division_code")
+        decision = domain.choose_unit(division_code, category_code, d.rules_matching(division_code, category_code), d)
+        return {"unit_id": decision.unit_id, "unit_name": d.unit_name(decision.unit_id),
+                "rule_id": decision.rule_id, "rule": decision.rule}
+
+
+# Demo rules (示范县): land (国土资源), labour disputes (劳动和社会保障, first handled by the
+# township's labour security station) and village affairs (村务管理) go to the township where
+# they arose; county-level categories go to the county department in charge; anything else falls
+# back to the county petition office.
+DEMO_TOWNSHIP_CATEGORIES = [("05", "国土资源：属地乡镇政府"), ("07", "劳动和社会保障：乡镇劳动保障所先行处理"),
+                            ("0901", "村务管理：属地乡镇政府")]
+DEMO_COUNTY_CATEGORIES = [
+    ("01", "d01", "政法：县公安局"), ("0104", "d14", "司法行政：县司法局"), ("03", "d20", "纪检监察：县纪委监委"),
+    ("05", "d03", "国土资源：县自然资源局"), ("06", "d06", "教育文体：县教育局"), ("07", "d02", "劳动和社会保障：县人社局"),
+    ("08", "d04", "城乡建设：县住建局"), ("0804", "d17", "城市管理：县城管局"), ("09", "d05", "农村农业：县农业农村局"),
+    ("0905", "d13", "水利设施：县水利局"), ("10", "d07", "卫生计生：县卫健局"), ("1002", "d18", "医疗保障：县医保局"),
+    ("11", "d08", "环境保护：县生态环境局"), ("12", "d09", "交通运输：县交通运输局"), ("13", "d10", "民政：县民政局"),
+    ("1302", "d15", "优抚安置：县退役军人事务局"), ("14", "d11", "经济管理：县市场监管局"), ("15", "d19", "商贸旅游：县商务局"),
+]
+
+
+def demo_rules() -> list[RoutingRuleAdded]:
+    county = DEMO_COUNTY[:6]
+    out = [RoutingRuleAdded(rule_id=f"demo-{county}-{cat}", division_prefix=county, category_prefix=cat,
+                            unit_id=f"{county}-{unit}", note=note) for cat, unit, note in DEMO_COUNTY_CATEGORIES]
+    for t in range(1, 11):
+        township = f"{county}{t:03d}"
+        out += [RoutingRuleAdded(rule_id=f"demo-{township}-{cat}", division_prefix=township, category_prefix=cat,
+                                 unit_id=f"{township}-gov", note=note) for cat, note in DEMO_TOWNSHIP_CATEGORIES]
+    return out
+
+
 def list_divisions(db: Database, user: Principal) -> list[dict]:
     with db.engine.connect() as c:
         rows = c.execute(sa.select(divisions).where(divisions.c.code.startswith(user.prefix))
@@ -129,6 +265,10 @@ def seed_demo(db: Database) -> bool:
             payloads += [UnitAdded(unit_id=u.unit_id, name=u.name, kind=u.kind, division_code=u.division_code, demo=True)
                          for u in demo_units()]
             _append_org(uow, stream, payloads, "system:demo-seed")
+        known = set(uow.execute(sa.select(rules.c.rule_id).where(rules.c.rule_id.like("demo-%"))).scalars())
+        missing = [r for r in demo_rules() if r.rule_id not in known]  # a retired demo rule stays retired
+        if missing:
+            _append_org(uow, stream, missing, "system:demo-seed")
     for username, role, jurisdiction, unit, display in DEMO_USERS:
         try:
             create_user(db, username, DEMO_PASSWORD, role, jurisdiction, unit, display)

@@ -34,16 +34,23 @@ def test_killing_routing_and_reporting_mid_stream_loses_and_duplicates_nothing(s
         s = system.get("reporting", "/api/v1/stats/summary").json()
         a = scalar(system.db_urls["routing"], "SELECT count(*) FROM assignments")
         d = scalar(system.db_urls["supervision"], "SELECT count(DISTINCT case_id) FROM deadlines")
-        return (s["registered"], s["assigned"], a, d) == (N, N, N, N) or (s["registered"], s["assigned"], a, d)
+        # four clocks per assigned case: assignment, handling, and from the assignment objection, acceptance
+        c = scalar(system.db_urls["supervision"], "SELECT count(*) FROM deadlines")
+        got = (s["registered"], s["assigned"], a, d, c)
+        return got == (N, N, N, N, 4 * N) or got
 
     result = system.wait_for(lambda: settled() is True, timeout=120, what="every read model to reach 500")
     assert result is True
     time.sleep(2)  # anything still redelivered must not change the counts
     assert settled() is True
     # exactly one assignment event per case, one per stage of deadlines: nothing applied twice
+    # (reporting hears supervision's four DeadlineSet per case: two at registration, two at assignment)
     assert scalar(system.db_urls["routing"], "SELECT count(*) FROM events WHERE event_type='CaseAssigned'") == N
-    assert scalar(system.db_urls["supervision"], "SELECT count(*) FROM deadlines") == 2 * N
+    assert scalar(system.db_urls["supervision"], "SELECT count(*) FROM deadlines") == 4 * N
+    assert scalar(system.db_urls["supervision"], "SELECT count(*) FROM events WHERE event_type='DeadlineSet'") == 4 * N
+    heard = lambda: scalar(system.db_urls["reporting"], "SELECT count(*) FROM inbox WHERE consumer='reporting'")  # noqa: E731
+    system.wait_for(lambda: heard() >= N + N + 4 * N, timeout=180, what="reporting to hear all")
     assert scalar(system.db_urls["reporting"],
-                  "SELECT count(*) FROM inbox WHERE consumer='reporting'") == N + N + 2 * N
+                  "SELECT count(*) FROM inbox WHERE consumer='reporting'") == N + N + 4 * N
     sample = case_ids[151]  # registered while routing was dead
     assert system.get("routing", f"/api/v1/cases/{sample}/assignment").status_code == 200

@@ -25,7 +25,7 @@ def test_a_petition_appears_in_routing_supervision_and_reporting_within_two_seco
     a, d = system.wait_for(visible, timeout=10, what="the case everywhere")
     assert time.monotonic() - t0 < 2.0, f"took {time.monotonic() - t0:.2f}s"
     assert a.json()["unit_id"] == "999901001-gov"  # township of the village where it arose
-    stages = {x["stage"]: x for x in d.json()}
+    stages = {x["stage"]: x for x in d.json()["stages"]}
     assert stages["handling"]["due_at"].startswith("2027-01-19")  # 60 days after 2026-11-20 09:30 +08:00
     assert stages["assignment"]["due_at"].startswith("2026-12-05")
 

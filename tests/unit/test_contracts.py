@@ -72,7 +72,7 @@ def test_every_event_type_has_a_schema_version_and_producing_service():
     for spec in registry.specs():
         assert spec.version >= 1
         assert spec.producer in {"intake", "routing", "supervision"}
-        assert re.search(r"(ed|Set)(?=[A-Z]|$)", spec.name), f"{spec.name} is not a past-tense fact"
+        assert re.search(r"(ed|Set|Met|Sent)(?=[A-Z]|$)", spec.name), f"{spec.name} is not a past-tense fact"
         assert spec.model.model_json_schema()["type"] == "object"
         for v in range(1, spec.version):
             assert v in spec.upcasters, f"{spec.name} has no upcaster from v{v}"

@@ -116,6 +116,8 @@ class CaseAssigned(Payload):
     rule: str | None = Field(default=None, description="the routing rule that chose the unit")
     reason: str | None = None
     previous_unit_id: str | None = None
+    co_unit_ids: list[str] = Field(default_factory=list, description="co-handling units (协办)")
+    stage: Literal["handling", "review", "re_review"] = "handling"
 
 
 @registry.event("CaseSignedFor", producer="routing")
@@ -127,6 +129,14 @@ class CaseSignedFor(Payload):
 class CaseObjected(Payload):
     unit_id: str
     reason: str
+
+
+@registry.event("CaseOwnedByLeader", producer="routing")
+class CaseOwnedByLeader(Payload):
+    """A leader takes personal charge of the case (领导包案)."""
+
+    leader: str = Field(description="the leader's user name")
+    note: str | None = None
 
 
 # ---------------------------------------------------------------- supervision (when it is due)
@@ -142,6 +152,7 @@ class DeadlineSet(Payload):
     limit_days: int
     day_kind: Literal["calendar", "working"]
     basis: str = Field(description="the fact the clock starts from, e.g. received_at")
+    warning: str | None = Field(default=None, description="e.g. a year counted Monday-Friday (no schedule)")
 
 
 @registry.event("DeadlineWarned", producer="supervision")
@@ -163,6 +174,49 @@ class SupervisionOrderIssued(Payload):
     order_id: str
     requirement: str
     reply_by: date
+
+
+@registry.event("DeadlineMet", producer="supervision")
+class DeadlineMet(Payload):
+    """The act a stage's clock waited for happened (assigned, accepted, replied)."""
+
+    stage: Stage
+    met_at: datetime
+    on_time: bool
+    due_at: datetime | None = None
+
+
+@registry.event("SupervisionOrderAnswered", producer="supervision")
+class SupervisionOrderAnswered(Payload):
+    order_id: str
+    text: str
+    unit_id: str | None = None
+
+
+@registry.event("SupervisionOrderEscalated", producer="supervision")
+class SupervisionOrderEscalated(Payload):
+    """An order left unanswered past its reply date goes to the level above."""
+
+    order_id: str
+    reply_by: date
+    escalated_to: str = Field(description="12-digit division code of the level above the issuer")
+
+
+@registry.event("ReminderSent", producer="supervision")
+class ReminderSent(Payload):
+    """催办: a supervisor chased the unit."""
+
+    text: str
+    unit_id: str | None = None
+
+
+@registry.event("CollectiveVisitAlerted", producer="supervision")
+class CollectiveVisitAlerted(Payload):
+    alert_id: str
+    headcount: int
+    threshold: int
+    level: Literal["county", "city", "province", "national"]
+    division_code: str
 
 
 # ---------------------------------------------------------------- routing (the organisation)
@@ -193,3 +247,20 @@ class UnitUpdated(Payload):
     unit_id: str
     name: str | None = None
     active: bool | None = None
+
+
+@registry.event("RoutingRuleAdded", producer="routing")
+class RoutingRuleAdded(Payload):
+    """A routing rule: cases arising under ``division_prefix`` whose category starts with
+    ``category_prefix`` (empty: any) go to ``unit_id``."""
+
+    rule_id: str
+    division_prefix: str = Field(pattern=r"^\d{2,12}$")
+    category_prefix: str = Field(default="", pattern=r"^(\d{2}|\d{4})?$")
+    unit_id: str
+    note: str | None = None
+
+
+@registry.event("RoutingRuleRetired", producer="routing")
+class RoutingRuleRetired(Payload):
+    rule_id: str

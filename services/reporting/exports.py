@@ -1,0 +1,121 @@
+"""Exports a leader can hand on: one report (rates, counts, every breakdown) for a month, a quarter
+or a year, as XLSX (one sheet per breakdown, Chinese headers, period and scope in the title) or CSV
+(the same tables one after another, UTF-8 with BOM so spreadsheet programs read the Chinese)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime, timedelta
+
+from services.reporting import queries, rates
+from xinfang.errors import InvalidInput
+from xinfang.reference.divisions import division as _division, units as _units
+from xinfang.storage import Database
+
+COUNT_HEADERS = [("registered", "登记件数（批次）"), ("person_times", "人次"), ("visit_batches", "来访批次"),
+                 ("visit_person_times", "来访人次"), ("online", "网上信访件数"), ("online_share", "网信占比"),
+                 ("first_petition", "初信初访"), ("repeat", "重复信访"), ("skip_level", "越级信访"),
+                 ("collective", "集体信访"), ("law_related", "涉法涉诉"), ("assigned", "已交办"), ("open", "未办结"),
+                 ("overdue", "超期"), ("backlog", "积案")]
+BREAKDOWN_ZH = {"channel": "按渠道", "category": "按问题类别", "purpose": "按信访目的", "division": "按区划",
+                "unit": "按责任单位", "month": "按月份"}
+
+
+def period(kind: str, value: str | None) -> tuple[date, date, str]:
+    """(first day, last day, Chinese name) of ``month=YYYY-MM``, ``quarter=YYYY-Qn``, ``year=YYYY``."""
+    patterns = {"monthly": (r"^(\d{4})-(0[1-9]|1[0-2])$", "month", "YYYY-MM"),
+                "quarterly": (r"^(\d{4})-Q([1-4])$", "quarter", "YYYY-Qn"),
+                "yearly": (r"^(\d{4})$", "year", "YYYY")}
+    pattern, field, shape = patterns[kind]
+    m = re.match(pattern, value or "")
+    if not m:
+        raise InvalidInput(f"{field}: expected {shape}", f"{field}：格式应为 {shape}", field=field)
+    y = int(m.group(1))
+    if kind == "monthly":
+        mo = int(m.group(2))
+        first, months, name = date(y, mo, 1), 1, f"{y}年{mo}月"
+    elif kind == "quarterly":
+        q = int(m.group(2))
+        first, months, name = date(y, 3 * q - 2, 1), 3, f"{y}年第{q}季度"
+    else:
+        first, months, name = date(y, 1, 1), 12, f"{y}年"
+    nm = first.month - 1 + months
+    last = date(first.year + nm // 12, nm % 12 + 1, 1) - timedelta(days=1)
+    return first, last, name
+
+
+def scope_name(sc: queries.Scope) -> str:
+    parts = []
+    prefix = sc.division_prefix or sc.office_prefix
+    if prefix:
+        code = prefix.ljust(12, "0")
+        d = _division(code)
+        parts.append(d.name if d else code)
+    if sc.unit_id:
+        parts.append(queries.unit_name(sc.unit_id) or sc.unit_id)
+    return "·".join(parts) or "全部"
+
+
+def build(db: Database, kind: str, value: str | None, sc: queries.Scope, as_of: datetime) -> dict:
+    first, last, name = period(kind, value)
+    r = rates.rules()
+    w = rates.period_of(first, last, as_of, r.timezone)
+    return {
+        "title": f"{scope_name(sc)} {name}信访统计（数据截至 {as_of.astimezone(rates.ZoneInfo(r.timezone)):%Y-%m-%d %H:%M}）",
+        "period": {"from": first.isoformat(), "to": last.isoformat(), "name": name},
+        "rates": queries.rate_figures(db, w, sc, r),
+        "summary": queries.summary(db, w, sc, r),
+        "breakdowns": {by: queries.breakdown(db, w, sc, by, r)["rows"] for by in queries.BREAKDOWNS},
+    }
+
+
+def _tables(report: dict):
+    """(sheet name, header, rows) of every table of the report."""
+    rate_rows = [[rates.RATE_NAMES_ZH[k], report["rates"][k]["numerator"], report["rates"][k]["denominator"],
+                  report["rates"][k]["rate"]] for k in rates.RATES]
+    yield "五率", ["指标", "分子", "分母", "比率"], rate_rows
+    s = report["summary"]
+    yield "概况", ["项目", "数值"], [[zh, s[k]] for k, zh in COUNT_HEADERS]
+    for by, rows in report["breakdowns"].items():
+        header = ["代码", "名称"] + [zh for _, zh in COUNT_HEADERS]
+        body = [[row["key"], row["label"]] + [row[k] for k, _ in COUNT_HEADERS] for row in rows]
+        total = ["合计", ""] + [sum(row[k] or 0 for row in rows) if k != "online_share" else s["online_share"]
+                                for k, _ in COUNT_HEADERS]
+        yield BREAKDOWN_ZH[by], header, body + [total]
+
+
+def xlsx(report: dict) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, header, rows in _tables(report):
+        ws = wb.create_sheet(name)
+        ws.append([report["title"]])
+        ws["A1"].font = Font(bold=True, size=13)
+        ws.append([f"统计期间 {report['period']['from']} 至 {report['period']['to']}"])
+        ws.append(header)
+        for cell in ws[3]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append(row)
+        ws.column_dimensions["A"].width = 16
+        ws.column_dimensions["B"].width = 28
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def csv_text(report: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([report["title"]])
+    w.writerow([f"统计期间 {report['period']['from']} 至 {report['period']['to']}"])
+    for name, header, rows in _tables(report):
+        w.writerow([])
+        w.writerow([name])
+        w.writerow(header)
+        w.writerows(rows)
+    return "\ufeff" + buf.getvalue()

@@ -1,0 +1,90 @@
+"""Reporting through the running system: a case accepted, replied and evaluated shows in the rates;
+``as_of`` before those acts does not show them; the XLSX export's totals are the API's."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.e2e.access_common import add_user
+
+pytestmark = pytest.mark.e2e
+NOV = "from=2026-11-01&to=2026-11-30"
+
+
+def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
+    add_user(system, "handler-cgz", "handler", "999901001000", "999901001-gov")
+    system.token("handler-cgz", "pass-for-tests")
+    before = system.get("reporting", "/api/v1/stats/summary").json()["registered"]
+    case = system.register(channel="visit", headcount=3)
+    cid = case["case_id"]
+    system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="handler-cgz").status_code == 200,
+                    timeout=20, what="the case in the handler's view")
+    system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary").json()["registered"] == before + 1,
+                    timeout=20, what="reporting to count the case")
+    registered_only = datetime.now(timezone.utc).isoformat()
+
+    def act(path, body):
+        r = system.post("intake", f"/api/v1/cases/{cid}/{path}", body, user="handler-cgz")
+        assert r.status_code == 200, r.text
+
+    act("acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"})
+    act("reply", {"outcome": "supported", "text": "已解决"})
+    assert system.http.post(f"{system.url['intake']}/api/v1/track/{case['tracking_code']}/evaluation",
+                            json={"rating": "satisfied"}).status_code == 200
+
+    def rates(extra=""):
+        return system.get("reporting", f"/api/v1/stats/rates?{NOV}&unit_id=999901001-gov{extra}").json()
+
+    now = system.wait_for(lambda: (r := rates()) and r["satisfaction"]["denominator"] >= 1
+                          and r["evaluation"]["numerator"] >= 1 and r, timeout=20, what="the rates to show the case")
+    then = rates(f"&as_of={quote(registered_only)}")
+    # as it stood before the acceptance, the reply and the evaluation: exactly one less of each
+    for key in ("evaluation", "satisfaction"):
+        assert now[key]["numerator"] - then[key]["numerator"] == 1, key
+    assert now["on_time_reply"]["denominator"] - then["on_time_reply"]["denominator"] == 1
+    assert set(now) >= {"timely_acceptance", "on_time_reply", "evaluation", "satisfaction", "first_time_resolution",
+                        "period", "scope", "as_of"}
+    ranking = system.get("reporting", f"/api/v1/stats/rankings?rate=satisfaction&{NOV}").json()
+    assert "999901001-gov" in {r["unit_id"] for r in ranking["rows"]}
+
+
+def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
+    system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary").json()["registered"] >= 1,
+                    timeout=20, what="something to count")
+    as_of = quote(datetime.now(timezone.utc).isoformat())
+    r = system.get("reporting", f"/api/v1/exports/monthly.xlsx?month=2026-11&as_of={as_of}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(r.content))
+    assert "2026年11月" in wb["五率"]["A1"].value
+    api_rates = system.get("reporting", f"/api/v1/stats/rates?{NOV}&as_of={as_of}").json()
+    sheet = {row[0]: row[1:] for row in wb["五率"].iter_rows(min_row=4, values_only=True)}
+    assert sheet["及时受理率"] == (api_rates["timely_acceptance"]["numerator"],
+                                api_rates["timely_acceptance"]["denominator"], api_rates["timely_acceptance"]["rate"])
+    assert sheet["按期答复率"][:2] == (api_rates["on_time_reply"]["numerator"], api_rates["on_time_reply"]["denominator"])
+    summary = system.get("reporting", f"/api/v1/stats/summary?{NOV}&as_of={as_of}").json()
+    overview = {row[0]: row[1] for row in wb["概况"].iter_rows(min_row=4, values_only=True)}
+    assert overview["登记件数（批次）"] == summary["registered"] >= 1
+    assert overview["人次"] == summary["person_times"]
+    for sheet_name, by in (("按渠道", "channel"), ("按责任单位", "unit"), ("按月份", "month")):
+        rows = list(wb[sheet_name].iter_rows(min_row=4, values_only=True))
+        api = system.get("reporting", f"/api/v1/stats/breakdown?by={by}&{NOV}&as_of={as_of}").json()["rows"]
+        assert rows[-1][0] == "合计" and rows[-1][2] == sum(x["registered"] for x in api) == summary["registered"]
+    csv = system.get("reporting", f"/api/v1/exports/monthly.csv?month=2026-11&as_of={as_of}")
+    assert csv.status_code == 200 and "及时受理率" in csv.text
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/exports/monthly.xlsx?month=2026-13", "month"),
+    ("/api/v1/exports/quarterly.csv?quarter=2026-Q5", "quarter"),
+    ("/api/v1/stats/rates?as_of=2026-11-01T00:00:00", "as_of"),
+    ("/api/v1/stats/rates?from=2026-11-31", "from"),
+    ("/api/v1/stats/breakdown?by=colour", "by"),
+    ("/api/v1/stats/rankings?rate=happiness", "rate"),
+])
+def test_bad_parameters_answer_422_naming_the_field(system, path, field):
+    r = system.get("reporting", path)
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == field

@@ -1,0 +1,147 @@
+"""The five rates over a hand-made March 2026 (tests/integration/reporting_scenario.py), against
+SQLite and PostgreSQL: every numerator and denominator worked out by hand, for a unit, a township
+and the county, and as they stood on 1 April and on 1 June."""
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.reporting import projections, queries, rates
+from services.reporting.adapters import metadata
+from tests.integration.reporting_scenario import A_GOV, B_GOV, CST, D01, march_history
+from xinfang.storage import Database, UnitOfWork
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
+JUNE, APRIL = date(2026, 6, 1), date(2026, 4, 1)
+
+
+def feed(db: Database, events) -> None:
+    """Through the live handler, one transaction each, in a shuffled order: the topics deliver in any order."""
+    events = list(events)
+    random.Random(7).shuffle(events)
+    for env in events:
+        with UnitOfWork(db) as uow:
+            projections.on_event(uow, env)
+
+
+def march(as_of: date):
+    return rates.period_of(date(2026, 3, 1), date(2026, 3, 31), rates.day_start(as_of, "Asia/Shanghai"), "Asia/Shanghai")
+
+
+def figures(db, sc, as_of=JUNE):
+    out = queries.rate_figures(db, march(as_of), sc)
+    return {k: (out[k]["numerator"], out[k]["denominator"]) for k in rates.RATES}
+
+
+UNIT_A = queries.Scope(office_prefix="999901", unit_id=A_GOV)
+TOWNSHIP_A = queries.Scope(office_prefix="999901", division_prefix="999901001")
+COUNTY = queries.Scope(office_prefix="999901")
+
+
+class RatesContract:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls):
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fed(cls, db):
+        feed(db, march_history())
+        return db
+
+    def test_unit_a_in_march_as_known_on_1_june(self, fed):
+        assert figures(fed, UNIT_A) == {
+            # decisions A1 ✓, A2 late, A7 ✓, H1 ✓ (legal 15 days) + A6's limit passed undecided
+            "timely_acceptance": (3, 5),
+            # replies A1 ✓, A2 late, A3 ✓ (extended), A4 late despite extension, H1 ✓ (no deadline known)
+            "on_time_reply": (3, 5),
+            # of those five, all but A2 evaluated (A3 on 2 April)
+            "evaluation": (4, 5),
+            # March evaluations: A1 satisfied, A4 dissatisfied, H1 satisfied
+            "satisfaction": (2, 3),
+            # A2 repeated by A5, A3 reviewed
+            "first_time_resolution": (3, 5),
+        }
+
+    def test_township_a_counts_its_cases_whoever_handles_them(self, fed):
+        f = figures(fed, TOWNSHIP_A)
+        assert f["timely_acceptance"] == (4, 6)  # + A8 (county department), in time
+        assert {k: v for k, v in f.items() if k != "timely_acceptance"} == {
+            k: v for k, v in figures(fed, UNIT_A).items() if k != "timely_acceptance"}
+
+    def test_county_in_march(self, fed):
+        assert figures(fed, COUNTY) == {
+            "timely_acceptance": (7, 9),      # + A8, B1, B2, C1 all in time
+            "on_time_reply": (5, 8),          # + B2 ✓, C1 ✓, B1's deadline passed unreplied
+            "evaluation": (6, 7),
+            "satisfaction": (4, 5),           # + B2 satisfied, C1 basically satisfied
+            "first_time_resolution": (4, 6),  # + B2 (C1 is no first petition)
+        }
+
+    def test_as_of_1_april_ignores_what_was_recorded_later(self, fed):
+        assert figures(fed, UNIT_A, as_of=APRIL) == {
+            "timely_acceptance": (2, 4),      # H1 not imported yet
+            "on_time_reply": (2, 4),
+            "evaluation": (2, 4),             # A3's evaluation came on 2 April
+            "satisfaction": (1, 2),
+            "first_time_resolution": (4, 4),  # A3 not yet reviewed, A2 not yet repeated
+        }
+
+    def test_rate_is_the_quotient_and_null_without_denominator(self, fed):
+        out = queries.rate_figures(fed, march(JUNE), UNIT_A)
+        assert out["satisfaction"] == {"rate": 0.6667, "numerator": 2, "denominator": 3}
+        empty = queries.rate_figures(fed, march(JUNE), queries.Scope(office_prefix="999901", unit_id="nobody"))
+        assert empty["on_time_reply"] == {"rate": None, "numerator": 0, "denominator": 0}
+
+    def test_units_ranked_by_on_time_reply(self, fed):
+        rows = queries.rankings(fed, march(JUNE), COUNTY, "on_time_reply")["rows"]
+        assert [(r["unit_id"], r["numerator"], r["denominator"]) for r in rows] == [
+            (D01, 2, 2), (A_GOV, 3, 5), (B_GOV, 0, 1)]
+
+    def test_summary_and_breakdowns_of_march(self, fed):
+        s = queries.summary(fed, march(JUNE), COUNTY)
+        # received in March: A1 A6 A7 H1 A8 B1 B2 C1
+        assert (s["registered"], s["person_times"], s["visit_batches"], s["visit_person_times"]) == (8, 16, 3, 11)
+        assert s["by_channel"] == {"letter": 2, "online": 3, "visit": 3} and s["online_share"] == 0.375
+        assert (s["collective"], s["first_petition"]) == (1, 7)
+        # as known on 1 April, H1 was not there
+        assert queries.summary(fed, march(APRIL), COUNTY)["registered"] == 7
+        units = {r["key"]: r["registered"] for r in queries.breakdown(fed, march(JUNE), COUNTY, "unit")["rows"]}
+        assert units == {A_GOV: 4, B_GOV: 1, D01: 3}
+        months = queries.breakdown(fed, rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"),
+                                                        "Asia/Shanghai"), COUNTY, "month")["rows"]
+        assert [(m["key"], m["registered"]) for m in months] == [("2026-01", 2), ("2026-02", 1), ("2026-03", 8), ("2026-04", 1)]
+
+    def test_no_personal_data_in_any_reporting_table(self, fed):
+        with fed.engine.connect() as c:
+            for t in metadata.sorted_tables:
+                text = " ".join(str(v) for row in c.execute(sa.select(t)) for v in row)
+                assert "petitioner" not in text and "…" not in text, t.name
+
+
+class TestSQLite(RatesContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls, tmp_path_factory):
+        d = Database(f"sqlite:///{tmp_path_factory.mktemp('rates') / 'reporting.db'}")
+        d.migrate(MIGRATIONS)
+        yield d
+        d.dispose()
+
+
+@pytest.mark.postgres
+class TestPostgres(RatesContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls, pg_server):
+        url = pg_server.create_database()
+        d = Database(url)
+        d.migrate(MIGRATIONS)
+        yield d
+        d.dispose()
+        pg_server.drop_database(url)

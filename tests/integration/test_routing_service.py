@@ -1,0 +1,66 @@
+"""Routing's service layer on a real PostgreSQL database with the demo county: a case is routed
+once; a redelivered registration or a rule changed afterwards never routes it again."""
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from services.routing import handlers, organisation
+from services.routing.bootstrap import MIGRATIONS
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import CaseRegistered, PetitionerRef
+from xinfang.security import Principal
+from xinfang.storage import Database, UnitOfWork
+
+pytestmark = pytest.mark.postgres
+ADMIN = Principal("demo-admin", "admin", "999901000000", "999901-xfj")
+DISPATCHER = Principal("demo-dispatcher", "dispatcher", "999901000000", "999901-xfj")
+
+
+@pytest.fixture
+def db(pg_url):
+    d = Database(pg_url)
+    d.migrate(MIGRATIONS)
+    organisation.seed_demo(d)
+    yield d
+    d.dispose()
+
+
+def registered(case_id: str, division="999901001004", category="0501"):
+    return new_envelope(CaseRegistered(
+        tracking_code_hint="ABCD", channel="letter", received_at=datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc),
+        petitioners=[PetitionerRef(petitioner_id="p1", id_type="resident_id", id_number_masked="1101**********1233")],
+        headcount=1, purpose="appeal", category_code=category, division_code=division, summary="土地纠纷"),
+        case_id=case_id, office="999901001000", actor="demo-clerk", producer="intake")
+
+
+def consume(db, env):
+    with UnitOfWork(db) as uow:
+        handlers.on_intake_event(uow, env)
+
+
+def assigned_events(db, case_id) -> list[str]:
+    with db.engine.connect() as c:
+        return [r.body for r in c.execute(sa.text(
+            "SELECT body FROM events WHERE case_id = :c AND event_type = 'CaseAssigned'"), {"c": case_id})]
+
+
+def test_a_redelivered_registration_and_a_retired_rule_leave_the_assignment_alone(db):
+    env = registered("case-1")
+    consume(db, env)
+    first = handlers.get_assignment(db, DISPATCHER, "case-1")
+    assert (first["unit_id"], first["rule_id"]) == ("999901001-gov", "demo-999901001-05")
+    organisation.retire_rule(db, ADMIN, "demo-999901001-05")
+    organisation.add_rule(db, ADMIN, "999901001", "05", "999901-d03", "土地：县自然资源局")
+    consume(db, env)  # Kafka delivers it again after the rules changed
+    assert len(assigned_events(db, "case-1")) == 1
+    assert handlers.get_assignment(db, DISPATCHER, "case-1")["unit_id"] == "999901001-gov"
+    consume(db, registered("case-2"))
+    assert handlers.get_assignment(db, DISPATCHER, "case-2")["unit_id"] == "999901-d03"
+
+
+def test_seeding_the_demo_again_adds_no_rule_twice_and_does_not_revive_a_retired_one(db):
+    organisation.retire_rule(db, ADMIN, "demo-999901001-05")
+    organisation.seed_demo(db)
+    rules = {r["rule_id"]: r for r in organisation.list_rules(db, ADMIN, include_retired=True)}
+    assert len(rules) == len(organisation.demo_rules()) and rules["demo-999901001-05"]["active"] is False

@@ -1,0 +1,132 @@
+"""The warning/expiry engine on real PostgreSQL: clocks from events, each crossing fired once,
+also when the process starts again from the same database; orders escalate; alerts are raised."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import services.supervision
+from services.supervision import handlers
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseRegistered, PetitionerRef
+from xinfang.security import Principal
+from xinfang.storage import Database, UnitOfWork
+
+MIGRATIONS = Path(services.supervision.__file__).parent / "migrations"
+NOW = datetime.now(timezone.utc)
+OFFICE = "999901000000"
+
+
+@pytest.fixture
+def db(pg_url):
+    d = Database(pg_url)
+    d.migrate(MIGRATIONS)
+    yield d
+    d.dispose()
+
+
+def registered(case_id: str, received_at: datetime, headcount: int = 1):
+    p = CaseRegistered(tracking_code_hint="AB12", channel="visit", received_at=received_at,
+                       petitioners=[PetitionerRef(petitioner_id="p1", id_type="resident_id",
+                                                  id_number_masked="1101**********1233")],
+                       headcount=headcount, purpose="appeal", category_code="0702", division_code="999901001003",
+                       summary="拖欠工资")
+    return new_envelope(p, case_id=case_id, office=OFFICE, actor="clerk", producer="intake", occurred_at=NOW)
+
+
+def consume(db, env, ctx=None):
+    with UnitOfWork(db) as uow:
+        handlers.on_case_event(uow, env, ctx or handlers.Context())
+
+
+def published(db) -> Counter:
+    with db.engine.connect() as c:
+        rows = c.execute(sa.text("SELECT case_id, event_type, body FROM events "
+                                 "WHERE event_type IN ('DeadlineWarned', 'DeadlineExpired')")).all()
+    import json
+    out = Counter()
+    for case_id, t, body in rows:
+        p = json.loads(body)["payload"]
+        out[(case_id, p["stage"], p.get("level", "overdue"))] += 1
+    return out
+
+
+def test_past_dated_crossings_fire_once_each_and_never_again_after_a_restart(db, pg_url):
+    consume(db, registered("old", NOW - timedelta(days=20)))    # assignment (15 d) overdue
+    consume(db, registered("half", NOW - timedelta(days=50)))   # provisional handling (60 d) past 75 %
+    consume(db, registered("new", NOW - timedelta(days=2)))     # nothing crossed yet
+    assert handlers.fire_due(db) == 3 + 1 + 3 + 1 + 1
+    assert handlers.fire_due(db) == 0
+    again = Database(pg_url)  # the process restarted: same database, nothing fires twice
+    assert handlers.fire_due(again) == 0
+    again.dispose()
+    assert published(db) == Counter({
+        ("old", "assignment", "notice"): 1, ("old", "assignment", "warning"): 1,
+        ("old", "assignment", "serious_warning"): 1, ("old", "assignment", "overdue"): 1,
+        ("half", "assignment", "notice"): 1, ("half", "assignment", "warning"): 1,
+        ("half", "assignment", "serious_warning"): 1, ("half", "assignment", "overdue"): 1,
+        ("half", "handling", "notice"): 1})
+    me = Principal("sup", "supervisor", OFFICE)
+    overdue = handlers.list_overdue(db, me)
+    assert {(i["case_id"], i["stage"]) for i in overdue["items"]} == {("old", "assignment"), ("half", "assignment")}
+    warnings = handlers.list_warnings(db, me)
+    assert [(i["case_id"], i["stage"], i["level"]) for i in warnings["items"]] == [("half", "handling", "notice")]
+    d = handlers.get_deadlines(db, me, "old", handlers.Context().rules)
+    assert {s["stage"]: s["status"] for s in d["stages"]} == {"assignment": "overdue", "handling": "running"}
+
+
+def test_a_late_assignment_publishes_the_crossings_it_passed_even_before_the_ticker_ran(db):
+    consume(db, registered("late", NOW - timedelta(days=20)))
+    consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="late", office=OFFICE, actor="r",
+                             producer="routing", occurred_at=NOW))
+    assert published(db)[("late", "assignment", "overdue")] == 1
+    handlers.fire_due(db)
+    assert published(db)[("late", "assignment", "overdue")] == 1
+    with db.engine.connect() as c:
+        met = c.execute(sa.text("SELECT body FROM events WHERE event_type = 'DeadlineMet'")).scalar()
+    assert '"on_time":false' in met.replace(" ", "")
+
+
+def test_acceptance_rebases_handling_and_its_checkpoints(db):
+    consume(db, registered("c", NOW - timedelta(days=3)))
+    consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="c", office=OFFICE, actor="r", producer="routing",
+                             occurred_at=NOW - timedelta(days=2)))
+    consume(db, new_envelope(CaseAccepted(procedure="normal", notice="受理"), case_id="c", office=OFFICE,
+                             actor="h", producer="intake", occurred_at=NOW - timedelta(days=1)))
+    with db.engine.connect() as c:
+        sets = c.execute(sa.text("SELECT count(*) FROM events WHERE event_type='DeadlineSet' AND body LIKE "
+                                 "'%\"stage\":\"handling\"%'")).scalar()
+        stages = dict(c.execute(sa.text("SELECT stage, status FROM deadlines WHERE case_id='c'")).all())
+        cps = c.execute(sa.text("SELECT count(*) FROM checkpoints WHERE case_id='c'")).scalar()
+    assert sets == 2  # provisional at registration, re-issued at acceptance
+    assert stages == {"assignment": "met", "handling": "running", "acceptance": "met", "objection": "stopped"}
+    assert cps == 4  # handling: notice, warning, serious warning, overdue
+
+
+def test_an_unanswered_order_escalates_once_and_an_answered_one_does_not(db):
+    consume(db, registered("o", NOW - timedelta(days=1)))
+    consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="o", office=OFFICE, actor="r", producer="routing"))
+    sup = Principal("sup", "supervisor", OFFICE)
+    today = NOW.astimezone(timezone(timedelta(hours=8))).date()
+    first = handlers.issue_order(db, sup, "o", "三日内答复", today)
+    second = handlers.issue_order(db, sup, "o", "再次督办", today)
+    handlers.answer_order(db, Principal("h", "handler", "999901001000", unit_id="u1"), second["order_id"], "已办")
+    end_of_today = datetime.combine(today + timedelta(days=1), datetime.min.time(), timezone(timedelta(hours=8)))
+    assert handlers.fire_due(db, now=end_of_today) == 1
+    assert handlers.fire_due(db, now=end_of_today + timedelta(days=1)) == 0
+    orders = {o["order_id"]: o for o in handlers.list_orders(db, sup)["items"]}
+    assert orders[first["order_id"]]["status"] == "escalated"
+    assert orders[first["order_id"]]["escalated_to"] == "999900000000"  # the city above the county
+    assert orders[second["order_id"]]["status"] == "answered"
+
+
+def test_a_collective_visit_at_the_county_threshold_raises_one_alert(db):
+    consume(db, registered("big", NOW, headcount=50))
+    consume(db, registered("small", NOW, headcount=49))
+    items = handlers.list_alerts(db, Principal("sup", "supervisor", OFFICE))["items"]
+    assert [(a["case_id"], a["threshold"], a["level"]) for a in items] == [("big", 50, "county")]
+    assert handlers.list_alerts(db, Principal("x", "supervisor", "999902000000"))["items"] == []
