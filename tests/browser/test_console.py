@@ -62,7 +62,8 @@ def test_one_case_through_its_whole_life(system, console):
     assert "受理凭证" in page.inner_text("h1") and code in page.inner_text("main")
     clerk.shot("03-receipt")
 
-    # the dispatcher sees it in the queue with a suggested unit, and assigns it to the labour bureau
+    # the dispatcher's home is the queue; the default rule already gave this case to the township, so the
+    # dispatcher sees the suggested unit with its rule on the case file and reassigns it to the labour bureau
     _needs(system, "routing", "/api/v1/queue", "/api/v1/rules/preview", "/api/v1/cases/{case_id}/sign")
     system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{case_id}/assignment",
                                        user="demo-dispatcher").status_code == 200, what="the case in routing")
