@@ -4,9 +4,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup chromium run test bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# the browser tests drive Debian's Chromium (never a downloaded one); installed when root with apt,
+# otherwise those tests skip and say why. A CJK font makes the screenshots readable.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
+	  || echo "could not install chromium; the browser tests will skip"; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Xinfang needs Python 3.11 (found %s)" % sys.version.split()[0])'

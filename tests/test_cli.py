@@ -49,7 +49,7 @@ def test_topics_without_a_broker_say_how_to_get_one():
 
 @pytest.mark.e2e
 def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path):
-    ports = {n: free_port() for n in ("intake", "routing", "supervision", "reporting")}
+    ports = {n: free_port() for n in ("intake", "routing", "supervision", "reporting", "web")}
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     env.update({f"{n.upper()}_PORT": str(p) for n, p in ports.items()})
     proc = subprocess.Popen([XINFANG, "up", "--data-dir", str(tmp_path)], env=env,

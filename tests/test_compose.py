@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-EXPECTED_SERVICES = {"kafka", "postgres", "topics", "intake", "routing", "supervision", "reporting"}
+EXPECTED_SERVICES = {"kafka", "postgres", "topics", "intake", "routing", "supervision", "reporting", "web"}
 
 
 def _compose(*args: str) -> subprocess.CompletedProcess:

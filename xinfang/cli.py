@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from xinfang.config import SERVICES, settings
+from xinfang.config import CONSOLE, SERVICES, settings
 
 app = typer.Typer(help="Xinfang 信访 — run and operate the petition case system.", no_args_is_help=True,
                   add_completion=False)
@@ -26,7 +26,7 @@ console = Console(stderr=True)
 
 @app.command()
 def up(
-    services: list[str] = typer.Option(list(SERVICES), "--service", "-s", help="which services to start"),
+    services: list[str] = typer.Option([*SERVICES, CONSOLE], "--service", "-s", help="which services to start"),
     data_dir: Path = typer.Option(None, help="where SQLite files and logs go (default .xinfang)"),
     demo: bool = typer.Option(True, "--demo/--no-demo", help="seed the DEMO county and the demo users"),
 ):
@@ -35,9 +35,9 @@ def up(
     Logs are prefixed by service; Ctrl-C stops everything cleanly."""
     from xinfang.supervisor import Stack
 
-    unknown = [s for s in services if s not in SERVICES]
+    unknown = [s for s in services if s not in (*SERVICES, CONSOLE)]
     if unknown:
-        raise typer.BadParameter(f"unknown service(s) {unknown}; choose from {list(SERVICES)}", param_hint="--service")
+        raise typer.BadParameter(f"unknown service(s) {unknown}; choose from {[*SERVICES, CONSOLE]}", param_hint="--service")
     cfg = settings()
     stack = Stack(data_dir=(data_dir or cfg.data_dir).resolve(), bootstrap=cfg.kafka_bootstrap_servers,
                   out=sys.stdout, color=sys.stdout.isatty(), demo=demo)
@@ -67,8 +67,10 @@ def up(
     t.add_column("API")
     t.add_column("OpenAPI")
     for name, sp in stack.services.items():
-        t.add_row(name, sp.url + "/api/v1/", sp.url + "/docs")
+        t.add_row(name, sp.url + ("/" if name == CONSOLE else "/api/v1/"), "" if name == CONSOLE else sp.url + "/docs")
     console.print(t)
+    if CONSOLE in stack.services:
+        console.print(f"web console 网页工作台: {stack.services[CONSOLE].url}/")
     console.print(f"data and logs: {stack.data_dir}")
     if demo:
         console.print("demo users 演示用户: demo-admin, demo-clerk, demo-dispatcher, demo-handler, demo-supervisor, "

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "routing", "supervision", "reporting")
+CONSOLE = "web"  # the web console: no database, no events; `xinfang up` starts it after the services
 DEFAULT_PORTS = {"web": 8000, "intake": 8001, "routing": 8002, "supervision": 8003, "reporting": 8004}
 
 

@@ -19,7 +19,7 @@ from xinfang.messaging.admin import ensure_topics
 from xinfang.messaging.broker import EmbeddedBroker, die_with_parent, port_in_use
 from xinfang.security import ensure_keypair
 
-COLORS = {"broker": "35", "intake": "36", "routing": "33", "supervision": "32", "reporting": "34"}
+COLORS = {"broker": "35", "intake": "36", "routing": "33", "supervision": "32", "reporting": "34", "web": "31"}
 
 
 @dataclass
@@ -87,6 +87,9 @@ class Stack:
                "XINFANG_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
         key = f"{name.upper()}_PORT"
         env[key] = str(self.ports.get(name) or env.get(key) or DEFAULT_PORTS[name])
+        for other in SERVICES:  # where the web console finds the services' APIs
+            port = self.ports.get(other) or env.get(f"{other.upper()}_PORT") or DEFAULT_PORTS[other]
+            env.setdefault(f"{other.upper()}_URL", f"http://127.0.0.1:{port}")
         return env
 
     def start_service(self, name: str) -> ServiceProcess:

@@ -73,6 +73,15 @@ class RunningSystem:
     def post(self, service: str, path: str, json: dict, user: str = "demo-clerk") -> httpx.Response:
         return self.http.post(f"{self.url[service]}{path}", json=json, headers=self.auth(user) if user else {})
 
+    def start_web(self) -> str:
+        """The web console on a free port over this system's services (for the browser tests)."""
+        if "web" not in self.stack.services:
+            self.stack.ports["web"] = free_port()
+            self.stack.start_service("web")
+            self.stack.wait_healthy(["web"], timeout=60)
+        self.url["web"] = self.stack.services["web"].url
+        return self.url["web"]
+
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
         last = None

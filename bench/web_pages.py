@@ -1,0 +1,160 @@
+"""How quickly the web console's pages answer with many cases in the database.
+
+Starts a fresh stack (embedded broker, four services and the web console on free ports; SQLite by
+default, ``--postgres`` for fresh databases at 127.0.0.1:5432), loads ``--cases`` historical cases
+through intake's import endpoint (500 per request, as ``xinfang import`` does), waits until reporting
+has counted them all, then times each page ``--repeat`` times through the console, and beside it the
+service API call the page is built on (the baseline in the same run: what the console adds is the
+difference). Prints p50/p95 per page and writes bench/results/web-pages-<ts>.json. Nothing asserts.
+
+    .venv/bin/python bench/web_pages.py --cases 100000        # the issue's figure (long: import rate bound)
+    .venv/bin/python bench/web_pages.py --cases 2000 --repeat 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from xinfang.config import SERVICES  # noqa: E402
+from xinfang.messaging.broker import free_port  # noqa: E402
+from xinfang.supervisor import Stack  # noqa: E402
+
+PASSWORD = "xinfang-demo"
+
+
+def historical(i: int, villages: list[str]) -> dict:
+    at = datetime(2025, 1, 1, 9, tzinfo=timezone(timedelta(hours=8))) + timedelta(minutes=7 * i)
+    return {"legacy_id": f"bench-{i}", "registration": {
+        "channel": random.choice(["letter", "visit", "online", "phone"]), "received_at": at.isoformat(),
+        "occurred_at": at.isoformat(),
+        "petitioners": [{"name": f"测试{i}", "id_type": "other", "id_number": f"BENCH{i:08d}",
+                         "phone": None, "address": "示范县"}],
+        "headcount": 1, "purpose": "appeal", "category_code": random.choice(["0702", "0501", "0801", "0901"]),
+        "division_code": random.choice(villages), "summary": f"基准测试事项 {i}", "request": "请求处理"}}
+
+
+def timed(client: httpx.Client, url: str, **kw) -> float:
+    t = time.perf_counter()
+    r = client.get(url, **kw)
+    dt = (time.perf_counter() - t) * 1000
+    assert r.status_code == 200, (url, r.status_code, r.text[:300])
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--postgres", action="store_true")
+    ap.add_argument("--wait", type=float, default=1800, help="seconds to wait for reporting to count every case")
+    args = ap.parse_args()
+    random.seed(7)
+    data_dir = Path(tempfile.mkdtemp(prefix="xinfang-web-bench-"))
+    env = {}
+    if args.postgres:
+        import sqlalchemy as sa
+        eng = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        tag = f"{os.getpid()}"
+        with eng.connect() as c:
+            for n in SERVICES:
+                c.execute(sa.text(f"CREATE DATABASE xf_webbench_{n}_{tag}"))
+        env = {f"{n.upper()}_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/xf_webbench_{n}_{tag}"
+               for n in SERVICES}
+    stack = Stack(data_dir=data_dir, ports={n: free_port() for n in (*SERVICES, "web")}, env=env)
+    results: dict = {"cases": args.cases, "repeat": args.repeat, "postgres": args.postgres, "pages": {}}
+    try:
+        stack.start([*SERVICES, "web"], timeout=180)
+        url = {n: sp.url for n, sp in stack.services.items()}
+        api = httpx.Client(timeout=120)
+        token = api.post(f"{url['routing']}/api/v1/auth/sign-in",
+                         json={"username": "demo-admin", "password": PASSWORD}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        villages = [d["code"] for d in api.get(f"{url['routing']}/api/v1/divisions", headers=auth).json()
+                    if d["level"] == "village"]
+        t0 = time.perf_counter()
+        for start in range(0, args.cases, 500):
+            batch = [historical(i, villages) for i in range(start, min(args.cases, start + 500))]
+            r = api.post(f"{url['intake']}/api/v1/imports", json={"cases": batch}, headers=auth)
+            assert r.status_code == 200, r.text[:300]
+            refused = [x for x in r.json()["results"] if x["result"] == "refused"]
+            assert not refused, refused[:2]
+            print(f"\rimported {start + len(batch)}/{args.cases}", end="", flush=True)
+        print()
+        results["import_seconds"] = round(time.perf_counter() - t0, 1)
+        deadline = time.monotonic() + args.wait
+        counted = 0
+        while time.monotonic() < deadline:  # the other services catch up through Kafka
+            counted = api.get(f"{url['reporting']}/api/v1/stats/summary", headers=auth,
+                              params={"from": "2024-01-01", "to": "2030-12-31"}).json().get("registered", 0)
+            if counted >= args.cases:
+                break
+            time.sleep(2)
+        results["load_seconds"] = round(time.perf_counter() - t0, 1)
+        results["reporting_counted"] = counted
+        print(f"imported {args.cases} cases in {results['import_seconds']} s; reporting counted {counted} "
+              f"after {results['load_seconds']} s")
+
+        web = httpx.Client(base_url=url["web"], timeout=60)
+        r = web.post("/login", data={"username": "demo-admin", "password": PASSWORD})
+        assert r.status_code == 303, r.text[:300]
+        some = api.get(f"{url['intake']}/api/v1/cases", headers=auth, params={"limit": 1, "offset": 777}).json()
+        case_id = some["items"][0]["case_id"]
+        pages = {  # page → the API call it is built on (its baseline)
+            "case list, first page": ("/cases", ("intake", "/api/v1/cases", {"limit": 20})),
+            "case list, page 2000": ("/cases?page=2000", ("intake", "/api/v1/cases", {"limit": 20, "offset": 39980})),
+            "case list, filtered": ("/cases?channel=visit&division_code=999901001000",
+                                    ("intake", "/api/v1/cases", {"limit": 20, "channel": "visit",
+                                                                 "division_code": "999901001000"})),
+            "case file": (f"/cases/{case_id}", ("intake", f"/api/v1/cases/{case_id}", {})),
+            "queue": ("/queue", ("routing", "/api/v1/queue", {"limit": 20})),
+            "supervision, warnings": ("/supervision", ("supervision", "/api/v1/warnings", {"limit": 20})),
+            "dashboard": ("/dashboard", ("reporting", "/api/v1/stats/summary", {})),
+        }
+        print(f"{'page':28} {'page p50':>9} {'page p95':>9} {'API p50':>9} {'API p95':>9}  (ms)")
+        for name, (path, (svc, api_path, params)) in pages.items():
+            page_t, api_t = [], []
+            for _ in range(args.repeat):
+                try:
+                    page_t.append(timed(web, path))
+                    api_t.append(timed(api, f"{url[svc]}{api_path}", headers=auth, params=params))
+                except AssertionError as exc:
+                    print(f"{name}: {exc}")
+                    break
+            if not page_t or not api_t:
+                continue
+            q = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else xs[0]  # noqa: E731
+            row = {"page_p50": q(page_t, 50), "page_p95": q(page_t, 95), "api_p50": q(api_t, 50), "api_p95": q(api_t, 95)}
+            if name == "case file":  # the page also waits for routing and supervision
+                for svc2, path2 in (("routing", f"/api/v1/cases/{case_id}/assignment"),
+                                    ("supervision", f"/api/v1/cases/{case_id}/deadlines")):
+                    try:
+                        xs = [timed(api, f"{url[svc2]}{path2}", headers=auth) for _ in range(args.repeat)]
+                        row[f"{svc2}_p50"] = q(xs, 50)
+                    except AssertionError as exc:
+                        row[f"{svc2}_p50"] = str(exc)[:80]
+            results["pages"][name] = row
+            print(f"{name:28} {row['page_p50']:9.1f} {row['page_p95']:9.1f} {row['api_p50']:9.1f} {row['api_p95']:9.1f}"
+                  + "".join(f"  {k}={v:.1f}" if isinstance(v, float) else f"  {k}={v}"
+                            for k, v in row.items() if k.startswith(("routing", "supervision"))))
+    finally:
+        stack.stop()
+        out = ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"web-pages-{datetime.now():%Y%m%d-%H%M%S}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
