@@ -70,13 +70,23 @@ def orders_list(system, w):
 
 
 def order_answer(system, w):
-    if "order_id" not in w:
-        orders_post(system, w)
-    oid = w["order_id"]
+    # a case of its own: other rows object to and reassign the shared case, and an order goes to
+    # the unit that held the case when it was issued
+    _users(system, w)
+    cid = system.register(user="clerk-b", division_code=VILLAGE_B)["case_id"]
+    system.wait_for(lambda: any(s["stage"] == "acceptance" for s in _as(
+        system, "supervisor-b", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").json().get("stages", [])),
+        timeout=30, what="supervision to hear the case's assignment")
+    body = {"requirement": "请于期限内答复", "reply_by": (datetime.now(CST).date() + timedelta(days=3)).isoformat()}
+    r = _as(system, "supervisor-b", "POST", "supervision", f"/api/v1/cases/{cid}/supervision-orders", body)
+    assert r.status_code == 201, r.text
+    oid = r.json()["order_id"]
     r = _as(system, "handler-a", "POST", "supervision", f"/api/v1/supervision-orders/{oid}/answer", {"text": "已办理"})
     assert r.status_code == 404, r.text
     r = _as(system, "handler-b", "POST", "supervision", f"/api/v1/supervision-orders/{oid}/answer", {"text": "已办理"})
-    assert r.status_code in (200, 409), r.text  # 409 when answered already
+    assert r.status_code == 200, r.text
+    again = _as(system, "handler-b", "POST", "supervision", f"/api/v1/supervision-orders/{oid}/answer", {"text": "再答"})
+    assert again.status_code == 409, again.text
 
 
 def reminders(system, w):
