@@ -89,9 +89,14 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
 
+def resident_id_check_char(body: str) -> str:
+    """GB 11643-1999: the check character (0-9 or X) of a 17-digit body."""
+    return _CHECK[sum(int(c) * w for c, w in zip(body, _WEIGHTS)) % 11]
+
+
 def resident_id_valid(number: str) -> bool:
     """GB 11643-1999: 17 digits and a check character (0-9 or X)."""
     n = number.strip().upper()
     if len(n) != 18 or not n[:17].isdigit() or not (n[17].isdigit() or n[17] == "X"):
         return False
-    return _CHECK[sum(int(c) * w for c, w in zip(n[:17], _WEIGHTS)) % 11] == n[17]
+    return resident_id_check_char(n[:17]) == n[17]

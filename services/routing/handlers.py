@@ -141,14 +141,15 @@ def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
                stage="handling", co_unit_ids="[]", state_since=env.occurred_at, queue_reason=decision.rule,
                intake_state="open", inbox_state=None, summary=reg.summary[:200])
     if decision.unit_id:
-        # the assignment is deemed made when the case was registered (a back-dated registration
-        # starts the unit's objection window on that day)
+        # a live case is assigned now, whenever the letter arrived; a case imported from the old
+        # system is deemed assigned when it was registered there (its later steps are in the past)
+        at = env.occurred_at if reg.imported else env.recorded_at
         assigned = new_envelope(CaseAssigned(unit_id=decision.unit_id, mode="assign", rule=decision.rule),
                                 case_id=env.case_id, office=env.office, actor=SYSTEM, producer=PRODUCER,
-                                occurred_at=env.occurred_at, causation=env)
+                                occurred_at=at, causation=env)
         uow.append(env.case_id, 0, [assigned])
         row.update(unit_id=decision.unit_id, rule=decision.rule, rule_id=decision.rule_id, mode="assign",
-                   assigned_at=env.occurred_at, state="to_sign", queue_reason=None,
+                   assigned_at=at, state="to_sign", queue_reason=None,
                    inbox_state=domain.inbox_state("to_sign", "handling", "open"))
     uow.execute(assignments.insert().values(**row))
 

@@ -28,6 +28,13 @@ PETITION = {
 }
 
 
+def another_petitioner(n: int) -> list[dict]:
+    """A petitioner other than PETITION's: a case of theirs is no repeat of the fixture person's."""
+    from xinfang.privacy import resident_id_check_char
+
+    body = f"11010519800101{n % 1000:03d}"
+    return [{**PETITION["petitioners"][0], "name": f"李四{n}", "id_number": body + resident_id_check_char(body)}]
+
 
 @contextlib.contextmanager
 def _broker():

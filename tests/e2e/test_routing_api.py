@@ -1,9 +1,12 @@
 """Routing through the API on the demo county: rules with precedence, the unit's side (sign,
 object within 5 working days), the dispatcher's queue and reassignment, cross-region cases,
 leader ownership, review requests, and rules changing while cases are in flight."""
+import uuid
+
 import pytest
 
 from tests.e2e.access_common import _count, add_user
+from tests.e2e.conftest import PETITION, another_petitioner
 
 pytestmark = pytest.mark.e2e
 
@@ -75,10 +78,17 @@ def test_the_unit_signs_once_and_its_inbox_moves_the_case_from_to_sign_to_to_acc
 
 
 def test_an_objection_on_the_6th_working_day_is_refused_and_one_on_the_5th_returns_the_case(system, users):
-    # registered (and so assigned) on Monday 28 September 2026; National Day 1–7 October;
-    # Saturday 10 October is a make-up working day: the 5th; Monday 12 October is the 6th
-    reg = {"division_code": "999901003001", "category_code": "0501", "received_at": "2026-09-28T10:00:00+08:00"}
-    late, timely = system.register(**reg)["case_id"], system.register(**reg)["case_id"]
+    # imported from the old system as registered (and so assigned) on Monday 28 September 2026;
+    # National Day 1–7 October; Saturday 10 October is a make-up working day: the 5th; Monday 12
+    # October is the 6th. (A live registration is assigned when it is registered, whatever its
+    # received_at.)
+    reg = {**PETITION, "division_code": "999901003001", "category_code": "0501",
+           "received_at": "2026-09-28T10:00:00+08:00", "occurred_at": "2026-09-28T10:00:00+08:00"}
+    r = system.post("intake", "/api/v1/imports", {"cases": [
+        {"legacy_id": f"OBJ-{uuid.uuid4()}", "registration": {**reg, "petitioners": another_petitioner(n)}}
+        for n in (81, 82)]}, user="demo-admin")
+    assert r.status_code == 200 and r.json()["imported"] == 2, r.text
+    late, timely = (x["case_id"] for x in r.json()["results"])
     for cid in (late, timely):
         assert assignment_of(system, cid)["unit_id"] == "999901003-gov"
     r = act(system, late, "objection", {"reason": "土地承包经营纠纷不属乡镇职责",
@@ -155,7 +165,10 @@ def test_a_leader_takes_a_case_and_every_view_shows_it(system, users):
 
 
 def test_a_review_request_goes_to_the_petition_office_of_the_level_above(system, users):
-    cid = system.register(division_code="999901001003", category_code="0501")["case_id"]
+    # a petitioner of its own: the fixture person's earlier 0501 cases in this module are still open,
+    # and the same matter still in hand is not accepted again (2005 Art. 16)
+    cid = system.register(division_code="999901001003", category_code="0501",
+                          petitioners=another_petitioner(157))["case_id"]
     assert assignment_of(system, cid)["unit_id"] == "999901001-gov"
     system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="h-t1").status_code == 200,
                     timeout=20, what="the case in intake's view of the unit")

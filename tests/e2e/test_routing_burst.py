@@ -65,7 +65,7 @@ def test_routing_keeps_up_with_5000_cases_in_a_burst_and_assigns_each_once(syste
             per_case = c.execute(sa.text(
                 f"SELECT count(*) AS events, count(DISTINCT case_id) AS cases FROM events "
                 f"WHERE event_type = 'CaseAssigned' AND case_id IN ({by_marker})"), {"m": marker}).one()
-            unassigned = c.execute(sa.text(f"SELECT count(*) FROM assignments WHERE summary = :m AND unit_id IS NULL"),
+            unassigned = c.execute(sa.text("SELECT count(*) FROM assignments WHERE summary = :m AND unit_id IS NULL"),
                                    {"m": marker}).scalar()
     finally:
         routing.dispose()
