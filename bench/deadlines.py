@@ -23,7 +23,6 @@ column compares each size with it in the same run).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import tempfile

@@ -213,7 +213,7 @@ def main() -> None:
 
     db, drop = fresh_db(a.postgres)
     try:
-        n, spent, gen_t, t_wall = 0, 0.0, 0.0, time.perf_counter()
+        n, spent, gen_t = 0, 0.0, 0.0
         it = chunks(history(a.province, a.events), a.batch)
         while True:
             g = time.perf_counter()

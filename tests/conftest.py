@@ -6,6 +6,7 @@ embedded tansu broker, and say so in the test report header. Nothing here is a m
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -86,6 +87,19 @@ def pg_server():
         pytest.skip(f"no Docker engine and no PostgreSQL at {LOCAL_PG}: {exc}")
     print(f"\n[xinfang tests] {_DOCKER_ABSENT}: using PostgreSQL at {LOCAL_PG}", file=sys.stderr)
     yield PgServer(LOCAL_PG)
+
+
+@contextlib.contextmanager
+def migrated(url: str, migrations: Path):
+    """A service database at ``url`` with ``migrations`` applied, disposed afterwards."""
+    from xinfang.storage import Database
+
+    db = Database(url)
+    db.migrate(migrations)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ class ServiceRuntime:
             try:
                 report.update(detail())
             except Exception as exc:  # a detail must never break health itself
-                report[f"detail_error"] = type(exc).__name__
+                report["detail_error"] = type(exc).__name__
         report["broker"] = self.bootstrap
         report["status"] = "ok" if ok else "degraded"
         return report

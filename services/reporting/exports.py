@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from services.reporting import queries, rates
 from xinfang.errors import InvalidInput
-from xinfang.reference.divisions import division as _division, units as _units
+from xinfang.reference.divisions import division as _division
 from xinfang.storage import Database
 
 COUNT_HEADERS = [("registered", "登记件数（批次）"), ("person_times", "人次"), ("visit_batches", "来访批次"),

@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import PETITION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -171,7 +170,7 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
     assert "城关镇本镇事项" in listing and "外镇事项不可见" not in listing
     clerk.shot("15-township-cases")
     for path in (f"/cases/{theirs['case_id']}", f"/cases/{theirs['case_id']}/receipt",
-                 f"/cases?q=外镇事项", f"/cases?division_code={other['code'][:9]}000"):
+                 "/cases?q=外镇事项", f"/cases?division_code={other['code'][:9]}000"):
         page = clerk.go(path)
         assert "外镇事项不可见" not in page.content() and theirs["tracking_code"] not in page.content(), path
     for path in ("/supervision", "/supervision?view=overdue", "/supervision?view=backlog", "/dashboard", "/queue",

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from services.reporting import projections, queries, rates
 from services.reporting.adapters import metadata
-from tests.integration.reporting_scenario import A_GOV, B_GOV, CST, D01, march_history
+from tests.integration.reporting_scenario import A_GOV, B_GOV, D01, march_history
+from tests.conftest import migrated
 from xinfang.storage import Database, UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -128,10 +129,8 @@ class TestSQLite(RatesContract):
     @pytest.fixture(scope="class")
     @classmethod
     def db(cls, tmp_path_factory):
-        d = Database(f"sqlite:///{tmp_path_factory.mktemp('rates') / 'reporting.db'}")
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(f"sqlite:///{tmp_path_factory.mktemp('rates') / 'reporting.db'}", MIGRATIONS) as d:
+            yield d
 
 
 @pytest.mark.postgres
@@ -140,8 +139,6 @@ class TestPostgres(RatesContract):
     @classmethod
     def db(cls, pg_server):
         url = pg_server.create_database()
-        d = Database(url)
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(url, MIGRATIONS) as d:
+            yield d
         pg_server.drop_database(url)

@@ -3,7 +3,6 @@ one, and the live one keeps answering (and taking events) while the new generati
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from services.reporting import queries, rates
 from services.reporting.rebuild import rebuild
 from tests.integration.reporting_scenario import A_GOV, D, History, VILLAGE_A, march_history
 from tests.integration.test_reporting_rates import COUNTY, JUNE, TOWNSHIP_A, UNIT_A, feed, march
+from tests.conftest import migrated
 from xinfang.storage import Database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -57,20 +57,16 @@ class RebuildContract:
 class TestSQLite(RebuildContract):
     @pytest.fixture
     def db(self, tmp_path):
-        d = Database(f"sqlite:///{tmp_path / 'reporting.db'}")
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(f"sqlite:///{tmp_path / 'reporting.db'}", MIGRATIONS) as d:
+            yield d
 
 
 @pytest.mark.postgres
 class TestPostgres(RebuildContract):
     @pytest.fixture
     def db(self, pg_url):
-        d = Database(pg_url)
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d
 
 
 def test_the_rebuild_command_reports_its_generation_and_keeps_the_figures(tmp_path):

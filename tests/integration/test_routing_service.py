@@ -7,10 +7,11 @@ import sqlalchemy as sa
 
 from services.routing import handlers, organisation
 from services.routing.bootstrap import MIGRATIONS
+from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseRegistered, PetitionerRef
 from xinfang.security import Principal
-from xinfang.storage import Database, UnitOfWork
+from xinfang.storage import UnitOfWork
 
 pytestmark = pytest.mark.postgres
 ADMIN = Principal("demo-admin", "admin", "999901000000", "999901-xfj")
@@ -19,11 +20,9 @@ DISPATCHER = Principal("demo-dispatcher", "dispatcher", "999901000000", "999901-
 
 @pytest.fixture
 def db(pg_url):
-    d = Database(pg_url)
-    d.migrate(MIGRATIONS)
-    organisation.seed_demo(d)
-    yield d
-    d.dispose()
+    with migrated(pg_url, MIGRATIONS) as d:
+        organisation.seed_demo(d)
+        yield d
 
 
 def registered(case_id: str, division="999901001004", category="0501"):

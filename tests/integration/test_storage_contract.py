@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned
 from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork
@@ -157,17 +158,13 @@ class StorageContract:
 class TestSQLite(StorageContract):
     @pytest.fixture
     def db(self, tmp_path):
-        d = Database(f"sqlite:///{tmp_path / 'routing.db'}")
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(f"sqlite:///{tmp_path / 'routing.db'}", MIGRATIONS) as d:
+            yield d
 
 
 @pytest.mark.postgres
 class TestPostgres(StorageContract):
     @pytest.fixture
     def db(self, pg_url):
-        d = Database(pg_url)
-        d.migrate(MIGRATIONS)
-        yield d
-        d.dispose()
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d

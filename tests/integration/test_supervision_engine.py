@@ -3,7 +3,7 @@ also when the process starts again from the same database; orders escalate; aler
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 import services.supervision
 from services.supervision import handlers
+from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseRegistered, PetitionerRef
 from xinfang.security import Principal
@@ -23,10 +24,8 @@ OFFICE = "999901000000"
 
 @pytest.fixture
 def db(pg_url):
-    d = Database(pg_url)
-    d.migrate(MIGRATIONS)
-    yield d
-    d.dispose()
+    with migrated(pg_url, MIGRATIONS) as d:
+        yield d
 
 
 def registered(case_id: str, received_at: datetime, headcount: int = 1):
