@@ -123,7 +123,7 @@ def _context(db: Database, conn, w: rates.Window, sc: Scope) -> dict:
 
 def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
-    with db.engine.connect() as c:
+    with db.read() as c:
         v = case_view(active_generation(c), w.as_of, sc, r, w)
         defs = rates.definitions(v, w, r)
         cols = [e.label(f"{k}_{part}") for k, (n, d) in defs.items() for part, e in (("n", n), ("d", d))]
@@ -134,7 +134,7 @@ def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRul
 
 def rankings(db: Database, w: rates.Window, sc: Scope, rate: str, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
-    with db.engine.connect() as c:
+    with db.read() as c:
         v = case_view(active_generation(c), w.as_of, sc, r, w)
         n, d = rates.definitions(v, w, r)[rate]
         rows = c.execute(sa.select(v.c.unit_id, n.label("n"), d.label("d"))
@@ -185,7 +185,7 @@ def _row(m) -> dict:
 def summary(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
     """Counts of the cases received in the period (batches 批次 and person-times 人次)."""
     r = r or rates.rules()
-    with db.engine.connect() as c:
+    with db.read() as c:
         v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
         m = c.execute(sa.select(*_counts(v, w, r)).where(w.holds(v.c.received_at))).mappings().one()
         by_channel = dict(c.execute(sa.select(v.c.channel, sa.func.count()).where(w.holds(v.c.received_at))
@@ -198,7 +198,7 @@ BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
 
 def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
-    with db.engine.connect() as c:
+    with db.read() as c:
         v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
         if by == "month":
             rows = _by_month(c, v, w, r)

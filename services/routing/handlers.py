@@ -307,7 +307,7 @@ INBOX_STATES = ("to_sign", "to_accept", "in_hand", "objected")
 
 def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit: int, offset: int) -> dict:
     """A unit's inbox (待签收、待受理、办理中、已提异议) with counts."""
-    with db.engine.connect() as c:
+    with db.read() as c:
         unit = SqlDirectory(c).unit(unit_id)
         visible = unit is not None and (user.unit_id == unit_id if user.role == "handler"
                                         else user.in_jurisdiction(unit.division_code) or user.unit_id == unit_id)
@@ -340,7 +340,7 @@ def queue(db: Database, user: Principal, state: str | None, limit: int, offset: 
     require_role(user, "dispatcher", "admin", "leader")
     wanted = [QUEUE_STATES[state]] if state else list(QUEUE_STATES.values())
     scope = [assignments.c.state.in_(list(QUEUE_STATES.values())), assignments.c.office.startswith(user.prefix)]
-    with db.engine.connect() as c:
+    with db.read() as c:
         d = SqlDirectory(c)
         counts = dict(c.execute(sa.select(assignments.c.state, sa.func.count()).where(*scope)
                                 .group_by(assignments.c.state)).all())

@@ -154,7 +154,7 @@ def list_rules(db: Database, user: Principal, include_retired: bool = False) -> 
     q = sa.select(rules).order_by(rules.c.division_prefix, rules.c.category_prefix, rules.c.added_at)
     if not include_retired:
         q = q.where(rules.c.active.is_(True))
-    with db.engine.connect() as c:
+    with db.read() as c:
         return [_rule_view(r) for r in c.execute(q).mappings() if _rule_visible(user, r["division_prefix"])]
 
 
@@ -200,7 +200,7 @@ def preview(db: Database, user: Principal, division_code: str, category_code: st
                            field="division_code")
     if category_leaf(category_code) is None:
         raise InvalidInput(f"unknown category {category_code}", f"分类代码 {category_code} 不存在", field="category_code")
-    with db.engine.connect() as c:
+    with db.read() as c:
         d = SqlDirectory(c)
         if not d.division_exists(division_code):
             raise InvalidInput(f"unknown division {division_code}", f"行政区划 {division_code} 不存在",
@@ -238,7 +238,7 @@ def demo_rules() -> list[RoutingRuleAdded]:
 
 
 def list_divisions(db: Database, user: Principal) -> list[dict]:
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows = c.execute(sa.select(divisions).where(divisions.c.code.startswith(user.prefix))
                          .order_by(divisions.c.code)).mappings().all()
     return [dict(r) for r in rows]
@@ -250,7 +250,7 @@ def list_units(db: Database, user: Principal) -> list[dict]:
         q = q.where(units.c.unit_id == user.unit_id)
     else:
         q = q.where(units.c.division_code.startswith(user.prefix))
-    with db.engine.connect() as c:
+    with db.read() as c:
         return [dict(r) for r in c.execute(q).mappings().all()]
 
 
@@ -304,7 +304,7 @@ def create_user(db: Database, username: str, password: str, role: str, jurisdict
 
 
 def principal_of(db: Database, username: str) -> Principal:
-    with db.engine.connect() as c:
+    with db.read() as c:
         row = c.execute(sa.select(users).where(users.c.username == username)).mappings().first()
     if row is None or not row["active"]:
         raise NotFound(f"no active user {username}", f"用户 {username} 不存在或已停用")
@@ -312,7 +312,7 @@ def principal_of(db: Database, username: str) -> Principal:
 
 
 def authenticate(db: Database, username: str, password: str) -> Principal | None:
-    with db.engine.connect() as c:
+    with db.read() as c:
         row = c.execute(sa.select(users).where(users.c.username == username)).mappings().first()
     if row is None:
         verify_password(_dummy_hash(), password)  # same cost whether or not the user exists
@@ -328,7 +328,7 @@ def _principal(row) -> Principal:
 
 
 def list_users(db: Database) -> list[dict]:
-    with db.engine.connect() as c:
+    with db.read() as c:
         return [{k: r[k] for k in ("username", "display_name", "role", "jurisdiction", "unit_id", "active")}
                 for r in c.execute(sa.select(users).order_by(users.c.username)).mappings()]
 

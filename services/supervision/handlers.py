@@ -235,7 +235,7 @@ def fire_due(db: Database, now: datetime | None = None, limit: int = 500) -> int
     """One tick: fire the crossings due by ``now``, oldest first, one transaction each. Costs one
     index range scan on ``fire_at`` plus the due rows: never a pass over the open cases."""
     now = now or utcnow()
-    with db.engine.connect() as c:
+    with db.read() as c:
         due = c.execute(sa.select(checkpoints.c.id).where(checkpoints.c.fire_at <= now)
                         .order_by(checkpoints.c.fire_at).limit(limit)).scalars().all()
     fired = 0
@@ -352,7 +352,7 @@ def _page(c, stmt, limit: int, offset: int) -> tuple[list, int]:
 def get_deadlines(db: Database, user: Principal, case_id: str, rules: domain.DeadlineRules,
                   now: datetime | None = None) -> dict:
     now = now or utcnow()
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows = c.execute(sa.select(deadlines).where(deadlines.c.case_id == case_id)
                          .order_by(deadlines.c.starts_at, deadlines.c.stage)).mappings().all()
     if not rows or not user.can_see_case(office=rows[0]["office"], unit_id=rows[0]["unit_id"]):
@@ -389,7 +389,7 @@ def list_warnings(db: Database, me: Principal, *, unit_id=None, division_code=No
                                        deadlines.c.level.in_(levels), deadlines.c.due_at > now)
             .order_by(deadlines.c.due_at))
     stmt = _filters(stmt, unit_id, division_code)
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     return {"items": [_clock_item(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -415,7 +415,7 @@ def list_overdue(db: Database, me: Principal, *, unit_id=None, division_code=Non
                  now: datetime | None = None) -> dict:
     now = now or utcnow()
     stmt = _filters(_overdue_stmt(me, now), unit_id, division_code)
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     return {"items": [{**_clock_item(r), "level": "overdue"} for r in rows], "total": total, "limit": limit,
             "offset": offset}
@@ -426,7 +426,7 @@ def list_backlog(db: Database, me: Principal, *, unit_id=None, division_code=Non
     """积案 ledger: cases still open past a stage's limit, oldest first, with the leader who owns them."""
     now = now or utcnow()
     stmt = _filters(_overdue_stmt(me, now), unit_id, division_code)
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     items = [{"case_id": r["case_id"], "stage": r["stage"], "due_at": r["due_at"],
               "days_overdue": (now - r["due_at"]).days, "unit_id": r["unit_id"],
@@ -446,7 +446,7 @@ def list_orders(db: Database, me: Principal, *, status=None, case_id=None, limit
         stmt = stmt.where(orders.c.status == status)
     if case_id:
         stmt = stmt.where(orders.c.case_id == case_id)
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     return {"items": [_order_view(dict(r)) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -457,7 +457,7 @@ def list_alerts(db: Database, me: Principal, *, limit=50, offset=0) -> dict:
     else:
         where = alerts.c.office.like(f"{me.prefix}%")
     stmt = sa.select(alerts).where(where).order_by(alerts.c.raised_at.desc())
-    with db.engine.connect() as c:
+    with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     items = [{"alert_id": r["alert_id"], "case_id": r["case_id"], "headcount": r["headcount"],
               "threshold": r["threshold"], "level": r["level"], "raised_at": r["raised_at"],
@@ -467,7 +467,7 @@ def list_alerts(db: Database, me: Principal, *, limit=50, offset=0) -> dict:
 
 def pending_checkpoints(db: Database, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    with db.engine.connect() as c:
+    with db.read() as c:
         overdue = c.execute(sa.select(sa.func.min(checkpoints.c.fire_at))).scalar()
     lag = max(0.0, (now - overdue).total_seconds()) if overdue and overdue <= now else 0.0
     return {"checkpoint_lag_s": round(lag, 1)}
