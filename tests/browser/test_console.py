@@ -217,8 +217,7 @@ def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system,
            "/api/v1/supervision-orders", "/api/v1/cases/{case_id}/supervision-orders",
            "/api/v1/cases/{case_id}/reminders")
     case = system.register(summary="督办用事项")
-    system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case['case_id']}/deadlines",
-                                       user="demo-supervisor").status_code == 200, what="the case's deadlines")
+    system.clocks(case["case_id"], user="demo-supervisor")
     supervisor = console("demo-supervisor")
     page = supervisor.page
     assert page.url.endswith("/supervision")

@@ -89,6 +89,16 @@ class RunningSystem:
         self.url["web"] = self.stack.services["web"].url
         return self.url["web"]
 
+    def clocks(self, case_id: str, user: str = "demo-leader", timeout: float = 30.0,
+               stages=("assignment", "handling", "objection")) -> dict:
+        """The case's deadlines once supervision has heard both intake's CaseRegistered and routing's
+        CaseAssigned: they come on different topics in either order, and either one alone already
+        makes the deadlines answer 200 (with fewer clocks, and no unit yet)."""
+        def ready():
+            r = self.get("supervision", f"/api/v1/cases/{case_id}/deadlines", user=user)
+            return r.status_code == 200 and set(stages) <= {s["stage"] for s in r.json()["stages"]} and r.json()
+        return self.wait_for(ready, timeout=timeout, what=f"the clocks {', '.join(stages)} of case {case_id}")
+
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
         last = None

@@ -30,8 +30,7 @@ def world(system):
         system.token(u, "pass-for-tests")
     case_b = system.register(user="clerk-b", division_code=VILLAGE_B,
                              petitioners=[{**PETITION["petitioners"][0], "id_number": ID_B, "phone": PHONE_B}])
-    system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case_b['case_id']}/deadlines",
-                                       user="clerk-b").status_code == 200, timeout=15, what="case B everywhere")
+    system.clocks(case_b["case_id"], user="clerk-b")
     system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary", user="clerk-b").json()["registered"] >= 1,
                     timeout=15, what="case B counted")
     # intake has heard of the assignment: township B's handler is the one who may act

@@ -71,8 +71,7 @@ def test_past_dated_cases_publish_each_crossing_once_also_across_a_crash_of_supe
 
 def test_a_supervision_order_is_answered_by_the_unit_and_a_reminder_is_an_event(system):
     case_id = register_days_ago(system, 1)
-    system.wait_for(lambda: system.get("supervision", f"/api/v1/cases/{case_id}/deadlines").status_code == 200,
-                    timeout=20, what="the clocks")
+    system.clocks(case_id)
     reply_by = (datetime.now(CST).date() + timedelta(days=5)).isoformat()
     r = system.post("supervision", f"/api/v1/cases/{case_id}/supervision-orders",
                     {"requirement": "五日内报告办理情况", "reply_by": reply_by}, user="demo-supervisor")
