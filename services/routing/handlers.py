@@ -141,16 +141,19 @@ def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
                stage="handling", co_unit_ids="[]", state_since=env.occurred_at, queue_reason=decision.rule,
                intake_state="open", inbox_state=None, summary=reg.summary[:200])
     if decision.unit_id:
-        # a live case is assigned now, whenever the letter arrived; a case imported from the old
-        # system is deemed assigned when it was registered there (its later steps are in the past)
+        # a live case is assigned now, whenever the letter arrived. A case imported from the old
+        # system is deemed assigned and signed for when it was registered there: its unit has held
+        # it since, and its later steps (acceptance, reply …) follow from the import in the past
         at = env.occurred_at if reg.imported else env.recorded_at
-        assigned = new_envelope(CaseAssigned(unit_id=decision.unit_id, mode="assign", rule=decision.rule),
-                                case_id=env.case_id, office=env.office, actor=SYSTEM, producer=PRODUCER,
-                                occurred_at=at, causation=env)
-        uow.append(env.case_id, 0, [assigned])
+        made = [CaseAssigned(unit_id=decision.unit_id, mode="assign", rule=decision.rule, imported=reg.imported)]
+        if reg.imported:
+            made.append(CaseSignedFor(unit_id=decision.unit_id))
+        uow.append(env.case_id, 0, [new_envelope(p, case_id=env.case_id, office=env.office, actor=SYSTEM,
+                                                 producer=PRODUCER, occurred_at=at, causation=env) for p in made])
+        state = "signed" if reg.imported else "to_sign"
         row.update(unit_id=decision.unit_id, rule=decision.rule, rule_id=decision.rule_id, mode="assign",
-                   assigned_at=at, state="to_sign", queue_reason=None,
-                   inbox_state=domain.inbox_state("to_sign", "handling", "open"))
+                   assigned_at=at, state=state, state_since=at, queue_reason=None,
+                   inbox_state=domain.inbox_state(state, "handling", "open"))
     uow.execute(assignments.insert().values(**row))
 
 

@@ -42,6 +42,9 @@ cases = Table(
     Column("extended_days", Integer, nullable=False),
     Column("closed", Boolean, nullable=False),
     Column("owner_leader", String(64), nullable=True),
+    # set for a case imported from the old system: when it came in. Crossings before then are
+    # history, kept in the clock's level but never published as news
+    Column("imported_at", UtcDateTime(), nullable=True),
 )
 
 # one pending crossing per (case, stage, level[, order]); the ticker fires fire_at <= now

@@ -107,7 +107,8 @@ def _save(uow: UnitOfWork, state: domain.CaseClocks, row: dict | None, env: Enve
     values = dict(received_at=state.received_at, assigned_at=state.assigned_at, accepted_at=state.accepted_at,
                   procedure=state.procedure, extended_days=state.extended_days, closed=state.closed, **extra)
     if row is None:
-        row = dict(case_id=state.case_id, office=env.office, division_code=None, unit_id=None, owner_leader=None)
+        row = dict(case_id=state.case_id, office=env.office, division_code=None, unit_id=None, owner_leader=None,
+                   imported_at=None)
         row.update(values)
         uow.execute(cases.insert().values(**row))
     else:
@@ -125,6 +126,8 @@ def on_case_event(uow: UnitOfWork, env: Envelope, ctx: Context) -> None:
     if env.event_type == "CaseRegistered":
         extra["division_code"] = p.division_code
         at = p.received_at
+    if getattr(p, "imported", False) and not (row and row["imported_at"]):
+        extra["imported_at"] = env.recorded_at  # CaseRegistered or routing's CaseAssigned, whichever came first
     unit_id = getattr(p, "unit_id", None)
     if env.event_type == "CaseAssigned" or (unit_id and env.event_type in ("CaseAccepted", "CaseNotAccepted")):
         extra["unit_id"] = unit_id
@@ -171,6 +174,12 @@ def _start(uow: UnitOfWork, case: dict, clock: domain.Clock, at: datetime, cause
     _append(uow, case["case_id"], case["office"], clock.event(), causation=cause)
     points = [dict(case_id=case["case_id"], stage=clock.stage, level=level, ref="", share=share, fire_at=fire_at,
                    due_at=clock.due_at) for level, share, fire_at in clock.checkpoints(ctx.rules.level_shares)]
+    history = [cp for cp in points if case["imported_at"] and cp["fire_at"] <= case["imported_at"]]
+    if history:
+        # an imported case's crossings before its import: the old system's past, not news for a
+        # supervisor now (and its later steps, still to come, may well have met the clock in time)
+        uow.execute(deadlines.update().where(key).values(level=history[-1]["level"]))
+        points = points[len(history):]
     if points:
         uow.execute(checkpoints.insert(), points)
 

@@ -63,3 +63,19 @@ def test_seeding_the_demo_again_adds_no_rule_twice_and_does_not_revive_a_retired
     organisation.seed_demo(db)
     rules = {r["rule_id"]: r for r in organisation.list_rules(db, ADMIN, include_retired=True)}
     assert len(rules) == len(organisation.demo_rules()) and rules["demo-999901001-05"]["active"] is False
+
+
+def test_an_imported_case_is_assigned_and_signed_when_the_old_system_registered_it(db):
+    env = registered("old-1")
+    env = env.model_copy(update={"payload": {**env.payload, "imported": True},
+                                 "occurred_at": datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)})
+    consume(db, env)
+    with db.engine.connect() as c:
+        made = c.execute(sa.text("SELECT event_type, occurred_at FROM events WHERE case_id = 'old-1' "
+                                 "ORDER BY version")).all()
+    assert [t for t, _ in made] == ["CaseAssigned", "CaseSignedFor"]
+    assert {at.year for _, at in made} == {2025}
+    a = handlers.get_assignment(db, DISPATCHER, "old-1")
+    assert a["unit_id"] == "999901001-gov" and a["assigned_at"].year == 2025
+    inbox = handlers.inbox(db, DISPATCHER, "999901001-gov", None, 50, 0)
+    assert {i["case_id"]: i["state"] for i in inbox["items"]}["old-1"] == "to_accept"  # never "to sign"

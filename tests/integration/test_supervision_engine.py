@@ -129,3 +129,45 @@ def test_a_collective_visit_at_the_county_threshold_raises_one_alert(db):
     items = handlers.list_alerts(db, Principal("sup", "supervisor", OFFICE))["items"]
     assert [(a["case_id"], a["threshold"], a["level"]) for a in items] == [("big", 50, "county")]
     assert handlers.list_alerts(db, Principal("x", "supervisor", "999902000000"))["items"] == []
+
+
+def imported(env):
+    """The same registration as brought in by `xinfang import` (recorded now, dated in the past)."""
+    return env.model_copy(update={"payload": {**env.payload, "imported": True}})
+
+
+@pytest.mark.parametrize("routing_first", [False, True])
+def test_an_imported_cases_past_crossings_are_history_not_news_whichever_event_comes_first(db, routing_first):
+    # a letter of 100 days ago that the old system assigned at once, accepted on day 5, replied on day 40
+    t0 = NOW - timedelta(days=100)
+    reg = imported(registered("imp", t0))
+    assigned = new_envelope(CaseAssigned(unit_id="u1", imported=True), case_id="imp", office=OFFICE, actor="r",
+                            producer="routing", occurred_at=t0)
+    for env in ([assigned, reg] if routing_first else [reg, assigned]):
+        consume(db, env)
+        assert handlers.fire_due(db) == 0  # the ticker runs between the import's events
+    consume(db, new_envelope(CaseAccepted(procedure="normal", notice="受理"), case_id="imp", office=OFFICE,
+                             actor="h", producer="intake", occurred_at=t0 + timedelta(days=5)))
+    assert handlers.fire_due(db) == 0
+    assert published(db) == Counter()
+    me = Principal("sup", "supervisor", OFFICE)
+    d = {s["stage"]: s for s in handlers.get_deadlines(db, me, "imp", handlers.Context().rules)["stages"]}
+    assert d["assignment"]["status"] == "met" and d["assignment"]["on_time"] is True
+    assert d["acceptance"]["status"] == "met"
+    # still unreplied today: 95 days into its 60: overdue in the lists, though never published
+    assert d["handling"]["status"] == "overdue"
+    assert [(i["case_id"], i["stage"]) for i in handlers.list_overdue(db, me)["items"]] == [("imp", "handling")]
+
+
+def test_an_imported_case_still_running_publishes_the_crossings_after_its_import(db):
+    t0 = NOW - timedelta(days=50)  # provisional handling clock (60 d): notice (75 %) past, warning (85 %) ahead
+    consume(db, imported(registered("run", t0)))
+    consume(db, new_envelope(CaseAssigned(unit_id="u1", imported=True), case_id="run", office=OFFICE, actor="r",
+                             producer="routing", occurred_at=t0))
+    handlers.fire_due(db)
+    assert published(db) == Counter()
+    me = Principal("sup", "supervisor", OFFICE)
+    assert [(i["case_id"], i["stage"], i["level"]) for i in handlers.list_warnings(db, me)["items"]] == [
+        ("run", "handling", "notice")]  # where it stands, though nobody was told in the old system's past
+    assert handlers.fire_due(db, now=NOW + timedelta(days=2)) == 1  # day 52: 85 % is news
+    assert published(db) == Counter({("run", "handling", "warning"): 1})

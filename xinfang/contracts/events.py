@@ -118,6 +118,8 @@ class CaseAssigned(Payload):
     previous_unit_id: str | None = None
     co_unit_ids: list[str] = Field(default_factory=list, description="co-handling units (协办)")
     stage: Literal["handling", "review", "re_review"] = "handling"
+    imported: bool = Field(default=False, description="the assignment of a case imported from the old system, "
+                                                      "dated when it was registered there")
 
 
 @registry.event("CaseSignedFor", producer="routing")
