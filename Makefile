@@ -8,12 +8,17 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) chromium
 
-# the browser tests drive Debian's Chromium (never a downloaded one); installed when root with apt,
-# otherwise those tests skip and say why. A CJK font makes the screenshots readable.
+# the browser tests drive Debian's Chromium (never a downloaded one), and Debian's docker-compose
+# validates docker-compose.yml; both installed when root with apt, otherwise those tests skip and
+# say why. A CJK font makes the screenshots readable.
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	  || echo "could not install chromium; the browser tests will skip"; \
+	fi
+	@if ! command -v docker-compose >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null) \
+	  || echo "could not install docker-compose; the compose file test will skip"; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "routing", "supervision", "reporting")
@@ -25,6 +25,15 @@ class Settings(BaseSettings):
         default="dev-only-key-change-me-in-production-0000",
         description="secret for encrypting and hashing ID and phone numbers")
     log_level: str = "INFO"
+
+    @field_validator("pii_key")
+    @classmethod
+    def _pii_key_is_a_secret(cls, v: str) -> str:
+        # docker-compose passes an unset secret as ""; a short key would make the blind index guessable
+        if len(v) < 32:
+            raise ValueError("XINFANG_PII_KEY is empty or shorter than 32 characters: set it to a long random "
+                             "secret / XINFANG_PII_KEY 未设置或少于 32 个字符：请设置足够长的随机密钥")
+        return v
 
 
 class ServiceSettings(BaseSettings):
