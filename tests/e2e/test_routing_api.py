@@ -81,7 +81,8 @@ def test_an_objection_on_the_6th_working_day_is_refused_and_one_on_the_5th_retur
     # imported from the old system as registered (and so assigned) on Monday 28 September 2026;
     # National Day 1–7 October; Saturday 10 October is a make-up working day: the 5th; Monday 12
     # October is the 6th. (A live registration is assigned when it is registered, whatever its
-    # received_at.)
+    # received_at.) Its unit has held it since the old system's assignment (signed for then), and
+    # may still object within the window.
     reg = {**PETITION, "division_code": "999901003001", "category_code": "0501",
            "received_at": "2026-09-28T10:00:00+08:00", "occurred_at": "2026-09-28T10:00:00+08:00"}
     r = system.post("intake", "/api/v1/imports", {"cases": [
@@ -116,7 +117,7 @@ def test_an_objection_on_the_6th_working_day_is_refused_and_one_on_the_5th_retur
         ("999901-d03", "to_sign", "demo-dispatcher", "土地承包由县自然资源局办理")
     last = a["history"][-1]
     assert (last["event"], last["unit_id"], last["previous_unit_id"]) == ("CaseAssigned", "999901-d03", "999901003-gov")
-    assert [h["event"] for h in a["history"]] == ["CaseAssigned", "CaseObjected", "CaseAssigned"]
+    assert [h["event"] for h in a["history"]] == ["CaseAssigned", "CaseSignedFor", "CaseObjected", "CaseAssigned"]
     assert timely not in [i["case_id"] for i in system.get("routing", "/api/v1/queue?limit=500",
                                                            user="demo-dispatcher").json()["items"]]
     # intake hears of the new unit: the county department's handler may act on it
