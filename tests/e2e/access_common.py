@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import sqlalchemy as sa
 
 XINFANG = str(Path(sys.executable).parent / "xinfang")
 TOWNSHIP_A, TOWNSHIP_B = "999901001000", "999901002000"
@@ -31,9 +30,4 @@ def _as(system, user, method, service, path, json=None):
 
 
 def _count(system, service, sql) -> int:
-    e = sa.create_engine(system.db_urls[service].replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with e.connect() as c:
-            return int(c.execute(sa.text(sql)).scalar())
-    finally:
-        e.dispose()
+    return int(system.scalar(service, sql))

@@ -5,6 +5,7 @@ import contextlib
 import time
 
 import httpx
+import sqlalchemy as sa
 
 from xinfang.messaging.broker import free_port
 import pytest
@@ -88,6 +89,18 @@ class RunningSystem:
             self.stack.wait_healthy(["web"], timeout=60)
         self.url["web"] = self.stack.services["web"].url
         return self.url["web"]
+
+    def rows(self, service: str, sql: str) -> list:
+        """The first column of a query on one service's own database (as its operator would read it)."""
+        e = sa.create_engine(self.db_urls[service].replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            with e.connect() as c:
+                return c.execute(sa.text(sql)).scalars().all()
+        finally:
+            e.dispose()
+
+    def scalar(self, service: str, sql: str):
+        return self.rows(service, sql)[0]
 
     def clocks(self, case_id: str, user: str = "demo-leader", timeout: float = 30.0,
                stages=("assignment", "handling", "objection")) -> dict:

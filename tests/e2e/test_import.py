@@ -112,29 +112,18 @@ def test_ten_thousand_historical_cases_import_once(system, tmp_path):
     # routing and supervision take the imported cases as history: each unit has held its cases since
     # the old system registered them (nothing waits "to sign"), and the deadlines that passed in the
     # old system's past are no warnings for today's supervisors
-    def rows(service, sql):
-        e = sa.create_engine(system.db_urls[service].replace("postgresql://", "postgresql+psycopg://"))
-        try:
-            with e.connect() as c:
-                return c.execute(sa.text(sql)).scalars().all()
-        finally:
-            e.dispose()
-
-    def scalar(service, sql):
-        return rows(service, sql)[0]
-
-    signed = system.wait_for(lambda: len(s := set(rows("routing", "SELECT event_id FROM events "
-                                                                  "WHERE event_type = 'CaseSignedFor'"))) == N - 3 and s,
+    signed = system.wait_for(lambda: len(s := set(system.rows("routing", "SELECT event_id FROM events WHERE "
+                                                                         "event_type = 'CaseSignedFor'"))) == N - 3 and s,
                              timeout=300, what="routing to assign every imported case")
     # every event of the import, intake's and routing's, applied by supervision (a case's routing
     # events come in order: its CaseSignedFor applied means its CaseAssigned was too)
     from services.supervision.streams import INTAKE_EVENTS  # the intake events supervision applies
-    heard = signed | set(rows("intake", "SELECT event_id FROM events WHERE event_type IN ('"
-                                        + "', '".join(sorted(INTAKE_EVENTS)) + "')"))
-    system.wait_for(lambda: heard <= set(rows("supervision", "SELECT event_id FROM inbox")), timeout=300,
+    heard = signed | set(system.rows("intake", "SELECT event_id FROM events WHERE event_type IN ('"
+                                               + "', '".join(sorted(INTAKE_EVENTS)) + "')"))
+    system.wait_for(lambda: heard <= set(system.rows("supervision", "SELECT event_id FROM inbox")), timeout=300,
                     what="supervision to apply every event of the import")
-    assert scalar("routing", "SELECT count(*) FROM assignments WHERE summary = '历史事项' "
-                             "AND inbox_state = 'to_sign'") == 0
-    assert scalar("routing", "SELECT count(*) FROM events WHERE event_type = 'CaseSignedFor'") == N - 3
-    assert scalar("supervision", "SELECT count(*) FROM events WHERE event_type IN "
-                                 "('DeadlineWarned', 'DeadlineExpired')") == 0
+    assert system.scalar("routing", "SELECT count(*) FROM assignments WHERE summary = '历史事项' "
+                                    "AND inbox_state = 'to_sign'") == 0
+    assert system.scalar("routing", "SELECT count(*) FROM events WHERE event_type = 'CaseSignedFor'") == N - 3
+    assert system.scalar("supervision", "SELECT count(*) FROM events WHERE event_type IN "
+                                        "('DeadlineWarned', 'DeadlineExpired')") == 0

@@ -138,7 +138,7 @@ def imported(env):
 
 @pytest.mark.parametrize("routing_first", [False, True])
 def test_an_imported_cases_past_crossings_are_history_not_news_whichever_event_comes_first(db, routing_first):
-    # a letter of 100 days ago that the old system assigned at once, accepted on day 5, replied on day 40
+    # a letter of 100 days ago that the old system assigned at once and accepted on day 5, never replied
     t0 = NOW - timedelta(days=100)
     reg = imported(registered("imp", t0))
     assigned = new_envelope(CaseAssigned(unit_id="u1", imported=True), case_id="imp", office=OFFICE, actor="r",
