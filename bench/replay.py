@@ -9,7 +9,9 @@ how fast the year's rates are answered from it.
    is "imported": recorded on 2022-01-10 with its real dates. ``--province`` spreads the cases
    over 100 counties and 10,000,000 events (``--events N`` for a shorter run).
 2. Baseline: the live handler one event per transaction (``projections.on_event`` in its own
-   UnitOfWork), over the first ``--baseline`` events.
+   UnitOfWork), over the first ``--baseline`` events. Then the live consumer's apply step (the
+   stream runtime's, inbox included) on batches as the broker delivers them, over ``--live``
+   events: one event at a time in savepoints, and the whole batch through the bulk path.
 3. Batched path: ``projections.apply_many``, ``--batch`` events per transaction with two bulk
    inserts (log rows, fact rows), over the whole history. Only the time inside the database calls
    and the row building is counted; generation is not.
@@ -39,9 +41,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.reporting import projections, queries, rates  # noqa: E402
+from services.reporting import projections, queries, rates, streams  # noqa: E402
 from services.reporting.bootstrap import MIGRATIONS  # noqa: E402
-from xinfang.contracts import Envelope  # noqa: E402
+from xinfang.contracts import Envelope, topic_for  # noqa: E402
+from xinfang.messaging.streams import BATCH_MAX as LIVE_BATCH, Message, StreamProcessor, Subscription  # noqa: E402
 from xinfang.storage import Database, UnitOfWork  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
@@ -193,6 +196,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=None, help="stop after this many events")
     ap.add_argument("--batch", type=int, default=20_000, help="events per transaction on the batched path")
     ap.add_argument("--baseline", type=int, default=2_000, help="events through the one-per-transaction path")
+    ap.add_argument("--live", type=int, default=6_000, help="events through the live consumer's apply step")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     a = ap.parse_args()
 
@@ -210,6 +214,33 @@ def main() -> None:
         base_db.dispose()
         base_drop()
     print(f"baseline  one event per transaction: {len(sample):>10,} events  {base_rate:>10,.0f} events/s")
+
+    # the live consumer: what reporting does with a batch the broker delivered (inbox included)
+    live_rates = {}
+    for whole in (False, True):
+        live_db, live_drop = fresh_db(a.postgres)
+        try:
+            subs = streams.subscriptions()
+            if not whole:
+                subs = [Subscription(s.topic, s.handler, s.event_types) for s in subs]
+            by_topic = {s.topic: s for s in subs}
+            with tempfile.TemporaryDirectory() as faust_dir:
+                sp = StreamProcessor("reporting", live_db, "127.0.0.1:9", subs, datadir=faust_dir)
+                todo: dict[str, list] = {}
+                for i, e in enumerate(history(a.province, a.live, seed=3)):
+                    topic = topic_for(e.producer)
+                    todo.setdefault(topic, []).append((Message(topic, 0, i, None, b""), e))
+                t, n = time.perf_counter(), 0
+                for topic, items in todo.items():
+                    for i in range(0, len(items), LIVE_BATCH):
+                        n += sp._apply_batch(by_topic[topic], items[i:i + LIVE_BATCH])[0]
+                live_rates[whole] = n / (time.perf_counter() - t)
+        finally:
+            live_db.dispose()
+            live_drop()
+    print(f"live consumer, batches of {LIVE_BATCH}, inbox included: {a.live:,} events  "
+          f"one by one {live_rates[False]:,.0f} events/s, whole batch {live_rates[True]:,.0f} events/s "
+          f"({live_rates[True] / live_rates[False]:.1f}×)")
 
     db, drop = fresh_db(a.postgres)
     try:

@@ -17,6 +17,7 @@ from services.reporting.adapters import report_facts, report_generation, report_
 from services.reporting.rates import rules
 from xinfang.contracts import Envelope
 from xinfang.storage import UnitOfWork
+from xinfang.storage.sets import one_of
 from xinfang.storage.types import UtcDateTime
 
 KEEP = {
@@ -126,13 +127,12 @@ def supersede(conn: sa.Connection, generation: int, new: list[dict]) -> None:
     if not todo:
         return
     t = report_facts
-    ids = sorted({r["case_id"] for r in todo})
     stored: list[dict] = []
-    for i in range(0, len(ids), 500):
+    for in_cases in one_of(conn, t.c.case_id, sorted({r["case_id"] for r in todo})):
         stored += [dict(m) for m in conn.execute(
             sa.select(t.c.event_id, t.c.case_id, t.c.kind, t.c.stage, t.c.occurred_at, t.c.recorded_at,
                       t.c.superseded_at)
-            .where(t.c.generation == generation, t.c.kind.in_(SUPERSEDABLE), t.c.case_id.in_(ids[i:i + 500]))
+            .where(t.c.generation == generation, t.c.kind.in_(SUPERSEDABLE), in_cases)
         ).mappings()]
     later = _later_known(stored + todo)
     for r in todo:
@@ -152,6 +152,11 @@ def on_event(uow: UnitOfWork, env: Envelope) -> None:
     row = fact_row(log, gen, _RULES.acceptance_limit_days)
     supersede(uow.conn, gen, [row])
     uow.execute(report_facts.insert().values(**row))
+
+
+def on_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """The live handler for a whole batch: the same rows as ``on_event`` on each, in bulk."""
+    apply_many(uow.conn, envelopes)
 
 
 def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
@@ -196,10 +201,8 @@ def apply_many(conn: sa.Connection, envelopes: Iterable[Envelope], generation: i
     if not logs:
         return 0
     seen = set()
-    ids = [r["event_id"] for r in logs]
-    for i in range(0, len(ids), 5000):
-        seen.update(conn.execute(sa.select(report_log.c.event_id)
-                                 .where(report_log.c.event_id.in_(ids[i:i + 5000]))).scalars())
+    for known in one_of(conn, report_log.c.event_id, [r["event_id"] for r in logs]):
+        seen.update(conn.execute(sa.select(report_log.c.event_id).where(known)).scalars())
     logs = [r for r in logs if r["event_id"] not in seen]
     if not logs:
         return 0

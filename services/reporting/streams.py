@@ -5,5 +5,6 @@ from xinfang.messaging.streams import Subscription
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(topic_for(producer), projections.on_event, projections.CONSUMED)
+    return [Subscription(topic_for(producer), projections.on_event, projections.CONSUMED,
+                         batch_handler=projections.on_events)
             for producer in ("intake", "routing", "supervision")]

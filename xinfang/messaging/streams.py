@@ -38,6 +38,7 @@ BATCH_MAX = int(os.environ.get("XINFANG_BATCH_MAX", "200"))
 BATCH_WITHIN = float(os.environ.get("XINFANG_BATCH_WITHIN_MS", "10")) / 1000
 
 Handler = Callable[[UnitOfWork, Envelope], None]
+BatchHandler = Callable[[UnitOfWork, list[Envelope]], None]
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -75,6 +76,10 @@ class Subscription:
     handler: Handler
     # event types this subscription applies; others are skipped without an inbox row
     event_types: frozenset[str] | None = None
+    # optional: applies a whole batch at once, with the same effect as ``handler`` on each event in
+    # turn (a projection's bulk path). If it raises, the batch is applied again one event at a time,
+    # so one bad event is dead-lettered alone.
+    batch_handler: BatchHandler | None = None
 
 
 class StreamProcessor:
@@ -176,6 +181,11 @@ class StreamProcessor:
         conflicted: list = []
         # one batch at a time per service: the agents of different topics touch the same rows
         with self._apply_lock, UnitOfWork(self.db) as uow:
+            if sub.batch_handler is not None and len(items) > 1:
+                whole = self._apply_whole(uow, sub, items)
+                if whole is not None:
+                    uow.commit()
+                    return whole, failed, conflicted
             for m, env in items:
                 try:
                     with uow.conn.begin_nested():
@@ -198,6 +208,27 @@ class StreamProcessor:
                     failed.append(((m, env), f"{type(exc).__name__}: {exc}"))
             uow.commit()
         return applied, failed, conflicted
+
+    def _apply_whole(self, uow: UnitOfWork, sub: Subscription, items: list[tuple["Message", Envelope]]) -> int | None:
+        """The batch through ``sub.batch_handler`` in one savepoint; None if it could not be
+        applied whole (the savepoint is rolled back and the caller goes one event at a time)."""
+        try:
+            with uow.conn.begin_nested():
+                fresh = uow.mark_applied_many(self.consumer_name, [(env, m.topic, m.partition, m.offset)
+                                                                   for m, env in items])
+                if fresh:
+                    sub.batch_handler(uow, [items[i][1] for i in fresh])
+            return len(fresh)
+        except OperationalError:
+            raise
+        except DBAPIError as exc:
+            if _is_transient(exc):
+                raise
+            log.info("batch of %d from %s applied one by one (%s)", len(items), sub.topic, type(exc).__name__)
+            return None
+        except Exception as exc:
+            log.info("batch of %d from %s applied one by one (%s)", len(items), sub.topic, type(exc).__name__)
+            return None
 
     async def dead_letter(self, m: "Message", error: str) -> None:
         from xinfang.privacy import redact

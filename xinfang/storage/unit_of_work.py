@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from xinfang.contracts import Envelope, decode, encode, topic_for
 from xinfang.storage.database import Database
 from xinfang.storage.tables import events, inbox, outbox, positions
+from xinfang.storage.sets import one_of
 
 
 class ConcurrencyConflict(Exception):
@@ -140,6 +141,33 @@ class UnitOfWork:
         except IntegrityError as exc:
             raise AlreadyApplied(env.event_id) from exc
         self.record_position(consumer, topic, partition, offset)
+
+    def mark_applied_many(self, consumer: str, items: list[tuple[Envelope, str, int, int]]) -> list[int]:
+        """Record many deliveries ``(envelope, topic, partition, offset)`` at once: one query for
+        those already applied and one multi-row insert. Returns the indexes of the items to apply
+        (an event delivered twice in the same batch counts once). A concurrent writer recording
+        the same event makes the insert raise IntegrityError: the caller then goes one by one."""
+        ids = list(dict.fromkeys(env.event_id for env, *_ in items))
+        seen: set[str] = set()
+        for known in one_of(self.conn, inbox.c.event_id, ids):
+            seen.update(self.conn.execute(sa.select(inbox.c.event_id).where(
+                inbox.c.consumer == consumer, known)).scalars())
+        fresh, rows, now = [], [], datetime.now(timezone.utc)
+        for i, (env, topic, partition, offset) in enumerate(items):
+            if env.event_id in seen:
+                continue
+            seen.add(env.event_id)
+            fresh.append(i)
+            rows.append(dict(consumer=consumer, event_id=env.event_id, topic=topic, partition=partition,
+                             offset=offset, applied_at=now))
+        if rows:
+            self.conn.execute(inbox.insert(), rows)
+        top: dict[tuple[str, int], int] = {}
+        for _env, topic, partition, offset in items:
+            top[(topic, partition)] = max(offset, top.get((topic, partition), offset))
+        for (topic, partition), offset in top.items():
+            self.record_position(consumer, topic, partition, offset)
+        return fresh
 
     def record_position(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         key = (positions.c.consumer == consumer) & (positions.c.topic == topic) & (positions.c.partition == partition)
