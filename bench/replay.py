@@ -260,6 +260,7 @@ def main() -> None:
                 with db.engine.begin() as c:
                     c.exec_driver_sql("ANALYZE report_facts")
                     c.exec_driver_sql("ANALYZE report_log")
+                    c.exec_driver_sql("ANALYZE report_cases")
             spent += time.perf_counter() - t
             if n % (a.batch * 10) == 0:
                 print(f"  … {n:,} events, {n / spent:,.0f} events/s", flush=True)

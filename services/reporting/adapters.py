@@ -7,6 +7,7 @@
   are computed at query time from these rows. Each row has its business time (``occurred_at``;
   for imported history it lies in the past) and its knowledge time (``recorded_at``): periods
   filter the first, ``as_of`` the second.
+- ``report_cases``: per case and generation, the case view folded from all its facts (below).
 - ``report_generation``: the pointer row naming the generation the queries read. A rebuild fills
   a new generation while the old one keeps answering, then moves the pointer.
 """
@@ -58,12 +59,52 @@ report_facts = Table(
     # deadlines, assignments, evaluations: when a later one of the same case (and stage) became
     # known. The fact is the case's current one at ``as_of`` iff recorded_at <= as_of < superseded_at.
     Column("superseded_at", UtcDateTime(), nullable=True),
-    Index("ix_report_facts_occurred", "generation", "occurred_at"),
-    Index("ix_report_facts_due", "generation", "due_at"),
-    Index("ix_report_facts_kind_case", "generation", "kind", "case_id"),
+    # queries pick their cases from report_cases; the facts are read by case (folds, supersession)
+    # and by the case they repeat
     Index("ix_report_facts_case", "generation", "case_id"),
-    Index("ix_report_facts_office", "generation", "kind", "office", "received_at"),
     Index("ix_report_facts_repeat_of", "generation", "repeat_of"),
+)
+
+# One row per case per generation: the case view's columns folded from *all* the case's facts,
+# kept by the projection in the same transaction as the facts. A query at ``as_of`` reads a case
+# from here when every fact of it was known by then (``settled_at <= as_of``), and folds the
+# facts themselves only for the cases still changing at ``as_of``. The spans let a query pick
+# the cases with a fact (or a limit) in its window without touching the facts.
+report_cases = Table(
+    "report_cases", metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("case_id", String(64), primary_key=True),
+    Column("settled_at", UtcDateTime(), nullable=False),     # the latest recorded_at of its facts
+    Column("occurred_from", UtcDateTime(), nullable=False),
+    Column("occurred_to", UtcDateTime(), nullable=False),
+    Column("due_from", UtcDateTime(), nullable=True),
+    Column("due_to", UtcDateTime(), nullable=True),
+    Column("registered", Integer, nullable=False),           # its registration is among the facts
+    Column("office", String(12), nullable=True),
+    Column("division_code", String(12), nullable=True),
+    Column("category_code", String(8), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("purpose", String(16), nullable=True),
+    Column("headcount", Integer, nullable=True),
+    Column("received_at", UtcDateTime(), nullable=True),
+    Column("first_petition", Integer, nullable=True),
+    Column("repeat", Integer, nullable=True),
+    Column("skip_level", Integer, nullable=True),
+    Column("collective", Integer, nullable=True),
+    Column("law_related", Integer, nullable=True),
+    Column("unit_id", String(64), nullable=True),
+    Column("decision_at", UtcDateTime(), nullable=True),
+    Column("not_accepted", Integer, nullable=False),
+    Column("acceptance_due", UtcDateTime(), nullable=True),
+    Column("reply_at", UtcDateTime(), nullable=True),
+    Column("handling_due", UtcDateTime(), nullable=True),
+    Column("eval_at", UtcDateTime(), nullable=True),
+    Column("rating", String(24), nullable=True),
+    Column("reviewed", Integer, nullable=False),
+    Column("closed", Integer, nullable=False),
+    Column("repeated_at", UtcDateTime(), nullable=True),    # when a later case naming it repeat_of became known
+    Index("ix_report_cases_office", "generation", "office", "received_at"),
+    Index("ix_report_cases_settled", "generation", "settled_at"),
 )
 
 report_generation = Table(

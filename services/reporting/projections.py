@@ -8,16 +8,18 @@ notice, reason or reply text).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from services.reporting.adapters import report_facts, report_generation, report_log
+from services.reporting.adapters import report_cases, report_facts, report_generation, report_log
 from services.reporting.rates import rules
 from xinfang.contracts import Envelope
 from xinfang.storage import UnitOfWork
-from xinfang.storage.sets import one_of
+from xinfang.storage.sets import SQLITE_CHUNK, one_of
 from xinfang.storage.types import UtcDateTime
 
 KEEP = {
@@ -38,13 +40,16 @@ _RULES = rules()
 FLAGS = ("first_petition", "repeat", "skip_level", "collective", "law_related")
 
 
+_FACTS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)  # one encoder: json.dumps makes one per call
+
+
 def log_row(env: Envelope, *, keep_dict: bool = False) -> dict:
     """The raw fact log row of an event: its times and its non-personal payload fields
     (``keep_dict``: also under "_facts" as a dict, saving the bulk path a JSON round trip)."""
     facts = {k: env.payload[k] for k in KEEP[env.event_type] if env.payload.get(k) is not None}
     row = dict(event_id=env.event_id, event_type=env.event_type, case_id=env.case_id, office=env.office,
                occurred_at=env.occurred_at, recorded_at=env.recorded_at,
-               facts=json.dumps(facts, ensure_ascii=False, sort_keys=True, default=str))
+               facts=_FACTS_JSON.encode(facts))
     if keep_dict:
         row["_facts"] = facts
     return row
@@ -144,6 +149,103 @@ def supersede(conn: sa.Connection, generation: int, new: list[dict]) -> None:
                      .values(superseded_at=sa.bindparam("sup")), changed)
 
 
+# ------------------------------------------------------------------ the case view, folded per case
+
+DECISIONS = ("CaseAccepted", "CaseNotAccepted")
+REGISTRATION_COLUMNS = ("office", "division_code", "category_code", "channel", "purpose", "headcount", "received_at",
+                        "first_petition", "repeat", "skip_level", "collective", "law_related")
+# the case view's columns, in report_cases and in a fold of the facts at query time
+CASE_COLUMNS = (*REGISTRATION_COLUMNS, "unit_id", "decision_at", "not_accepted", "acceptance_due", "reply_at",
+                "handling_due", "eval_at", "rating", "reviewed", "closed")
+
+
+def case_fold(generation: int, as_of: datetime | None):
+    """How the facts of a case fold into its case-view row, as known at ``as_of`` (None: all of
+    them): ``(known, columns, registered)``, to be used with ``GROUP BY case_id`` over the facts
+    where ``known``. "Latest" values (deadline, assignment, evaluation) are the facts current at
+    ``as_of``: ``recorded_at <= as_of < superseded_at``. The one definition of the case view:
+    report_cases is this fold with ``as_of`` None, and a query folds with its own ``as_of``."""
+    f = report_facts
+    known = f.c.generation == generation
+    current = f.c.superseded_at.is_(None)
+    if as_of is not None:
+        known = sa.and_(known, f.c.recorded_at <= as_of)
+        current = sa.or_(current, f.c.superseded_at > as_of)
+    reg = f.c.kind == "CaseRegistered"
+
+    def reg_col(col):
+        return sa.func.max(sa.case((reg, col), else_=None))
+
+    def first(cond):
+        return sa.func.min(sa.case((cond, f.c.occurred_at), else_=None))
+
+    def any_(cond):
+        return sa.func.max(sa.case((cond, 1), else_=0))
+
+    def now_(kind, stage, col):
+        cond = [f.c.kind == kind, current] + ([f.c.stage == stage] if stage else [])
+        return sa.func.max(sa.case((sa.and_(*cond), col), else_=None))
+
+    cols = [reg_col(getattr(f.c, n)).label(n) for n in REGISTRATION_COLUMNS] + [
+        now_("CaseAssigned", "handling", f.c.unit_id).label("unit_id"),
+        first(f.c.kind.in_(DECISIONS)).label("decision_at"),
+        any_(f.c.kind == "CaseNotAccepted").label("not_accepted"),
+        sa.func.coalesce(now_("DeadlineSet", "acceptance", f.c.due_at), reg_col(f.c.due_at)).label("acceptance_due"),
+        first(sa.and_(f.c.kind == "CaseReplied", f.c.stage == "handling")).label("reply_at"),
+        now_("DeadlineSet", "handling", f.c.due_at).label("handling_due"),
+        now_("CaseEvaluated", None, f.c.occurred_at).label("eval_at"),
+        now_("CaseEvaluated", None, f.c.rating).label("rating"),
+        any_(f.c.kind == "ReviewRequested").label("reviewed"),
+        any_(f.c.kind == "CaseClosed").label("closed")]
+    return known, cols, any_(reg)
+
+
+@lru_cache(maxsize=16)
+def _refresh_statements(dialect: str, generation: int):
+    """The delete and the insert-from-fold of report_cases for the cases in the ``ids`` parameter
+    (built once per generation: the fold is a large expression to build for every event)."""
+    f, rc = report_facts, report_cases
+
+    def member(col):
+        if dialect == "postgresql":
+            return col == sa.any_(sa.bindparam("ids", type_=ARRAY(col.type)))
+        return col.in_(sa.bindparam("ids", expanding=True))
+
+    known, cols, registered = case_fold(generation, None)
+    rep = sa.alias(f, "rep")
+    repeated_at = (sa.select(sa.func.min(rep.c.recorded_at))
+                   .where(rep.c.generation == generation, rep.c.repeat_of == f.c.case_id,
+                          rep.c.kind == "CaseRegistered").scalar_subquery())
+    names = ["generation", "case_id", "settled_at", "occurred_from", "occurred_to", "due_from", "due_to",
+             "registered", *CASE_COLUMNS, "repeated_at"]
+    fold = (sa.select(sa.literal(generation, sa.Integer), f.c.case_id, sa.func.max(f.c.recorded_at),
+                      sa.func.min(f.c.occurred_at), sa.func.max(f.c.occurred_at), sa.func.min(f.c.due_at),
+                      sa.func.max(f.c.due_at), registered, *cols, repeated_at)
+            .where(known, member(f.c.case_id)).group_by(f.c.case_id))
+    return (rc.delete().where(rc.c.generation == generation, member(rc.c.case_id)),
+            rc.insert().from_select(names, fold))
+
+
+def refresh_cases(conn: sa.Connection, generation: int, rows: list[dict]) -> None:
+    """Fold again the report_cases rows these new fact rows change: their own cases', and the
+    earlier cases a registration among them names as repeated."""
+    ids = sorted({r["case_id"] for r in rows} | {r["repeat_of"] for r in rows if r.get("repeat_of")})
+    delete, insert = _refresh_statements(conn.dialect.name, generation)
+    step = len(ids) if conn.dialect.name == "postgresql" else SQLITE_CHUNK
+    for i in range(0, len(ids), max(step, 1)):
+        conn.execute(delete, {"ids": ids[i:i + step]})
+        conn.execute(insert, {"ids": ids[i:i + step]})
+
+
+def refresh_all_cases(conn: sa.Connection) -> None:
+    """Every case of every generation (the migration that adds report_cases)."""
+    f = report_facts
+    for gen in conn.execute(sa.select(f.c.generation).distinct()).scalars().all():
+        ids = conn.execute(sa.select(f.c.case_id).where(f.c.generation == gen).distinct()).scalars().all()
+        for i in range(0, len(ids), 5000):
+            refresh_cases(conn, gen, [{"case_id": c} for c in ids[i:i + 5000]])
+
+
 def on_event(uow: UnitOfWork, env: Envelope) -> None:
     """The live handler: log the event, and add its fact to the generation the queries read."""
     log = log_row(env)
@@ -152,6 +254,7 @@ def on_event(uow: UnitOfWork, env: Envelope) -> None:
     row = fact_row(log, gen, _RULES.acceptance_limit_days)
     supersede(uow.conn, gen, [row])
     uow.execute(report_facts.insert().values(**row))
+    refresh_cases(uow.conn, gen, [row])
 
 
 def on_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
@@ -187,11 +290,12 @@ def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
 
 
 def insert_facts(conn: sa.Connection, logs: list[dict], generation: int) -> None:
-    """The facts of many log rows into one generation, then their supersession."""
+    """The facts of many log rows into one generation, their supersession, their cases' rows."""
     days = rules().acceptance_limit_days
     rows = [fact_row(r, generation, days) for r in logs]
     supersede(conn, generation, rows)
     _raw_insert(conn, report_facts, rows)
+    refresh_cases(conn, generation, rows)
 
 
 def apply_many(conn: sa.Connection, envelopes: Iterable[Envelope], generation: int | None = None) -> int:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from services.reporting import rates
-from services.reporting.adapters import report_facts as f
+from services.reporting import projections, rates
+from services.reporting.adapters import report_cases, report_facts as f
 from services.reporting.projections import active_generation
 from xinfang.errors import NotFound
 from xinfang.reference.categories import category_leaf
@@ -19,7 +19,6 @@ from xinfang.storage import Database
 
 CHANNEL_ZH = {"letter": "来信", "visit": "来访", "online": "网上信访", "phone": "电话"}
 PURPOSE_ZH = {"suggestion": "建议", "accusation": "检举控告", "appeal": "申诉求决"}
-DECISIONS = ("CaseAccepted", "CaseNotAccepted")
 
 
 @dataclass(frozen=True)
@@ -54,66 +53,52 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
 
 def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
               *, received_in_window: bool = False):
-    """One row per registered case in scope, as known at as_of: the columns the rates and counts use.
+    """One row per registered case in scope, as known at as_of: the columns the rates and counts use
+    (``projections.case_fold``).
 
-    One pass over the facts of the candidate cases, grouped by case: a case is a candidate if one
-    of its facts happened, or one of its limits falls, in the window (``received_in_window``: if
-    it was received in the window). "Latest" values (deadline, assignment, evaluation) are the
-    facts current at as_of (``recorded_at <= as_of < superseded_at``)."""
-    known = sa.and_(f.c.generation == gen, f.c.recorded_at <= as_of)
-    current = sa.and_(known, sa.or_(f.c.superseded_at.is_(None), f.c.superseded_at > as_of))
-    reg = f.c.kind == "CaseRegistered"
-    c = sa.alias(f, "c")
-    cand_cond = [c.c.generation == gen, c.c.recorded_at <= as_of]
+    Candidates: the cases in scope with a fact that happened, or a limit that falls, in the window
+    (``received_in_window``: received in the window), picked from report_cases by their spans. A
+    candidate all of whose facts were known at as_of (settled) is read from its report_cases row;
+    the others (still changing at as_of) are folded from their facts known at as_of."""
+    rc = report_cases
+    cand = [rc.c.generation == gen]
     if sc.office_prefix:
-        cand_cond.append(c.c.office.startswith(sc.office_prefix))
+        cand.append(rc.c.office.startswith(sc.office_prefix))
     if w is not None:
         if received_in_window:
-            cand_cond += [c.c.kind == "CaseRegistered", w.holds(c.c.received_at)]
+            cand.append(w.holds(rc.c.received_at))
         else:
-            cand_cond.append(sa.or_(w.holds(c.c.occurred_at), w.holds(c.c.due_at)))
-    candidates = sa.select(c.c.case_id).where(*cand_cond)
+            def meets(lo, hi):
+                cond = lo < w.until
+                return cond if w.start is None else sa.and_(cond, hi >= w.start)
+            cand.append(sa.or_(meets(rc.c.occurred_from, rc.c.occurred_to), meets(rc.c.due_from, rc.c.due_to)))
 
-    def reg_col(col):
-        return sa.func.max(sa.case((reg, col), else_=None))
+    def repeated(case_id):
+        rep = sa.alias(f, "rep")
+        return sa.case((sa.exists().where(rep.c.generation == gen, rep.c.repeat_of == case_id,
+                                          rep.c.kind == "CaseRegistered", rep.c.recorded_at <= as_of), 1),
+                       else_=0).label("repeated")
 
-    def first(cond):
-        return sa.func.min(sa.case((cond, f.c.occurred_at), else_=None))
-
-    def any_(cond):
-        return sa.func.max(sa.case((cond, 1), else_=0))
-
-    def now_(kind, stage, col):
-        cond = [f.c.kind == kind, current] + ([f.c.stage == stage] if stage else [])
-        return sa.func.max(sa.case((sa.and_(*cond), col), else_=None))
-
-    rep = sa.alias(f, "rep")
-    repeated = sa.exists().where(rep.c.generation == gen, rep.c.repeat_of == f.c.case_id,
-                                 rep.c.kind == "CaseRegistered", rep.c.recorded_at <= as_of)
-    cols = [reg_col(getattr(f.c, n)).label(n) for n in (
-        "office", "division_code", "category_code", "channel", "purpose", "headcount", "received_at",
-        "first_petition", "repeat", "skip_level", "collective", "law_related")]
-    q = (sa.select(
-        f.c.case_id, *cols,
-        now_("CaseAssigned", "handling", f.c.unit_id).label("unit_id"),
-        first(f.c.kind.in_(DECISIONS)).label("decision_at"),
-        any_(f.c.kind == "CaseNotAccepted").label("not_accepted"),
-        sa.func.coalesce(now_("DeadlineSet", "acceptance", f.c.due_at), reg_col(f.c.due_at)).label("acceptance_due"),
-        first(sa.and_(f.c.kind == "CaseReplied", f.c.stage == "handling")).label("reply_at"),
-        now_("DeadlineSet", "handling", f.c.due_at).label("handling_due"),
-        now_("CaseEvaluated", None, f.c.occurred_at).label("eval_at"),
-        now_("CaseEvaluated", None, f.c.rating).label("rating"),
-        any_(f.c.kind == "ReviewRequested").label("reviewed"),
-        any_(f.c.kind == "CaseClosed").label("closed"),
-        sa.case((repeated, 1), else_=0).label("repeated"))
-        .where(known, f.c.case_id.in_(candidates))
-        .group_by(f.c.case_id)
-        .having(any_(reg) == 1))
+    settled = (sa.select(rc.c.case_id, *[rc.c[n] for n in projections.CASE_COLUMNS],
+                         sa.case((rc.c.repeated_at <= as_of, 1), else_=0).label("repeated"))
+               .where(*cand, rc.c.settled_at <= as_of, rc.c.registered == 1))
     if sc.division_prefix:
-        q = q.having(reg_col(f.c.division_code).startswith(sc.division_prefix))
+        settled = settled.where(rc.c.division_code.startswith(sc.division_prefix))
     if sc.unit_id:
-        q = q.having(now_("CaseAssigned", "handling", f.c.unit_id) == sc.unit_id)
-    return q.subquery("v")
+        settled = settled.where(rc.c.unit_id == sc.unit_id)
+
+    known, cols, registered = projections.case_fold(gen, as_of)
+    changing = sa.select(rc.c.case_id).where(*cand, rc.c.settled_at > as_of)
+    folded = (sa.select(f.c.case_id, *cols, repeated(f.c.case_id))
+              .where(known, f.c.case_id.in_(changing))
+              .group_by(f.c.case_id)
+              .having(registered == 1))
+    by_name = {c.name: c for c in cols}
+    if sc.division_prefix:
+        folded = folded.having(by_name["division_code"].startswith(sc.division_prefix))
+    if sc.unit_id:
+        folded = folded.having(by_name["unit_id"] == sc.unit_id)
+    return sa.union_all(settled, folded).subquery("v")
 
 
 def _context(db: Database, conn, w: rates.Window, sc: Scope) -> dict:

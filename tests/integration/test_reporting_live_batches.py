@@ -3,6 +3,7 @@ result as one event at a time: the read model, the inbox, redelivery, and one ba
 Run through the real stream runtime's apply step against every backend."""
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.integration.reporting_scenario import march_history
 from tests.integration.test_reporting_rebuild import statistics
 from xinfang.contracts import encode, topic_for
 from xinfang.messaging.streams import Message, StreamProcessor, Subscription
+from xinfang.storage import UnitOfWork
 from xinfang.storage.tables import inbox
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -115,6 +117,29 @@ class LiveBatchContract:
         one, subs1 = processor(other_db, tmp_path / "one", whole=False)
         apply(one, subs1, items, size=1)
         assert statistics(db) == statistics(other_db)
+
+
+    def test_text_with_escapes_survives_the_bulk_path(self, db, other_db):
+        from services.reporting import projections
+        from services.reporting.adapters import report_facts, report_log
+        from xinfang.contracts import new_envelope
+        from xinfang.contracts.events import CaseAssigned
+
+        odd = 'u\\1\t2\n3\r"四"'
+        env = new_envelope(CaseAssigned(unit_id=odd), case_id="ESC1", office="999901001000", actor="t",
+                           producer="routing")
+        with db.engine.begin() as c:
+            projections.apply_many(c, [env])
+        with UnitOfWork(other_db) as uow:
+            projections.on_event(uow, env)
+            uow.commit()
+        got = []
+        for d in (db, other_db):
+            with d.engine.connect() as c:
+                got.append((c.execute(sa.select(report_facts.c.unit_id, report_facts.c.occurred_at)).one(),
+                            json.loads(c.execute(sa.select(report_log.c.facts)).scalar_one())))
+        assert got[0] == got[1]
+        assert got[0][0].unit_id == odd and got[0][1]["unit_id"] == odd
 
 
 class TestLiveBatchesOnSQLite(LiveBatchContract):
