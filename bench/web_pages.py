@@ -3,7 +3,7 @@
 Starts a fresh stack (embedded broker, four services and the web console on free ports; SQLite by
 default, ``--postgres`` for fresh databases at 127.0.0.1:5432), loads ``--cases`` historical cases
 through intake's import endpoint (500 per request, as ``xinfang import`` does), waits until reporting
-has counted them all, then times each page ``--repeat`` times through the console, and beside it the
+has counted them all and routing and supervision have the last one, then times each page ``--repeat`` times through the console, and beside it the
 service API call the page is built on (the baseline in the same run: what the console adds is the
 difference). Prints p50/p95 per page and writes bench/results/web-pages-<ts>.json. Nothing asserts.
 
@@ -91,21 +91,45 @@ def main() -> None:
             assert r.status_code == 200, r.text[:300]
             refused = [x for x in r.json()["results"] if x["result"] == "refused"]
             assert not refused, refused[:2]
+            last_case = r.json()["results"][-1]["case_id"]
             print(f"\rimported {start + len(batch)}/{args.cases}", end="", flush=True)
         print()
         results["import_seconds"] = round(time.perf_counter() - t0, 1)
         deadline = time.monotonic() + args.wait
-        counted = 0
+        counted, summary_ms, shown = 0, [], 0.0
         while time.monotonic() < deadline:  # the other services catch up through Kafka
-            counted = api.get(f"{url['reporting']}/api/v1/stats/summary", headers=auth,
-                              params={"from": "2024-01-01", "to": "2030-12-31"}).json().get("registered", 0)
+            try:  # the summary asked while reporting catches up: timed too, and a slow one is a figure
+                t = time.perf_counter()
+                counted = api.get(f"{url['reporting']}/api/v1/stats/summary", headers=auth,
+                                  params={"from": "2024-01-01", "to": "2030-12-31"}).json().get("registered", 0)
+                summary_ms.append((time.perf_counter() - t) * 1000)
+            except httpx.HTTPError as exc:
+                print(f"\nsummary during catch-up: {type(exc).__name__}")
             if counted >= args.cases:
                 break
+            if time.perf_counter() - shown > 30:
+                shown = time.perf_counter()
+                print(f"\rreporting counted {counted}/{args.cases} at {shown - t0:.0f} s", end="", flush=True)
             time.sleep(2)
+        print()
+        if summary_ms:
+            results["summary_during_catch_up_ms"] = {"n": len(summary_ms), "p50": statistics.median(summary_ms),
+                                                     "max": max(summary_ms)}
+            print(f"summary while reporting caught up: {len(summary_ms)} calls, p50 {statistics.median(summary_ms):.0f} ms, "
+                  f"max {max(summary_ms):.0f} ms")
+        for svc, path in (("routing", f"/api/v1/cases/{last_case}/assignment"),
+                          ("supervision", f"/api/v1/cases/{last_case}/deadlines")):
+            while time.monotonic() < deadline:  # and routing and supervision have the last case
+                try:
+                    if api.get(f"{url[svc]}{path}", headers=auth).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(2)
         results["load_seconds"] = round(time.perf_counter() - t0, 1)
         results["reporting_counted"] = counted
-        print(f"imported {args.cases} cases in {results['import_seconds']} s; reporting counted {counted} "
-              f"after {results['load_seconds']} s")
+        print(f"imported {args.cases} cases in {results['import_seconds']} s; reporting counted {counted}, "
+              f"routing and supervision had the last case, after {results['load_seconds']} s")
 
         web = httpx.Client(base_url=url["web"], timeout=60)
         r = web.post("/login", data={"username": "demo-admin", "password": PASSWORD})
