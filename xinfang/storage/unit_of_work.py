@@ -142,31 +142,39 @@ class UnitOfWork:
             raise AlreadyApplied(env.event_id) from exc
         self.record_position(consumer, topic, partition, offset)
 
-    def mark_applied_many(self, consumer: str, items: list[tuple[Envelope, str, int, int]]) -> list[int]:
-        """Record many deliveries ``(envelope, topic, partition, offset)`` at once: one query for
-        those already applied and one multi-row insert. Returns the indexes of the items to apply
-        (an event delivered twice in the same batch counts once). A concurrent writer recording
-        the same event makes the insert raise IntegrityError: the caller then goes one by one."""
-        ids = list(dict.fromkeys(env.event_id for env, *_ in items))
+    def applied_among(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of these events ``consumer`` has applied already (one query)."""
         seen: set[str] = set()
-        for known in one_of(self.conn, inbox.c.event_id, ids):
+        for known in one_of(self.conn, inbox.c.event_id, list(dict.fromkeys(event_ids))):
             seen.update(self.conn.execute(sa.select(inbox.c.event_id).where(
                 inbox.c.consumer == consumer, known)).scalars())
-        fresh, rows, now = [], [], datetime.now(timezone.utc)
-        for i, (env, topic, partition, offset) in enumerate(items):
-            if env.event_id in seen:
-                continue
-            seen.add(env.event_id)
-            fresh.append(i)
-            rows.append(dict(consumer=consumer, event_id=env.event_id, topic=topic, partition=partition,
-                             offset=offset, applied_at=now))
-        if rows:
-            self.conn.execute(inbox.insert(), rows)
+        return seen
+
+    def record_applied(self, consumer: str, items: list[tuple[Envelope, str, int, int]]) -> None:
+        """Record that ``consumer`` applied these deliveries ``(envelope, topic, partition, offset)``:
+        one multi-row inbox insert, and each partition's position once. An event recorded meanwhile
+        by another writer raises IntegrityError (the caller's transaction is then lost)."""
+        now = datetime.now(timezone.utc)
+        if items:
+            self.conn.execute(inbox.insert(), [dict(consumer=consumer, event_id=env.event_id, topic=topic,
+                                                    partition=partition, offset=offset, applied_at=now)
+                                               for env, topic, partition, offset in items])
         top: dict[tuple[str, int], int] = {}
         for _env, topic, partition, offset in items:
             top[(topic, partition)] = max(offset, top.get((topic, partition), offset))
         for (topic, partition), offset in top.items():
             self.record_position(consumer, topic, partition, offset)
+
+    def mark_applied_many(self, consumer: str, items: list[tuple[Envelope, str, int, int]]) -> list[int]:
+        """Record many deliveries at once; returns the indexes of the items to apply (an event
+        delivered twice in the same batch counts once, one already applied not at all)."""
+        seen = self.applied_among(consumer, [env.event_id for env, *_ in items])
+        fresh = []
+        for i, (env, *_rest) in enumerate(items):
+            if env.event_id not in seen:
+                seen.add(env.event_id)
+                fresh.append(i)
+        self.record_applied(consumer, [items[i] for i in fresh])
         return fresh
 
     def record_position(self, consumer: str, topic: str, partition: int, offset: int) -> None:
