@@ -54,11 +54,38 @@ class RebuildContract:
         assert units[A_GOV] == 5  # A1 A6 A7 H1 and A9
 
 
+    def test_upgrading_a_read_model_with_facts_folds_its_cases(self, db, old_db):
+        """A read model written before report_cases (migration 0002) gets its cases folded by the
+        upgrade, and answers as one fed after it."""
+        from sqlalchemy import insert
+
+        from services.reporting import projections
+        from services.reporting.adapters import report_facts, report_log
+        from xinfang.storage.migrations import upgrade
+
+        feed(db, march_history())
+        upgrade(old_db.engine, MIGRATIONS, "reporting_0002")
+        with old_db.engine.begin() as c:  # what the projection wrote then: log and facts, no cases
+            logs = [projections.log_row(e) for e in march_history()]
+            c.execute(insert(report_log), logs)
+            facts = [projections.fact_row(r, 1, 15) for r in logs]
+            projections.supersede(c, 1, facts)
+            c.execute(insert(report_facts), facts)
+        upgrade(old_db.engine, MIGRATIONS)
+        assert statistics(old_db) == statistics(db)
+
+
 class TestSQLite(RebuildContract):
     @pytest.fixture
     def db(self, tmp_path):
         with migrated(f"sqlite:///{tmp_path / 'reporting.db'}", MIGRATIONS) as d:
             yield d
+
+    @pytest.fixture
+    def old_db(self, tmp_path):
+        d = Database(f"sqlite:///{tmp_path / 'old.db'}")
+        yield d
+        d.dispose()
 
 
 @pytest.mark.postgres
@@ -67,6 +94,14 @@ class TestPostgres(RebuildContract):
     def db(self, pg_url):
         with migrated(pg_url, MIGRATIONS) as d:
             yield d
+
+    @pytest.fixture
+    def old_db(self, pg_server):
+        url = pg_server.create_database()
+        d = Database(url)
+        yield d
+        d.dispose()
+        pg_server.drop_database(url)
 
 
 def test_the_rebuild_command_reports_its_generation_and_keeps_the_figures(tmp_path):
