@@ -96,10 +96,12 @@ def _load(uow: UnitOfWork, case_id: str) -> tuple[domain.CaseClocks, dict | None
     if row:
         state.received_at, state.assigned_at, state.accepted_at = row["received_at"], row["assigned_at"], row["accepted_at"]
         state.procedure, state.extended_days, state.closed = row["procedure"], row["extended_days"], row["closed"]
-        for d in uow.execute(sa.select(deadlines).where(deadlines.c.case_id == case_id,
-                                                        deadlines.c.status == "running")).mappings():
-            state.running[d["stage"]] = domain.Clock(d["stage"], d["starts_at"], d["due_at"], d["limit_days"],
-                                                     d["day_kind"], d["basis"], d["warning"])
+        # by the case alone (its primary key), the status checked here: with ``status = 'running'``
+        # in the query SQLite chose the status index and read every running clock for each event
+        for d in uow.execute(sa.select(deadlines).where(deadlines.c.case_id == case_id)).mappings():
+            if d["status"] == "running":
+                state.running[d["stage"]] = domain.Clock(d["stage"], d["starts_at"], d["due_at"], d["limit_days"],
+                                                         d["day_kind"], d["basis"], d["warning"])
     return state, (dict(row) if row else None)
 
 
