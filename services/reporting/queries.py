@@ -172,10 +172,12 @@ def summary(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | 
     r = r or rates.rules()
     with db.read() as c:
         v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
-        m = c.execute(sa.select(*_counts(v, w, r)).where(w.holds(v.c.received_at))).mappings().one()
-        by_channel = dict(c.execute(sa.select(v.c.channel, sa.func.count()).where(w.holds(v.c.received_at))
-                                    .group_by(v.c.channel)).all())
-    return {**_row(m), "by_channel": {k: int(n) for k, n in sorted(by_channel.items())}, **_context(db, None, w, sc)}
+        # one pass, by channel; every count adds up across channels
+        found = c.execute(sa.select(v.c.channel, *_counts(v, w, r)).where(w.holds(v.c.received_at))
+                          .group_by(v.c.channel)).mappings().all()
+    totals = {k: sum(int(m[k] or 0) for m in found) for k in COUNT_KEYS}
+    by_channel = {m["channel"]: int(m["registered"]) for m in found}
+    return {**_row(totals), "by_channel": dict(sorted(by_channel.items())), **_context(db, None, w, sc)}
 
 
 BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
