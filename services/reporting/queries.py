@@ -1,7 +1,6 @@
 """Reporting's questions, answered at query time from the fact rows known at ``as_of``."""
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -186,9 +185,10 @@ BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
 def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.ReportingRules | None = None) -> dict:
     r = r or rates.rules()
     with db.read() as c:
-        v = case_view(active_generation(c), w.as_of, sc, r, w, received_in_window=True)
+        gen = active_generation(c)
+        v = case_view(gen, w.as_of, sc, r, w, received_in_window=True)
         if by == "month":
-            rows = _by_month(c, v, w, r)
+            rows = _by_month(c, v, w, r, gen)
         else:
             key = {"channel": v.c.channel, "category": v.c.category_code, "purpose": v.c.purpose,
                    "division": v.c.division_code, "unit": v.c.unit_id}[by]
@@ -198,20 +198,29 @@ def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.Report
     return {"by": by, "rows": rows, **_context(db, None, w, sc)}
 
 
-def _by_month(c, v, w: rates.Window, r: rates.ReportingRules) -> list[dict]:
-    """Months in the reporting time zone; folded here, as the SQL of SQLite and PostgreSQL differ."""
+def _by_month(c, v, w: rates.Window, r: rates.ReportingRules, gen: int) -> list[dict]:
+    """Months in the reporting time zone. The month starts are computed here (zone rules stay in
+    Python, the same on SQLite and PostgreSQL) and the cases grouped by them in SQL: grouping by
+    the instant and folding in Python took 3.8 s at 100,000 cases."""
     tz = ZoneInfo(r.timezone)
-    found = c.execute(sa.select(v.c.received_at, *_counts(v, w, r)).where(w.holds(v.c.received_at))
-                      .group_by(v.c.received_at)).mappings().all()
-    months: dict[str, dict] = defaultdict(lambda: dict.fromkeys(COUNT_KEYS, 0))
-    for m in found:
-        acc = months[m["received_at"].astimezone(tz).strftime("%Y-%m")]
-        for k in COUNT_KEYS:
-            acc[k] += int(m[k] or 0)
+    rc = report_cases
+    lo, hi = c.execute(sa.select(sa.func.min(rc.c.received_at), sa.func.max(rc.c.received_at))
+                       .where(rc.c.generation == gen, w.holds(rc.c.received_at))).one()
+    if lo is None:
+        return []
+    starts = []
+    m = lo.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while m <= hi:
+        starts.append(m)
+        m = m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
+    key = sa.case(*[(v.c.received_at < nxt, cur.strftime("%Y-%m")) for cur, nxt in zip(starts, starts[1:])],
+                  else_=starts[-1].strftime("%Y-%m")) if len(starts) > 1 else sa.literal(starts[0].strftime("%Y-%m"))
+    found = c.execute(sa.select(key.label("month"), *_counts(v, w, r)).where(w.holds(v.c.received_at))
+                      .group_by(key)).mappings().all()
     rows = []
-    for k in sorted(months):
-        row = dict(months[k])
-        row["online_share"] = round(row["online"] / row["registered"], 4) if row["registered"] else None
+    for m in sorted(found, key=lambda m: m["month"]):
+        row = _row(m)
+        k = m["month"]
         rows.append({"key": k, "label": f"{k[:4]}年{int(k[5:])}月", **row})
     return rows
 
