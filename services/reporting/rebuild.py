@@ -13,7 +13,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from services.reporting.adapters import report_facts, report_generation, report_log
+from services.reporting.adapters import report_cases, report_facts, report_generation, report_log
 from services.reporting.projections import insert_facts
 from xinfang.storage import Database
 
@@ -64,4 +64,5 @@ def rebuild(db: Database, *, progress: Callable[[int, int], None] = lambda done,
     progress(done, done)
     with db.engine.begin() as c:
         c.execute(report_facts.delete().where(report_facts.c.generation != new))
+        c.execute(report_cases.delete().where(report_cases.c.generation != new))
     return {"generation": new, "previous": p["active"], "events": done}

@@ -36,6 +36,13 @@ class RebuildContract:
         assert result["generation"] == 2 and result["previous"] == 1
         assert statistics(db) == live
         assert seen and seen[-1][0] == seen[-1][1] == result["events"] == len(march_history())
+        from sqlalchemy import func, select
+
+        from services.reporting.adapters import report_cases, report_facts
+        with db.engine.connect() as c:  # the old generation is gone, facts and folded cases alike
+            for t in (report_facts, report_cases):
+                assert c.execute(select(t.c.generation, func.count()).group_by(t.c.generation)).all()[0][0] == 2
+                assert len(c.execute(select(t.c.generation).distinct()).all()) == 1
 
     def test_the_live_model_answers_during_the_rebuild_and_nothing_is_lost(self, db):
         feed(db, march_history())
