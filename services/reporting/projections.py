@@ -13,13 +13,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.reporting.adapters import report_cases, report_facts, report_generation, report_log
 from services.reporting.rates import rules
 from xinfang.contracts import Envelope
 from xinfang.storage import UnitOfWork
-from xinfang.storage.sets import SQLITE_CHUNK, one_of
+from xinfang.storage.sets import chunks, member, one_of
 from xinfang.storage.types import UtcDateTime
 
 KEEP = {
@@ -205,12 +204,6 @@ def _refresh_statements(dialect: str, generation: int):
     """The delete and the insert-from-fold of report_cases for the cases in the ``ids`` parameter
     (built once per generation: the fold is a large expression to build for every event)."""
     f, rc = report_facts, report_cases
-
-    def member(col):
-        if dialect == "postgresql":
-            return col == sa.any_(sa.bindparam("ids", type_=ARRAY(col.type)))
-        return col.in_(sa.bindparam("ids", expanding=True))
-
     known, cols, registered = case_fold(generation, None)
     rep = sa.alias(f, "rep")
     repeated_at = (sa.select(sa.func.min(rep.c.recorded_at))
@@ -221,8 +214,8 @@ def _refresh_statements(dialect: str, generation: int):
     fold = (sa.select(sa.literal(generation, sa.Integer), f.c.case_id, sa.func.max(f.c.recorded_at),
                       sa.func.min(f.c.occurred_at), sa.func.max(f.c.occurred_at), sa.func.min(f.c.due_at),
                       sa.func.max(f.c.due_at), registered, *cols, repeated_at)
-            .where(known, member(f.c.case_id)).group_by(f.c.case_id))
-    return (rc.delete().where(rc.c.generation == generation, member(rc.c.case_id)),
+            .where(known, member(dialect, f.c.case_id, name="ids")).group_by(f.c.case_id))
+    return (rc.delete().where(rc.c.generation == generation, member(dialect, rc.c.case_id, name="ids")),
             rc.insert().from_select(names, fold))
 
 
@@ -231,10 +224,9 @@ def refresh_cases(conn: sa.Connection, generation: int, rows: list[dict]) -> Non
     earlier cases a registration among them names as repeated."""
     ids = sorted({r["case_id"] for r in rows} | {r["repeat_of"] for r in rows if r.get("repeat_of")})
     delete, insert = _refresh_statements(conn.dialect.name, generation)
-    step = len(ids) if conn.dialect.name == "postgresql" else SQLITE_CHUNK
-    for i in range(0, len(ids), max(step, 1)):
-        conn.execute(delete, {"ids": ids[i:i + step]})
-        conn.execute(insert, {"ids": ids[i:i + step]})
+    for part in chunks(conn.dialect.name, ids):
+        conn.execute(delete, {"ids": part})
+        conn.execute(insert, {"ids": part})
 
 
 def refresh_all_cases(conn: sa.Connection) -> None:
