@@ -245,14 +245,9 @@ class StreamProcessor:
                 if fresh:
                     sub.batch_handler(uow, [items[i][1] for i in fresh])
             return len(fresh)
-        except OperationalError:
-            raise
-        except DBAPIError as exc:
-            if _is_transient(exc):
-                raise
-            log.info("batch of %d from %s applied one by one (%s)", len(items), sub.topic, type(exc).__name__)
-            return None
         except Exception as exc:
+            if isinstance(exc, DBAPIError) and _is_transient(exc):  # the database is away: retried whole
+                raise
             log.info("batch of %d from %s applied one by one (%s)", len(items), sub.topic, type(exc).__name__)
             return None
 
