@@ -109,6 +109,14 @@ def pg_url(pg_server):
     pg_server.drop_database(url)
 
 
+@pytest.fixture
+def other_pg_url(pg_server):
+    """A second fresh database, for tests that compare two."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
 # ------------------------------------------------------------------ broker
 
 

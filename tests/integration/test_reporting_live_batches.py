@@ -161,8 +161,6 @@ class TestLiveBatchesOnPostgres(LiveBatchContract):
             yield d
 
     @pytest.fixture
-    def other_db(self, pg_server):
-        url = pg_server.create_database()
-        with migrated(url, MIGRATIONS) as d:
+    def other_db(self, other_pg_url):
+        with migrated(other_pg_url, MIGRATIONS) as d:
             yield d
-        pg_server.drop_database(url)

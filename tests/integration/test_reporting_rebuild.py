@@ -103,12 +103,10 @@ class TestPostgres(RebuildContract):
             yield d
 
     @pytest.fixture
-    def old_db(self, pg_server):
-        url = pg_server.create_database()
-        d = Database(url)
+    def old_db(self, other_pg_url):
+        d = Database(other_pg_url)
         yield d
         d.dispose()
-        pg_server.drop_database(url)
 
 
 def test_the_rebuild_command_reports_its_generation_and_keeps_the_figures(tmp_path):
