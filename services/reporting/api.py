@@ -51,6 +51,9 @@ class Params:
         return rates.period_of(self.frm, self.to, self.as_of, rates.rules().timezone), sc
 
 
+DASHBOARD = ("rates", "summary", "ranking", "by_month", "by_category", "by_division")
+
+
 def router(runtime) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     db = runtime.db
@@ -83,6 +86,19 @@ def router(runtime) -> APIRouter:
             raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
         w, sc = p.resolve(me)
         return await asyncio.to_thread(queries.rankings, db, w, sc, rate)
+
+    @r.get("/stats/dashboard", tags=["statistics"])
+    async def stats_dashboard(rate: str = Query("on_time_reply", description="the rate units are ranked by"),
+                              p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
+        """What the leader's page shows, from one snapshot and one fold of the cases: ``rates``,
+        ``summary``, ``ranking`` (units by ``rate``) and ``breakdowns`` by month, category and
+        division, each as its own endpoint answers it."""
+        if rate not in rates.RATES:
+            raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
+        w, sc = p.resolve(me)
+        found = await asyncio.to_thread(queries.statistics, db, w, sc, DASHBOARD, rate=rate)
+        return {"rates": found["rates"], "summary": found["summary"], "ranking": found["ranking"],
+                "breakdowns": {k[3:]: v for k, v in found.items() if k.startswith("by_")}}
 
     def export(kind: str, field: str, fmt: str):
         async def endpoint(value: str | None = Query(None, alias=field), unit_id: str | None = None,

@@ -61,12 +61,14 @@ def build(db: Database, kind: str, value: str | None, sc: queries.Scope, as_of: 
     first, last, name = period(kind, value)
     r = rates.rules()
     w = rates.period_of(first, last, as_of, r.timezone)
+    # one statement, so every sheet is read from the same snapshot of the facts
+    found = queries.statistics(db, w, sc, ["rates", "summary", *(f"by_{by}" for by in queries.BREAKDOWNS)], r=r)
     return {
         "title": f"{scope_name(sc)} {name}信访统计（数据截至 {as_of.astimezone(rates.ZoneInfo(r.timezone)):%Y-%m-%d %H:%M}）",
         "period": {"from": first.isoformat(), "to": last.isoformat(), "name": name},
-        "rates": queries.rate_figures(db, w, sc, r),
-        "summary": queries.summary(db, w, sc, r),
-        "breakdowns": {by: queries.breakdown(db, w, sc, by, r)["rows"] for by in queries.BREAKDOWNS},
+        "rates": found["rates"],
+        "summary": found["summary"],
+        "breakdowns": {by: found[f"by_{by}"]["rows"] for by in queries.BREAKDOWNS},
     }
 
 

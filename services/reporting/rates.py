@@ -73,7 +73,7 @@ def period_of(frm: date | None, to: date | None, as_of: datetime, tz: str) -> Wi
 
 
 def _n(cond):
-    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+    return sa.func.count().filter(cond)
 
 
 def definitions(v, w: Window, r: ReportingRules) -> dict[str, tuple]:

@@ -418,13 +418,14 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         a, me = await signed_in(request)
         q = {"from": date_from, "to": date_to, "as_of": forms.instant(as_of), "unit_id": unit_id,
              "division_code": division_code}
-        rates, summary, months, cats, towns, ranking, backlog, us, divs = await parts(
-            a.get("reporting", "/api/v1/stats/rates", **q), a.get("reporting", "/api/v1/stats/summary", **q),
-            a.get("reporting", "/api/v1/stats/breakdown", by="month", **q),
-            a.get("reporting", "/api/v1/stats/breakdown", by="category", **q),
-            a.get("reporting", "/api/v1/stats/breakdown", by="division", **q),
-            a.get("reporting", "/api/v1/stats/rankings", rate="on_time_reply", **q),
+        # one request: reporting folds the cases once for all the sections (six requests had
+        # folded them six times: 15 s at 100,000 cases)
+        stats, backlog, us, divs = await parts(
+            a.get("reporting", "/api/v1/stats/dashboard", rate="on_time_reply", **q),
             a.get("supervision", "/api/v1/backlog", limit=100), units(a, me), divisions(a, me))
+        rates, summary, ranking, months, cats, towns = (
+            Part(stats.data[k] if k in stats.data else stats.data["breakdowns"][k]) if stats.ok else stats
+            for k in ("rates", "summary", "ranking", "month", "category", "division"))
         owned = [b for b in (backlog.data or {}).get("items", []) if b.get("owner_leader") == me["username"]] \
             if backlog.ok else None
         month = datetime.now(BEIJING).strftime("%Y-%m")

@@ -133,7 +133,7 @@ def test_one_case_through_its_whole_life(system, console):
 
 
 def test_a_leader_reads_the_rates(system, console):
-    _needs(system, "reporting", "/api/v1/stats/rates", "/api/v1/stats/breakdown", "/api/v1/stats/rankings",
+    _needs(system, "reporting", "/api/v1/stats/dashboard",
            "/api/v1/exports/monthly.xlsx")
     system.register(summary="统计用事项")
     leader = console("demo-leader")

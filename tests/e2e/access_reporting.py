@@ -53,6 +53,8 @@ ROWS = {
     ("reporting", "GET", "/api/v1/stats/summary"): summary,
     ("reporting", "GET", "/api/v1/stats/rates"): statistic("/api/v1/stats/rates", None),
     ("reporting", "GET", "/api/v1/stats/breakdown"): statistic("/api/v1/stats/breakdown?by=channel&from=2026-01-01&to=2026-12-31", _BREAKDOWN),
+    ("reporting", "GET", "/api/v1/stats/dashboard"): statistic("/api/v1/stats/dashboard?from=2026-01-01&to=2026-12-31",
+                                                               lambda r: r.json()["summary"]["registered"]),
     ("reporting", "GET", "/api/v1/stats/rankings"): statistic("/api/v1/stats/rankings?rate=timely_acceptance", None),
     ("reporting", "GET", "/api/v1/exports/monthly.xlsx"): statistic("/api/v1/exports/monthly.xlsx?month=2026-11", None),
     ("reporting", "GET", "/api/v1/exports/monthly.csv"): statistic("/api/v1/exports/monthly.csv?month=2026-11", None),

@@ -30,11 +30,12 @@ class History:
         self.events.append(env.model_copy(update={"recorded_at": (recorded or at).astimezone(timezone.utc)}))
 
     def case(self, case, received, division, *, flags=("first_petition",), channel="letter", headcount=1,
-             repeat_of=None, recorded=None, category="0101", office=None):
+             repeat_of=None, recorded=None, category="0101", office=None, registered=None):
+        """``registered``: when the clerk registered it, if later than received (a letter in the post)."""
         self._add(CaseRegistered(tracking_code_hint="ABCD", channel=channel, received_at=received, petitioners=[],
                                  headcount=headcount, purpose="appeal", category_code=category,
                                  division_code=division, summary="(no text)", flags=list(flags), repeat_of=repeat_of),
-                  case, received, "intake", recorded, office or division[:9] + "000")
+                  case, registered or received, "intake", recorded, office or division[:9] + "000")
         return _Case(self, case, recorded, office or division[:9] + "000")
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.reporting import projections, queries, rates
 from services.reporting.adapters import metadata
-from tests.integration.reporting_scenario import A_GOV, B_GOV, D01, march_history
+from tests.integration.reporting_scenario import A_GOV, B_GOV, D, D01, VILLAGE_A, History, march_history
 from tests.conftest import migrated
 from xinfang.storage import Database, UnitOfWork
 
@@ -47,6 +47,11 @@ class RatesContract:
     @pytest.fixture(scope="class")
     @classmethod
     def db(cls):
+        raise NotImplementedError
+
+    @pytest.fixture
+    def blank(self):
+        """A second, empty read model."""
         raise NotImplementedError
 
     @pytest.fixture(scope="class")
@@ -118,6 +123,40 @@ class RatesContract:
                                                         "Asia/Shanghai"), COUNTY, "month")["rows"]
         assert [(m["key"], m["registered"]) for m in months] == [("2026-01", 2), ("2026-02", 1), ("2026-03", 8), ("2026-04", 1)]
 
+    def test_the_dashboard_gives_each_statistic_as_asked_alone(self, fed):
+        """The leader's page asks everything in one statement over one fold of the cases: its
+        figures are the hand-computed ones, and each part is what its own endpoint answers."""
+        parts = ["rates", "summary", "ranking", *(f"by_{b}" for b in queries.BREAKDOWNS)]
+        all_time = rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"), "Asia/Shanghai")
+        for w in (march(JUNE), march(APRIL), all_time):
+            for sc in (COUNTY, TOWNSHIP_A, UNIT_A):
+                together = queries.statistics(fed, w, sc, parts, rate="timely_acceptance")
+                assert together["rates"] == queries.rate_figures(fed, w, sc)
+                assert together["summary"] == queries.summary(fed, w, sc)
+                assert together["ranking"] == queries.rankings(fed, w, sc, "timely_acceptance")
+                for b in queries.BREAKDOWNS:
+                    assert together[f"by_{b}"] == queries.breakdown(fed, w, sc, b), (b, sc)
+        together = queries.statistics(fed, march(JUNE), COUNTY, parts)
+        assert {k: (v["numerator"], v["denominator"]) for k, v in together["rates"].items() if k in rates.RATES} \
+            == figures(fed, COUNTY) == {"timely_acceptance": (7, 9), "on_time_reply": (5, 8), "evaluation": (6, 7),
+                                        "satisfaction": (4, 5), "first_time_resolution": (4, 6)}
+        assert together["summary"]["registered"] == 8 and together["summary"]["by_channel"] == {
+            "letter": 2, "online": 3, "visit": 3}
+        assert [(r["unit_id"], r["numerator"], r["denominator"]) for r in together["ranking"]["rows"]] == [
+            (D01, 2, 2), (A_GOV, 3, 5), (B_GOV, 0, 1)]
+
+    def test_a_letter_received_in_march_and_registered_in_april_counts_in_march_everywhere(self, blank):
+        """Its facts all happen after March, yet it was received in March: the counts of March hold
+        it, on the dashboard as alone."""
+        h = History()
+        h.case("L1", D(3, 31, 17), VILLAGE_A, registered=D(4, 2)).assigned(A_GOV, D(4, 2, 11))
+        feed(blank, h.events)
+        together = queries.statistics(blank, march(JUNE), COUNTY, ["rates", "summary", "by_month"])
+        assert together["summary"] == queries.summary(blank, march(JUNE), COUNTY)
+        assert together["summary"]["registered"] == 1
+        assert [(m["key"], m["registered"]) for m in together["by_month"]["rows"]] == [("2026-03", 1)]
+        assert together["rates"]["timely_acceptance"]["denominator"] == 0  # its limit falls in April
+
     def test_no_personal_data_in_any_reporting_table(self, fed):
         with fed.engine.connect() as c:
             for t in metadata.sorted_tables:
@@ -132,6 +171,11 @@ class TestSQLite(RatesContract):
         with migrated(f"sqlite:///{tmp_path_factory.mktemp('rates') / 'reporting.db'}", MIGRATIONS) as d:
             yield d
 
+    @pytest.fixture
+    def blank(self, tmp_path):
+        with migrated(f"sqlite:///{tmp_path / 'reporting.db'}", MIGRATIONS) as d:
+            yield d
+
 
 @pytest.mark.postgres
 class TestPostgres(RatesContract):
@@ -142,3 +186,8 @@ class TestPostgres(RatesContract):
         with migrated(url, MIGRATIONS) as d:
             yield d
         pg_server.drop_database(url)
+
+    @pytest.fixture
+    def blank(self, other_pg_url):
+        with migrated(other_pg_url, MIGRATIONS) as d:
+            yield d
