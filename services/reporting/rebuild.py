@@ -4,8 +4,9 @@ keeps answering from the active one; then switch the pointer and drop the old ge
 The log is append-only and is itself the projection's input (the live handler derives each fact
 from the log row it has just written), so a rebuild derives exactly what the live path derived.
 Switching: the rebuild locks the pointer row, applies the log rows its new generation still lacks,
-moves the pointer and commits. A live write takes a shared lock on the pointer row after writing
-its log row, so it either committed before (and its row is caught up) or sees the new generation.
+moves the pointer and commits. A live write reads the pointer under a shared lock in the same
+transaction as its log row, so it either committed before the switch (and its row is caught up)
+or waits for the switch and writes into the new generation.
 """
 from __future__ import annotations
 

@@ -118,6 +118,22 @@ class LiveBatchContract:
         apply(one, subs1, items, size=1)
         assert statistics(db) == statistics(other_db)
 
+    def test_a_replay_gives_what_one_event_at_a_time_gives_and_again_adds_nothing(self, db, other_db, tmp_path):
+        """projections.replay (bench/replay.py's path): batches written while the next is built,
+        the touched cases folded once at the end."""
+        from services.reporting import projections
+
+        items = deliveries(march_history())
+        one, subs1 = processor(other_db, tmp_path / "one", whole=False)
+        apply(one, subs1, items, size=1)
+        events = [env for _, env in items]
+        with db.engine.connect() as c:
+            gen = projections.active_generation(c)
+        batches = [events[i:i + 13] for i in range(0, len(events), 13)]
+        assert sum(projections.replay(db.engine, batches, gen)) == len(events)
+        assert statistics(db) == statistics(other_db)
+        assert sum(projections.replay(db.engine, batches[::-1], gen)) == 0
+        assert statistics(db) == statistics(other_db)
 
     def test_text_with_escapes_survives_the_bulk_path(self, db, other_db):
         from services.reporting import projections

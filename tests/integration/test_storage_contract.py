@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned
+from xinfang.storage.sets import one_of
 from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork
 from xinfang.storage.tables import events, inbox, outbox, positions
 
@@ -147,6 +148,21 @@ class StorageContract:
         with db.engine.connect() as c:
             got = {(r.partition): r.offset for r in c.execute(sa.select(positions))}
         assert got == {3: 10, 1: 2}
+
+    def test_one_of_many_finds_exactly_those_ids_whatever_they_hold(self, db):
+        """Batched reads ask "one of these ids" (xinfang.storage.sets): on PostgreSQL one array
+        written out as text, on SQLite chunks of IN; quotes, backslashes, commas and braces stay
+        themselves."""
+        odd = ['plain', 'with "quote"', 'back\\slash', 'a,b', '{brace}', 'NULL', ' spaced ', '信访']
+        many = odd + [f"c-{i:05d}" for i in range(1200)]  # more than one SQLite chunk
+        with UnitOfWork(db) as uow:
+            for i, case in enumerate(many + ["not-asked", "null"]):
+                uow.append(case, 0, [assigned(case)])
+        found = []
+        with db.engine.connect() as c:
+            for cond in one_of(c, events.c.stream_id, many):
+                found += c.execute(sa.select(events.c.stream_id).where(cond)).scalars().all()
+        assert sorted(found) == sorted(many)
 
     def test_migrations_run_twice_change_nothing(self, db):
         db.migrate(MIGRATIONS)

@@ -9,16 +9,56 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import postgres
+from psycopg.adapt import Dumper
 from sqlalchemy.dialects.postgresql import ARRAY
 
 SQLITE_CHUNK = 500
+
+
+class _ArrayText(str):
+    """A text[] value already written out in PostgreSQL's array syntax."""
+
+
+class _ArrayTextDumper(Dumper):
+    oid = postgres.types["text"].array_oid
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
+psycopg.adapters.register_dumper(_ArrayText, _ArrayTextDumper)
+
+
+class _TextArray(ARRAY):
+    """A list of strings as one text[] parameter, written out here: psycopg dumps a list element
+    by element in Python (60 ms for 20,000 ids, against 9 ms here), and a replay's batch passes
+    four such lists. Sent typed as text[], so the server parses it at bind time and plans with
+    the values, as for psycopg's own list."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(sa.Text)
+
+    def bind_processor(self, dialect):
+        def process(values):
+            if values is None:
+                return None
+            return _ArrayText("{" + ",".join("NULL" if v is None else
+                                             '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                                             for v in values) + "}")
+        return process
 
 
 def member(dialect: str, column, *, name: str | None = None, values: list | None = None):
     """``column`` is one of a list: the list is the parameter ``name`` (given at execution, for a
     statement built once), or ``values`` bound now. Pass at most one chunk (``chunks``) at a time."""
     if dialect == "postgresql":
+        if isinstance(column.type, sa.String):
+            return column == sa.any_(sa.bindparam(name, values, type_=_TextArray()))
         return column == sa.any_(sa.bindparam(name, values, type_=ARRAY(column.type)))
     return column.in_(sa.bindparam(name, values, expanding=True))
 
