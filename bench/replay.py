@@ -135,8 +135,9 @@ def case_events(rnd: random.Random, i: int, county: str, received: datetime, cha
 def history(province: bool, events: int | None, seed: int = 1):
     """Yields events; a county's five years, or a province's 100 counties up to ``events`` events."""
     rnd = random.Random(seed)
-    counties = [f"9999{c:02d}" for c in range(1, 101)] if province else ["999901"]
-    n_cases = (events or 10_000_000) // 9 + 1 if province else 54_500
+    # six-digit county codes (a division code is 12 digits): five cities of 20 counties, 999901 among them
+    counties = [f"99{95 + c // 20:02d}{c % 20 + 1:02d}" for c in range(100)][::-1] if province else ["999901"]
+    n_cases = (events or 10_000_000) * 10 // 78 + 1 if province else 54_500  # ~7.8 events a case
     span = (datetime(2026, 1, 1, tzinfo=CST) - START).total_seconds()
     earlier: dict[str, list[str]] = {c: [] for c in counties}
     made = 0
@@ -278,7 +279,8 @@ def main() -> None:
         w = rates.period_of(date(2025, 1, 1), date(2025, 12, 31), datetime(2026, 2, 1, tzinfo=CST), "Asia/Shanghai")
         for name, sc in (("county", queries.Scope(office_prefix="999901")),
                          ("township", queries.Scope(office_prefix="999901", division_prefix="999901003")),
-                         ("unit", queries.Scope(office_prefix="999901", unit_id="999901-d02"))):
+                         ("unit", queries.Scope(office_prefix="999901", unit_id="999901-d02")),
+                         *([("province", queries.Scope(office_prefix="99"))] if a.province else [])):
             times, out = [], None
             for _ in range(5):
                 t = time.perf_counter()

@@ -145,7 +145,7 @@ def main() -> None:
             "case file": (f"/cases/{case_id}", ("intake", f"/api/v1/cases/{case_id}", {})),
             "queue": ("/queue", ("routing", "/api/v1/queue", {"limit": 20})),
             "supervision, warnings": ("/supervision", ("supervision", "/api/v1/warnings", {"limit": 20})),
-            "dashboard": ("/dashboard", ("reporting", "/api/v1/stats/summary", {})),
+            "dashboard": ("/dashboard", ("reporting", "/api/v1/stats/dashboard", {})),
         }
         print(f"{'page':28} {'page p50':>9} {'page p95':>9} {'API p50':>9} {'API p95':>9}  (ms)")
         for name, (path, (svc, api_path, params)) in pages.items():

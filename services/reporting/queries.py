@@ -54,6 +54,15 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
 CANDIDATES = ("spans", "received", "either")
 
 
+def _starts_with(col, prefix: str):
+    """``col`` starts with ``prefix``, with a range first that the (generation, office) index
+    answers: ``LIKE 'p%'`` uses a btree only under the C collation, so on PostgreSQL with any
+    other the county's cases were found by reading every case of the province (300 ms at
+    1.1 million cases). The LIKE keeps the condition exact in any collation."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(col >= prefix, col < upper, col.startswith(prefix))
+
+
 def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
               *, candidates: str = "spans"):
     """One row per registered case in scope, as known at as_of: the columns the rates and counts use
@@ -67,7 +76,7 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
     rc = report_cases
     cand = [rc.c.generation == gen]
     if sc.office_prefix:
-        cand.append(rc.c.office.startswith(sc.office_prefix))
+        cand.append(_starts_with(rc.c.office, sc.office_prefix))
     if w is not None:
         def meets(lo, hi):
             cond = lo < w.until
