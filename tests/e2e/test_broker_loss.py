@@ -3,7 +3,6 @@ keeps nothing across a restart), republishing the stores restores the topics and
 model, without applying anything twice."""
 
 import pytest
-import sqlalchemy as sa
 
 from tests.e2e.conftest import RunningSystem
 from xinfang.config import SERVICES
@@ -12,15 +11,6 @@ from xinfang.supervisor import Stack
 
 pytestmark = pytest.mark.e2e
 
-
-
-def _count(url: str, sql: str) -> int:
-    e = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with e.connect() as c:
-            return int(c.execute(sa.text(sql)).scalar())
-    finally:
-        e.dispose()
 
 
 def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path):
@@ -54,12 +44,12 @@ def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path):
                 for cid in ids:
                     assert sys2.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200
                 # routing and supervision saw every registration again and changed nothing
-                assert _count(urls["routing"], "SELECT count(*) FROM events WHERE event_type = 'CaseAssigned'") == 5
+                assert sys2.scalar("routing", "SELECT count(*) FROM events WHERE event_type = 'CaseAssigned'") == 5
                 # supervision: per case DeadlineSet assignment + handling, DeadlineMet assignment,
                 # DeadlineSet objection + acceptance (it may still be catching up on the assignments)
                 clocks = "SELECT count(*) FROM events WHERE event_type IN ('DeadlineSet', 'DeadlineMet')"
-                sys2.wait_for(lambda: _count(urls["supervision"], clocks) >= 25, timeout=30, what="supervision")
-                assert _count(urls["supervision"], clocks) == 25
+                sys2.wait_for(lambda: sys2.scalar("supervision", clocks) >= 25, timeout=30, what="supervision")
+                assert sys2.scalar("supervision", clocks) == 25
                 new = sys2.register()
                 sys2.wait_for(lambda: sys2.get("reporting", "/api/v1/stats/summary").json()["registered"] == 6,
                               timeout=15, what="a new case after the refill")

@@ -3,20 +3,10 @@ import signal
 import time
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = pytest.mark.e2e
 
 N = 500
-
-
-def scalar(url: str, sql: str) -> int:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as c:
-            return int(c.execute(sa.text(sql)).scalar())
-    finally:
-        engine.dispose()
 
 
 def test_killing_routing_and_reporting_mid_stream_loses_and_duplicates_nothing(system):
@@ -32,10 +22,10 @@ def test_killing_routing_and_reporting_mid_stream_loses_and_duplicates_nothing(s
 
     def settled():
         s = system.get("reporting", "/api/v1/stats/summary").json()
-        a = scalar(system.db_urls["routing"], "SELECT count(*) FROM assignments")
-        d = scalar(system.db_urls["supervision"], "SELECT count(DISTINCT case_id) FROM deadlines")
+        a = system.scalar("routing", "SELECT count(*) FROM assignments")
+        d = system.scalar("supervision", "SELECT count(DISTINCT case_id) FROM deadlines")
         # four clocks per assigned case: assignment, handling, and from the assignment objection, acceptance
-        c = scalar(system.db_urls["supervision"], "SELECT count(*) FROM deadlines")
+        c = system.scalar("supervision", "SELECT count(*) FROM deadlines")
         got = (s["registered"], s["assigned"], a, d, c)
         return got == (N, N, N, N, 4 * N) or got
 
@@ -45,12 +35,12 @@ def test_killing_routing_and_reporting_mid_stream_loses_and_duplicates_nothing(s
     assert settled() is True
     # exactly one assignment event per case, one per stage of deadlines: nothing applied twice
     # (reporting hears supervision's four DeadlineSet per case: two at registration, two at assignment)
-    assert scalar(system.db_urls["routing"], "SELECT count(*) FROM events WHERE event_type='CaseAssigned'") == N
-    assert scalar(system.db_urls["supervision"], "SELECT count(*) FROM deadlines") == 4 * N
-    assert scalar(system.db_urls["supervision"], "SELECT count(*) FROM events WHERE event_type='DeadlineSet'") == 4 * N
-    heard = lambda: scalar(system.db_urls["reporting"], "SELECT count(*) FROM inbox WHERE consumer='reporting'")  # noqa: E731
+    assert system.scalar("routing", "SELECT count(*) FROM events WHERE event_type='CaseAssigned'") == N
+    assert system.scalar("supervision", "SELECT count(*) FROM deadlines") == 4 * N
+    assert system.scalar("supervision", "SELECT count(*) FROM events WHERE event_type='DeadlineSet'") == 4 * N
+    heard = lambda: system.scalar("reporting", "SELECT count(*) FROM inbox WHERE consumer='reporting'")  # noqa: E731
     system.wait_for(lambda: heard() >= N + N + 4 * N, timeout=180, what="reporting to hear all")
-    assert scalar(system.db_urls["reporting"],
+    assert system.scalar("reporting",
                   "SELECT count(*) FROM inbox WHERE consumer='reporting'") == N + N + 4 * N
     sample = case_ids[151]  # registered while routing was dead
     assert system.get("routing", f"/api/v1/cases/{sample}/assignment").status_code == 200
