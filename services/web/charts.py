@@ -42,6 +42,9 @@ def columns(rows: list[tuple[str, float | None]], *, title: str = "", width: int
     base, left = height - 30, 30
     step = (width - left - 10) / len(rows)
     bw = max(4, int(step * 0.7))
+    # whole labels ("2026年11月"), on every n-th column so that they do not overlap: cutting them
+    # to their last characters had read "6年11月"
+    every = max(1, -(-10 * max(len(str(k)) for k, _ in rows) // max(int(step), 1)))
     out = [f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
            f'<line x1="{left}" y1="{base}" x2="{width - 5}" y2="{base}" stroke="#888"/>']
@@ -51,7 +54,8 @@ def columns(rows: list[tuple[str, float | None]], *, title: str = "", width: int
         out.append(f'<rect x="{x:.0f}" y="{base - hgt}" width="{bw}" height="{hgt}" fill="{PALETTE}">'
                    f'<title>{escape(str(k))}: {v}</title></rect>'
                    f'<text x="{x + bw / 2:.0f}" y="{base - hgt - 4}" font-size="11" text-anchor="middle">{"" if v is None else v}</text>'
-                   f'<text x="{x + bw / 2:.0f}" y="{base + 14}" font-size="10" text-anchor="middle">{escape(str(k)[-5:])}</text>')
+                   + (f'<text x="{x + bw / 2:.0f}" y="{base + 14}" font-size="10" text-anchor="middle">{escape(str(k))}</text>'
+                      if i % every == 0 else ""))
     out.append("</svg>")
     return Markup("".join(out))
 
