@@ -51,7 +51,7 @@ class Params:
         return rates.period_of(self.frm, self.to, self.as_of, rates.rules().timezone), sc
 
 
-DASHBOARD = ("rates", "summary", "ranking", "by_month", "by_category", "by_division")
+DASHBOARD = ("rates", "summary", "ranking", "by_month", "by_category", "by_township")
 
 
 def router(runtime) -> APIRouter:
@@ -92,7 +92,7 @@ def router(runtime) -> APIRouter:
                               p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
         """What the leader's page shows, from one snapshot and one fold of the cases: ``rates``,
         ``summary``, ``ranking`` (units by ``rate``) and ``breakdowns`` by month, category and
-        division, each as its own endpoint answers it."""
+        township, each as its own endpoint answers it."""
         if rate not in rates.RATES:
             raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
         w, sc = p.resolve(me)

@@ -19,7 +19,7 @@ COUNT_HEADERS = [("registered", "登记件数（批次）"), ("person_times", "�
                  ("collective", "集体信访"), ("law_related", "涉法涉诉"), ("assigned", "已交办"), ("open", "未办结"),
                  ("overdue", "超期"), ("backlog", "积案")]
 BREAKDOWN_ZH = {"channel": "按渠道", "category": "按问题类别", "purpose": "按信访目的", "division": "按区划",
-                "unit": "按责任单位", "month": "按月份"}
+                "township": "按乡镇", "unit": "按责任单位", "month": "按月份"}
 
 
 def period(kind: str, value: str | None) -> tuple[date, date, str]:

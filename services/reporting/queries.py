@@ -155,7 +155,7 @@ def _row(m) -> dict:
     return out
 
 
-BREAKDOWNS = ("channel", "category", "purpose", "division", "unit", "month")
+BREAKDOWNS = ("channel", "category", "purpose", "division", "township", "unit", "month")
 
 def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *, rate: str = "on_time_reply",
                r: rates.ReportingRules | None = None) -> dict[str, dict]:
@@ -198,7 +198,7 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
             by = part[3:]
             key = _month_key(c, gen, v, w, r) if by == "month" else {
                 "channel": v.c.channel, "category": v.c.category_code, "purpose": v.c.purpose,
-                "division": v.c.division_code, "unit": v.c.unit_id}[by]
+                "division": v.c.division_code, "township": _township(v.c.division_code), "unit": v.c.unit_id}[by]
             if key is None:  # no case received in the period: no months
                 continue
             branches.append(branch(part, key, counts=True, where=w.holds(v.c.received_at)))
@@ -250,6 +250,12 @@ def breakdown(db: Database, w: rates.Window, sc: Scope, by: str, r: rates.Report
     return statistics(db, w, sc, [f"by_{by}"], r=r)[f"by_{by}"]
 
 
+def _township(code):
+    """The township a division code lies in (its first nine digits, then 000): a village's cases
+    counted with its township's; a county-level code stays the county's."""
+    return sa.func.substr(code, 1, 9).concat(sa.literal_column("'000'"))
+
+
 def _month_key(c, gen: int, v, w: rates.Window, r: rates.ReportingRules):
     """The month (YYYY-MM in the reporting time zone) a case was received in, as SQL. The month
     starts are computed here (zone rules stay in Python, the same on SQLite and PostgreSQL) and
@@ -290,7 +296,7 @@ def label(by: str, key: str | None) -> str | None:
         return CHANNEL_ZH.get(key, key)
     if by == "purpose":
         return PURPOSE_ZH.get(key, key)
-    if by == "division":
+    if by in ("division", "township"):
         d = _division(key)
         return d.name if d else key
     if by == "unit":

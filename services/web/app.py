@@ -425,7 +425,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
             a.get("supervision", "/api/v1/backlog", limit=100), units(a, me), divisions(a, me))
         rates, summary, ranking, months, cats, towns = (
             Part(stats.data[k] if k in stats.data else stats.data["breakdowns"][k]) if stats.ok else stats
-            for k in ("rates", "summary", "ranking", "month", "category", "division"))
+            for k in ("rates", "summary", "ranking", "month", "category", "township"))
         owned = [b for b in (backlog.data or {}).get("items", []) if b.get("owner_leader") == me["username"]] \
             if backlog.ok else None
         month = datetime.now(BEIJING).strftime("%Y-%m")

@@ -119,6 +119,11 @@ class RatesContract:
         assert queries.summary(fed, march(APRIL), COUNTY)["registered"] == 7
         units = {r["key"]: r["registered"] for r in queries.breakdown(fed, march(JUNE), COUNTY, "unit")["rows"]}
         assert units == {A_GOV: 4, B_GOV: 1, D01: 3}
+        # the villages' cases counted with their townships'; the county's own case stays the county's
+        towns = queries.breakdown(fed, march(JUNE), COUNTY, "township")["rows"]
+        assert [(t["key"], t["registered"]) for t in towns] == [
+            ("999901000000", 1), ("999901001000", 5), ("999901002000", 2)]
+        assert towns[1]["label"] == queries.label("division", "999901001000") != "999901001000"
         months = queries.breakdown(fed, rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"),
                                                         "Asia/Shanghai"), COUNTY, "month")["rows"]
         assert [(m["key"], m["registered"]) for m in months] == [("2026-01", 2), ("2026-02", 1), ("2026-03", 8), ("2026-04", 1)]
