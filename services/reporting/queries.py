@@ -51,9 +51,6 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
     return base
 
 
-CANDIDATES = ("spans", "received", "either")
-
-
 def _starts_with(col, prefix: str):
     """``col`` starts with ``prefix``, with a range first that the (generation, office) index
     answers: ``LIKE 'p%'`` uses a btree only under the C collation, so on PostgreSQL with any
@@ -146,7 +143,6 @@ def _counts(v, w: rates.Window, r: rates.ReportingRules):
 
 COUNT_KEYS = ("registered", "assigned", "person_times", "visit_batches", "visit_person_times", "online",
               "first_petition", "repeat", "skip_level", "collective", "law_related", "open", "overdue", "backlog")
-RATE_KEYS = tuple(f"{k}_{part}" for k in rates.RATES for part in ("n", "d"))
 
 
 def _row(m) -> dict:
@@ -156,6 +152,7 @@ def _row(m) -> dict:
 
 
 BREAKDOWNS = ("channel", "category", "purpose", "division", "township", "unit", "month")
+
 
 def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *, rate: str = "on_time_reply",
                r: rates.ReportingRules | None = None) -> dict[str, dict]:
