@@ -306,10 +306,15 @@ def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
         cur.close()
 
 
+def fact_rows(logs: list[dict], generation: int) -> list[dict]:
+    """The typed facts of many log rows."""
+    days = rules().acceptance_limit_days
+    return [fact_row(r, generation, days) for r in logs]
+
+
 def insert_facts(conn: sa.Connection, logs: list[dict], generation: int) -> None:
     """The facts of many log rows into one generation, their supersession, their cases' rows."""
-    days = rules().acceptance_limit_days
-    _insert_fact_rows(conn, [fact_row(r, generation, days) for r in logs], generation)
+    _insert_fact_rows(conn, fact_rows(logs, generation), generation)
 
 
 def _insert_fact_rows(conn: sa.Connection, rows: list[dict], generation: int, *, fold: bool = True) -> None:
@@ -329,9 +334,8 @@ class Prepared:
 
 
 def prepare(envelopes: Iterable[Envelope], generation: int) -> Prepared:
-    days = rules().acceptance_limit_days
     logs = [log_row(e, keep_dict=True) for e in envelopes]
-    return Prepared(generation, logs, [fact_row(r, generation, days) for r in logs])
+    return Prepared(generation, logs, fact_rows(logs, generation))
 
 
 def write(conn: sa.Connection, p: Prepared, *, fold: bool = True) -> int:
