@@ -21,6 +21,11 @@ def _date(value: str | None, field: str) -> date | None:
         raise InvalidInput(f"{field}: expected a date YYYY-MM-DD", f"{field}：应为日期 YYYY-MM-DD", field=field)
 
 
+def _known_rate(rate: str) -> None:
+    if rate not in rates.RATES:
+        raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
+
+
 def _as_of(value: str | None) -> datetime:
     if not value:
         return datetime.now(timezone.utc)
@@ -82,8 +87,7 @@ def router(runtime) -> APIRouter:
     async def stats_rankings(rate: str = Query("on_time_reply", description="|".join(rates.RATES)),
                              p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
         """Units ranked by one rate (五率排名)."""
-        if rate not in rates.RATES:
-            raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
+        _known_rate(rate)
         w, sc = p.resolve(me)
         return await asyncio.to_thread(queries.rankings, db, w, sc, rate)
 
@@ -93,8 +97,7 @@ def router(runtime) -> APIRouter:
         """What the leader's page shows, from one snapshot and one fold of the cases: ``rates``,
         ``summary``, ``ranking`` (units by ``rate``) and ``breakdowns`` by month, category and
         township, each as its own endpoint answers it."""
-        if rate not in rates.RATES:
-            raise InvalidInput(f"rate: one of {', '.join(rates.RATES)}", f"rate：应为 {'、'.join(rates.RATES)} 之一", field="rate")
+        _known_rate(rate)
         w, sc = p.resolve(me)
         found = await asyncio.to_thread(queries.statistics, db, w, sc, DASHBOARD, rate=rate)
         return {"rates": found["rates"], "summary": found["summary"], "ranking": found["ranking"],
