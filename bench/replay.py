@@ -132,12 +132,13 @@ def case_events(rnd: random.Random, i: int, county: str, received: datetime, cha
     return case, out
 
 
-def history(province: bool, events: int | None, seed: int = 1):
-    """Yields events; a county's five years, or a province's 100 counties up to ``events`` events."""
+def history(province: bool, events: int | None, seed: int = 1, cases: int = 54_500):
+    """Yields events; a county's five years (``cases`` cases), or a province's 100 counties up to
+    ``events`` events."""
     rnd = random.Random(seed)
     # six-digit county codes (a division code is 12 digits): five cities of 20 counties, 999901 among them
     counties = [f"99{95 + c // 20:02d}{c % 20 + 1:02d}" for c in range(100)][::-1] if province else ["999901"]
-    n_cases = (events or 10_000_000) * 10 // 78 + 1 if province else 54_500  # ~7.8 events a case
+    n_cases = (events or 10_000_000) * 10 // 78 + 1 if province else cases  # ~7.8 events a case
     span = (datetime(2026, 1, 1, tzinfo=CST) - START).total_seconds()
     earlier: dict[str, list[str]] = {c: [] for c in counties}
     made = 0
@@ -199,6 +200,7 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true")
     ap.add_argument("--province", action="store_true", help="100 counties, 10,000,000 events")
     ap.add_argument("--events", type=int, default=None, help="stop after this many events")
+    ap.add_argument("--cases", type=int, default=54_500, help="the county's cases over its five years")
     ap.add_argument("--batch", type=int, default=20_000, help="events per transaction on the batched path")
     ap.add_argument("--baseline", type=int, default=2_000, help="events through the one-per-transaction path")
     ap.add_argument("--live", type=int, default=6_000, help="events through the live consumer's apply step")
@@ -252,7 +254,7 @@ def main() -> None:
         n, spent, gen_t, shown = 0, 0.0, 0.0, 0
         # generated a group of batches at a time, outside the timed part; each group is replayed
         # through projections.replay, which builds one batch's rows while the last is written
-        it = chunks(history(a.province, a.events), a.batch * GROUP)
+        it = chunks(history(a.province, a.events, cases=a.cases), a.batch * GROUP)
         while True:
             g = time.perf_counter()
             group = next(it, None)
@@ -296,7 +298,9 @@ def main() -> None:
         print(f"load average now {os.getloadavg()[0]:.1f}")
     finally:
         db.dispose()
-        if not a.keep:
+        if a.keep:
+            print(f"kept: {db.engine.url.render_as_string(hide_password=False)}")
+        else:
             drop()
 
 
