@@ -65,6 +65,10 @@ def _create_read_engine(url: str, *, echo: bool) -> sa.Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA query_only=ON")
+        # reports sort and group every case of a county: 64 MiB of pages rather than 2, and
+        # temporary b-trees (a materialized CTE, GROUP BY) in memory, not in a file (-5 to -15 %)
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")
