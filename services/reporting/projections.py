@@ -277,9 +277,26 @@ def _pg_type(col: sa.Column) -> str:
     raise TypeError(f"{col.table.name}.{col.name}: no binary COPY type for {t!r}")
 
 
+def _sqlite_time(x: datetime | None) -> str | None:
+    """A UTC time as SQLAlchemy's SQLite text form, which the queries compare."""
+    if x is None:
+        return None
+    if x.utcoffset():
+        x = x.astimezone(timezone.utc)
+    return x.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_rows(table: sa.Table, rows: list[dict]) -> list[tuple]:
+    """The rows' values for an INSERT of the table's columns the first row has, in table order."""
+    layout = [(c.name, isinstance(c.type, UtcDateTime)) for c in table.columns if c.name in rows[0]]
+    return [tuple(_sqlite_time(r[c]) if t else r[c] for c, t in layout) for r in rows]
+
+
 def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
     """Many rows at once, past SQLAlchemy's per-value processing: COPY on PostgreSQL, executemany
-    on SQLite (UTC datetimes as SQLAlchemy's SQLite text form, which the queries compare)."""
+    on SQLite. On SQLite a row may carry its values already converted under "_sqlite" (``prepare``
+    builds them in its own thread: converting the times had taken a third of the replay's main
+    thread), all but ``superseded_at``, which ``supersede`` sets later."""
     cols = [c.name for c in table.columns if c.name in rows[0]]
     names = ", ".join(f'"{c}"' for c in cols)
     cur = conn.connection.dbapi_connection.cursor()
@@ -291,17 +308,15 @@ def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
                 for r in rows:
                     cp.write_row([r[c] for c in cols])
         else:
-            times = {c.name for c in table.columns if isinstance(c.type, UtcDateTime)}
-
-            def text(x):
-                if x is None:
-                    return None
-                if x.utcoffset():
-                    x = x.astimezone(timezone.utc)
-                return x.replace(tzinfo=None).isoformat(" ", "microseconds")
-            conv = [(c, c in times) for c in cols]
-            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(cols))})",
-                            [tuple(text(r[c]) if t else r[c] for c, t in conv) for r in rows])
+            if "_sqlite" in rows[0]:
+                values = [r["_sqlite"] for r in rows]
+                if "superseded_at" in cols:
+                    i = cols.index("superseded_at")
+                    values = [v if r["superseded_at"] is None else
+                              (*v[:i], _sqlite_time(r["superseded_at"]), *v[i + 1:]) for v, r in zip(values, rows)]
+            else:
+                values = _sqlite_rows(table, rows)
+            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(cols))})", values)
     finally:
         cur.close()
 
@@ -333,9 +348,14 @@ class Prepared:
     facts: list[dict]
 
 
-def prepare(envelopes: Iterable[Envelope], generation: int) -> Prepared:
+def prepare(envelopes: Iterable[Envelope], generation: int, dialect: str | None = None) -> Prepared:
     logs = [log_row(e, keep_dict=True) for e in envelopes]
-    return Prepared(generation, logs, fact_rows(logs, generation))
+    facts = fact_rows(logs, generation)
+    if dialect == "sqlite" and logs:  # the insert's values, times converted, here rather than in write
+        for table, rows in ((report_log, logs), (report_facts, facts)):
+            for r, v in zip(rows, _sqlite_rows(table, rows)):
+                r["_sqlite"] = v
+    return Prepared(generation, logs, facts)
 
 
 def write(conn: sa.Connection, p: Prepared, *, fold: bool = True) -> int:
@@ -374,7 +394,7 @@ def replay(engine: sa.Engine, batches: Iterable[list[Envelope]], generation: int
     generation's report_cases lag its facts: replay into a generation no query reads yet."""
     def next_prepared(it):
         batch = next(it, None)
-        return None if batch is None else prepare(batch, generation)
+        return None if batch is None else prepare(batch, generation, engine.dialect.name)
 
     it = iter(batches)
     touched: set[str] = set()

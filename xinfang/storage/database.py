@@ -123,6 +123,7 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: a bulk load's random-key index pages (+10 %)
             cur.close()
 
         @event.listens_for(engine, "begin")
