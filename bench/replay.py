@@ -7,7 +7,9 @@ how fast the year's rates are answered from it.
    not, handling deadline, extension with its re-issued deadline, reply, evaluation, review with
    its own reply, closure); about 15 % repeat petitions naming their earlier case. The first year
    is "imported": recorded on 2022-01-10 with its real dates. ``--province`` spreads the cases
-   over 100 counties and 10,000,000 events (``--events N`` for a shorter run).
+   over 100 counties and 10,000,000 events (``--events N`` for a shorter run). Event ids are
+   time-ordered, made from each event's recorded time as producers make them (``xinfang/ids.py``);
+   ``--random-ids`` makes them random, as events recorded before that change have them.
 2. Baseline: the live handler one event per transaction (``projections.on_event`` in its own
    UnitOfWork), over the first ``--baseline`` events. Then the live consumer's apply step (the
    stream runtime's, inbox included) on batches as the broker delivers them, over ``--live``
@@ -46,6 +48,7 @@ from services.reporting import projections, queries, rates, streams  # noqa: E40
 from services.reporting.bootstrap import MIGRATIONS  # noqa: E402
 from xinfang.contracts import Envelope, topic_for  # noqa: E402
 from xinfang.messaging.streams import BATCH_MAX as LIVE_BATCH, Message, StreamProcessor, Subscription  # noqa: E402
+from xinfang.ids import new_id  # noqa: E402
 from xinfang.storage import Database, UnitOfWork  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
@@ -54,12 +57,17 @@ IMPORTED_AT = datetime(2022, 1, 10, 9, tzinfo=CST)
 CATEGORIES = [f"{i:02d}{j:02d}" for i in range(1, 12) for j in range(1, 4)]
 
 
+RANDOM_IDS = False  # --random-ids: version-4 event ids, as producers made them before xinfang/ids.py
+
+
 def env(kind, case, office, at, payload, recorded=None, producer="intake"):
+    recorded_at = (recorded or at + timedelta(seconds=1)).astimezone(timezone.utc)
     return Envelope.model_construct(
-        event_id=str(uuid.uuid4()), event_type=kind, schema_version=2 if kind == "CaseRegistered" else 1,
+        event_id=str(uuid.uuid4()) if RANDOM_IDS else new_id(recorded_at),
+        event_type=kind, schema_version=2 if kind == "CaseRegistered" else 1,
         case_id=case, office=office, actor="bench", producer=producer, stream_version=0,
         occurred_at=at.astimezone(timezone.utc),
-        recorded_at=(recorded or at + timedelta(seconds=1)).astimezone(timezone.utc),
+        recorded_at=recorded_at,
         correlation_id=case, causation_id=None, payload=payload)
 
 
@@ -205,10 +213,15 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=2_000, help="events through the one-per-transaction path")
     ap.add_argument("--live", type=int, default=6_000, help="events through the live consumer's apply step")
     ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument("--random-ids", action="store_true",
+                    help="version-4 event ids (events recorded before ids became time-ordered)")
     a = ap.parse_args()
+    global RANDOM_IDS
+    RANDOM_IDS = a.random_ids
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; database "
-          f"{'PostgreSQL' if a.postgres else 'SQLite'}; history {'province' if a.province else 'county'}")
+          f"{'PostgreSQL' if a.postgres else 'SQLite'}; history {'province' if a.province else 'county'}; "
+          f"event ids {'random (version 4)' if a.random_ids else 'time-ordered (version 7)'}")
     base_db, base_drop = fresh_db(a.postgres)
     try:
         sample = list(history(a.province, a.baseline, seed=2))

@@ -12,6 +12,7 @@ from services.intake.adapters import cases, divisions, petitioners, units
 from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
 from xinfang.errors import DomainError, NotFound
+from xinfang.ids import new_id
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal, division_prefix
 from xinfang.auth import require_role
@@ -30,7 +31,7 @@ STATUS_ZH = {"registered": "已登记", "assigned": "已交办", "accepted": "�
 
 def register_petition(db: Database, vault: PiiVault, user: Principal, reg: domain.Registration, *,
                       occurred_at: datetime | None = None) -> dict:
-    case_id = str(uuid.uuid4())
+    case_id = new_id()
     with UnitOfWork(db) as uow:
         return _record(uow, vault, user, reg, case_id, occurred_at=occurred_at)
 

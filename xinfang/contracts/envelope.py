@@ -7,11 +7,12 @@ Times are UTC ISO-8601. ``payload`` is validated against the schema registered f
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from xinfang.ids import new_id
 
 
 class DecodeError(ValueError):
@@ -25,7 +26,7 @@ def utcnow() -> datetime:
 class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = Field(default_factory=new_id)
     event_type: str
     schema_version: int
     case_id: str
@@ -66,7 +67,7 @@ def new_envelope(
     from xinfang.contracts.registry import registry
 
     spec = registry.spec_for_model(type(payload))
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     return Envelope(
         event_id=event_id,
         event_type=spec.name,
