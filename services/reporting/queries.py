@@ -169,9 +169,10 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
     ``rates``, ``summary`` (counts of the cases received in the period), ``ranking`` (units by
     ``rate``) and ``by_<breakdown>``. Each answer is shaped as its own endpoint answers it.
 
-    The case view is a materialized CTE that every part groups in its own branch of one UNION ALL
-    (columns: part, key, the counts, the rates' numerators and denominators; NULL where a part has
-    none): the dashboard's six statistics fold the cases once, not six times."""
+    The case view is a CTE that every part groups in its own branch of one UNION ALL (columns:
+    part, key, the counts, the rates' numerators and denominators; NULL where a part has none),
+    materialized where there are several: the dashboard's six statistics fold the cases once, not
+    six times."""
     r = r or rates.rules()
     parts = list(dict.fromkeys(parts))
     counted = {"by_channel" if p == "summary" else p for p in parts} - {"rates", "ranking"}
@@ -182,8 +183,11 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
             c.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         gen = active_generation(c)
         candidates = "either" if counted and rated else "received" if counted else "spans"
-        v = (case_view(gen, w.as_of, sc, r, w, candidates=candidates, sqlite=c.dialect.name == "sqlite")
-             .cte("v").prefix_with("MATERIALIZED"))
+        v = case_view(gen, w.as_of, sc, r, w, candidates=candidates, sqlite=c.dialect.name == "sqlite").cte("v")
+        if len(counted) + len(rated) > 1:
+            # folded once for every branch; a single question lets the planner inline the view
+            # instead (PostgreSQL: a year's rates at 100,000 cases 111 -> 86 ms)
+            v = v.prefix_with("MATERIALIZED")
         defs = rates.definitions(v, w, r)
 
         def none(t):  # typed: PostgreSQL takes two untyped NULLs in a UNION for text
