@@ -106,7 +106,7 @@ def _apply_org(uow: UnitOfWork, env: Envelope) -> None:
 def _append_org(uow: UnitOfWork, stream: str, payloads: list, actor: str) -> None:
     envs = [new_envelope(p, case_id=stream, office=stream[4:10] + "000000", actor=actor, producer=PRODUCER)
             for p in payloads]
-    for env in uow.append(stream, uow.stream_version(stream), envs):
+    for env in uow.append(stream, None, envs):
         _apply_org(uow, env)
 
 

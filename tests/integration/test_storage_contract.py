@@ -104,6 +104,19 @@ class StorageContract:
         assert sorted(results) == ["conflict", "ok"]
         assert count(db, events) == 1
 
+    def test_an_append_at_the_head_follows_whatever_the_stream_holds(self, db):
+        with UnitOfWork(db) as uow:
+            uow.append("h1", 0, [assigned("h1", "a")])
+        with UnitOfWork(db) as uow:
+            stored = uow.append("h1", None, [assigned("h1", "b"), assigned("h1", "c")])
+        assert [e.stream_version for e in stored] == [2, 3]
+        with UnitOfWork(db) as uow:
+            uow.append("h2", None, [assigned("h2", "a")])  # a new stream starts at 1
+        with ReadView(db) as view:
+            assert [(e.payload["unit_id"], e.stream_version) for e in view.load("h1")] == [("a", 1), ("b", 2), ("c", 3)]
+            assert [e.stream_version for e in view.load("h2")] == [1]
+        assert count(db, outbox) == 4
+
     def test_each_event_is_queued_in_the_outbox_in_the_same_transaction(self, db):
         with UnitOfWork(db) as uow:
             stored = uow.append("c1", 0, [assigned("c1"), assigned("c1")])

@@ -14,6 +14,19 @@ from xinfang.storage.tables import events, inbox, outbox, positions
 from xinfang.storage.sets import one_of
 
 
+# Built once: a statement built per call cost more than running it (SQLAlchemy derives each new
+# statement's cache key), and every consumed event runs these
+_STREAM_VERSION = sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == sa.bindparam("k_stream"))
+_INSERT_EVENTS, _INSERT_OUTBOX, _INSERT_INBOX = events.insert(), outbox.insert(), inbox.insert()
+_IS_APPLIED = sa.select(inbox.c.event_id).where(inbox.c.consumer == sa.bindparam("k_consumer"),
+                                                inbox.c.event_id == sa.bindparam("k_event"))
+_POSITION_KEY = ((positions.c.consumer == sa.bindparam("k_consumer")) & (positions.c.topic == sa.bindparam("k_topic"))
+                 & (positions.c.partition == sa.bindparam("k_partition")))
+_POSITION = sa.select(positions.c.offset).where(_POSITION_KEY)
+_INSERT_POSITION = positions.insert()
+_UPDATE_POSITION = positions.update().where(_POSITION_KEY)
+
+
 class ConcurrencyConflict(Exception):
     """The stream moved on since the caller read it (HTTP 409)."""
 
@@ -87,18 +100,21 @@ class UnitOfWork:
     # ---------------------------------------------------------------- event store
 
     def stream_version(self, stream_id: str) -> int:
-        v = self.conn.execute(
-            sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == stream_id)
-        ).scalar()
+        v = self.conn.execute(_STREAM_VERSION, {"k_stream": stream_id}).scalar()
         return int(v or 0)
 
     def load(self, stream_id: str) -> list[Envelope]:
         return load_stream(self.conn, stream_id)
 
-    def append(self, stream_id: str, expected_version: int, new: Iterable[Envelope]) -> list[Envelope]:
-        """Append events at expected_version+1.. and queue them in the outbox, atomically."""
+    def append(self, stream_id: str, expected_version: int | None, new: Iterable[Envelope]) -> list[Envelope]:
+        """Append events at expected_version+1.. and queue them in the outbox, atomically.
+        ``expected_version`` None: at the stream's head, whatever it is (one version read, where
+        reading it first to pass it in took two); a writer racing to the same version still fails
+        on the unique (stream, version) and raises ConcurrencyConflict."""
         actual = self.stream_version(stream_id)
-        if actual != expected_version:
+        if expected_version is None:
+            expected_version = actual
+        elif actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         now = datetime.now(timezone.utc)
         stored = [env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
@@ -108,14 +124,14 @@ class UnitOfWork:
         bodies = [encode(env).decode() for env in stored]
         try:  # one savepoint and one multi-row insert per append, not per event
             with self.conn.begin_nested():
-                self.conn.execute(events.insert(), [dict(
+                self.conn.execute(_INSERT_EVENTS, [dict(
                     event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
                     event_type=env.event_type, schema_version=env.schema_version,
                     case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
                 ) for env, body in zip(stored, bodies)])
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
-        self.conn.execute(outbox.insert(), [dict(
+        self.conn.execute(_INSERT_OUTBOX, [dict(
             event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
         ) for env, body in zip(stored, bodies)])
         self._appended += len(stored)
@@ -124,9 +140,7 @@ class UnitOfWork:
     # ---------------------------------------------------------------- inbox
 
     def is_applied(self, consumer: str, event_id: str) -> bool:
-        return self.conn.execute(
-            sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
-        ).first() is not None
+        return self.conn.execute(_IS_APPLIED, {"k_consumer": consumer, "k_event": event_id}).first() is not None
 
     def mark_applied(self, consumer: str, env: Envelope, topic: str, partition: int, offset: int) -> None:
         """Record that ``consumer`` applied ``env``; raises AlreadyApplied on a duplicate."""
@@ -156,7 +170,7 @@ class UnitOfWork:
         by another writer raises IntegrityError (the caller's transaction is then lost)."""
         now = datetime.now(timezone.utc)
         if items:
-            self.conn.execute(inbox.insert(), [dict(consumer=consumer, event_id=env.event_id, topic=topic,
+            self.conn.execute(_INSERT_INBOX, [dict(consumer=consumer, event_id=env.event_id, topic=topic,
                                                     partition=partition, offset=offset, applied_at=now)
                                                for env, topic, partition, offset in items])
         top: dict[tuple[str, int], int] = {}
@@ -178,12 +192,12 @@ class UnitOfWork:
         return fresh
 
     def record_position(self, consumer: str, topic: str, partition: int, offset: int) -> None:
-        key = (positions.c.consumer == consumer) & (positions.c.topic == topic) & (positions.c.partition == partition)
-        cur = self.conn.execute(sa.select(positions.c.offset).where(key)).scalar()
+        key = {"k_consumer": consumer, "k_topic": topic, "k_partition": partition}
+        cur = self.conn.execute(_POSITION, key).scalar()
         if cur is None:
-            self.conn.execute(positions.insert().values(consumer=consumer, topic=topic, partition=partition, offset=offset))
+            self.conn.execute(_INSERT_POSITION, dict(consumer=consumer, topic=topic, partition=partition, offset=offset))
         elif offset > cur:
-            self.conn.execute(positions.update().where(key).values(offset=offset))
+            self.conn.execute(_UPDATE_POSITION, {**key, "offset": offset})
 
     def execute(self, stmt, *args, **kw):
         return self.conn.execute(stmt, *args, **kw)
