@@ -49,11 +49,16 @@ def _now() -> datetime:
 # ------------------------------------------------------------------ the read model
 
 
+# built once: a statement built per call cost more than running it (SQLAlchemy derives each new
+# statement's cache key), and the consumer reads and writes a case's row for every event
+_ROW = sa.select(assignments).where(assignments.c.case_id == sa.bindparam("k_case"))
+_ROW_LOCKED = _ROW.with_for_update()
+_UPDATE_ROW = assignments.update().where(assignments.c.case_id == sa.bindparam("k_case"))
+_INSERT_ROW = assignments.insert()
+
+
 def _row(uow: UnitOfWork, case_id: str, lock: bool = False):
-    q = sa.select(assignments).where(assignments.c.case_id == case_id)
-    if lock:
-        q = q.with_for_update()
-    return uow.execute(q).mappings().first()
+    return uow.execute(_ROW_LOCKED if lock else _ROW, {"k_case": case_id}).mappings().first()
 
 
 def _update(uow: UnitOfWork, case_id: str, **values) -> None:
@@ -62,7 +67,7 @@ def _update(uow: UnitOfWork, case_id: str, **values) -> None:
     row = dict(_row(uow, case_id, lock=True))
     row.update(values)
     values["inbox_state"] = domain.inbox_state(row["state"], row["stage"], row["intake_state"])
-    uow.execute(assignments.update().where(assignments.c.case_id == case_id).values(**values))
+    uow.execute(_UPDATE_ROW, {"k_case": case_id, **values})
 
 
 def _project(uow: UnitOfWork, env: Envelope) -> None:
@@ -154,7 +159,7 @@ def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
         row.update(unit_id=decision.unit_id, rule=decision.rule, rule_id=decision.rule_id, mode="assign",
                    assigned_at=at, state=state, state_since=at, queue_reason=None,
                    inbox_state=domain.inbox_state(state, "handling", "open"))
-    uow.execute(assignments.insert().values(**row))
+    uow.execute(_INSERT_ROW, row)
 
 
 def on_review_requested(uow: UnitOfWork, env: Envelope, p: ReviewRequested) -> None:
