@@ -178,12 +178,14 @@ def chunks(it, size):
         yield buf
 
 
-def fresh_db(postgres: bool):
+def fresh_db(postgres: bool, migrations=MIGRATIONS, service: str = "reporting"):
+    """A new, migrated database (SQLite in a temporary folder, or PostgreSQL at 127.0.0.1) and a
+    function that drops it."""
     if postgres:
         import psycopg
 
         admin = os.environ.get("XINFANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-        name = f"xf_replay_{uuid.uuid4().hex[:8]}"
+        name = f"xf_bench_{service}_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{name}"')
         url = admin.rsplit("/", 1)[0] + f"/{name}"
@@ -192,14 +194,14 @@ def fresh_db(postgres: bool):
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     else:
-        d = tempfile.mkdtemp(prefix="xf-replay-")
-        url = f"sqlite:///{d}/reporting.db"
+        d = tempfile.mkdtemp(prefix=f"xf-bench-{service}-")
+        url = f"sqlite:///{d}/{service}.db"
 
         def drop():
             import shutil
             shutil.rmtree(d, ignore_errors=True)
     db = Database(url)
-    db.migrate(MIGRATIONS)
+    db.migrate(migrations)
     return db, drop
 
 

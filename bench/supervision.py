@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,36 +27,12 @@ from services.supervision import streams  # noqa: E402
 from services.supervision.handlers import Context  # noqa: E402
 from xinfang.contracts import topic_for  # noqa: E402
 from xinfang.messaging.streams import BATCH_MAX, Message, StreamProcessor  # noqa: E402
-from xinfang.storage import Database  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "supervision" / "migrations"
 
 
-def fresh_db(postgres: bool):
-    if postgres:
-        import psycopg
-        admin = os.environ.get("XINFANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-        name = f"xf_bench_sv_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-
-        def drop():
-            with psycopg.connect(admin, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        db = Database(admin.rsplit("/", 1)[0] + f"/{name}")
-    else:
-        d = tempfile.mkdtemp(prefix="xf-bench-sv-")
-        db = Database(f"sqlite:///{d}/supervision.db")
-
-        def drop():
-            import shutil
-            shutil.rmtree(d, ignore_errors=True)
-    db.migrate(MIGRATIONS)
-    return db, drop
-
-
 def run(postgres: bool, events: list, batch: int) -> float:
-    db, drop = fresh_db(postgres)
+    db, drop = replay.fresh_db(postgres, MIGRATIONS, "supervision")
     try:
         with tempfile.TemporaryDirectory() as faust_dir:
             subs = streams.subscriptions(Context())
