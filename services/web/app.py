@@ -74,6 +74,13 @@ class Reference:
         return value
 
 
+def short_id(value: str | None) -> str:
+    """An id as lists show it: its last eight characters, the random part. New ids are
+    time-ordered (xinfang/ids.py) and begin with their time, so cases registered the same minute
+    share their first eight."""
+    return (value or "")[-8:]
+
+
 def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     cfg = cfg or ConsoleSettings.from_env()
     app = FastAPI(title="Xinfang web console 信访网页工作台", docs_url=None, redoc_url=None, openapi_url=None)
@@ -82,6 +89,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     templates.env.globals.update(L=labels, charts=charts, NAV=NAV)
     templates.env.filters["bj"] = beijing
     templates.env.filters["lab"] = labels.label
+    templates.env.filters["short"] = short_id
     templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
     ref = Reference()

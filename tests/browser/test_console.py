@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from services.web.app import short_id
+
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -176,7 +178,7 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
     for path in ("/supervision", "/supervision?view=overdue", "/supervision?view=backlog", "/dashboard", "/queue",
                  "/inbox"):
         page = clerk.go(path)
-        assert theirs["case_id"][:8] not in page.content() and "外镇事项不可见" not in page.content(), path
+        assert short_id(theirs["case_id"]) not in page.content() and "外镇事项不可见" not in page.content(), path
     page = clerk.go(f"/cases/{theirs['case_id']}")
     assert "未找到" in page.inner_text("h1")
     clerk.shot("16-township-other-case-not-found")
