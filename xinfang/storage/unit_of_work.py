@@ -148,7 +148,7 @@ class UnitOfWork:
             raise AlreadyApplied(env.event_id)
         try:
             with self.conn.begin_nested():
-                self.conn.execute(inbox.insert().values(
+                self.conn.execute(_INSERT_INBOX, dict(
                     consumer=consumer, event_id=env.event_id, topic=topic, partition=partition,
                     offset=offset, applied_at=datetime.now(timezone.utc),
                 ))
