@@ -247,6 +247,26 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
     return out
 
 
+def year_on_year(db: Database, w: rates.Window, sc: Scope, current: dict,
+                 r: rates.ReportingRules | None = None) -> dict | None:
+    """First petitions (初信初访) and all cases received in the period against the same period a
+    year before (``Window.a_year_before``), as known at the same ``as_of``. ``current`` is the
+    period's summary, already counted. None for a period with no start."""
+    r = r or rates.rules()
+    before = w.a_year_before(r.timezone)
+    if before is None:
+        return None
+    previous = statistics(db, before, sc, ["summary"], r=r)["summary"]
+
+    def compare(key: str) -> dict:
+        now, then = current[key], previous[key]
+        return {"current": now, "previous": then,
+                "change": round((now - then) / then, 4) if then else None}
+    return {"first_petition": compare("first_petition"), "registered": compare("registered"),
+            "previous_period": {"from": before.start.isoformat(), "to": before.until.isoformat()},
+            **_context(w, sc)}
+
+
 def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
     return statistics(db, w, sc, ["rates"], r=r)["rates"]
 

@@ -62,9 +62,26 @@ class Window:
         cond = col < self.until
         return cond if self.start is None else sa.and_(col >= self.start, cond)
 
+    def a_year_before(self, tz: str) -> "Window | None":
+        """The same period one year earlier (同比), judged as known at the same ``as_of``: from the
+        start's day a year before to the day a year before ``until``, so a year to date compares
+        with the same days of last year. None for a period with no start."""
+        if self.start is None:
+            return None
+        return Window(year_before(self.start, tz), year_before(self.until, tz), self.as_of)
+
 
 def day_start(d: date, tz: str) -> datetime:
     return datetime.combine(d, time(0), tzinfo=ZoneInfo(tz))
+
+
+def year_before(t: datetime, tz: str) -> datetime:
+    """The same time of day on the same date a year earlier, in ``tz``; 29 February gives the 28th."""
+    local = t.astimezone(ZoneInfo(tz))
+    try:
+        return local.replace(year=local.year - 1)
+    except ValueError:
+        return local.replace(year=local.year - 1, day=28)
 
 
 def period_of(frm: date | None, to: date | None, as_of: datetime, tz: str) -> Window:

@@ -3,6 +3,7 @@ rates, a township user seeing nothing of another township, forms refusing bad in
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -147,7 +148,16 @@ def test_a_leader_reads_the_rates(system, console):
         assert name in rates
     assert page.locator("#summary .tile").count() >= 3
     assert page.locator("svg.chart").count() >= 1
+    # opened as such, the page shows the assessment year to date, and this year's first petitions
+    # against the same days of last year (初信初访同比)
+    year = datetime.now(timezone(timedelta(hours=8))).year
+    assert f"统计期间 {year}-01-01 至 不限" in rates
+    assert page.locator("#periods a.current").inner_text() == "本年度"
+    assert "同比" in page.inner_text("#year-on-year") and f"{year - 1}-01-01" in page.inner_text("#year-on-year")
     leader.shot("13-leader-dashboard")
+    page.click("#periods >> text=全部时间")
+    assert "统计期间 不限 至 不限" in page.inner_text("#rates")
+    assert page.locator("#year-on-year").count() == 0  # all time has no same period a year before
     page.fill("input[name=date_from]", "2026-01-01")
     page.fill("input[name=date_to]", "2026-12-31")
     page.click("#stats-filter button[type=submit]")

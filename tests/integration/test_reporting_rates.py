@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.reporting import projections, queries, rates
 from services.reporting.adapters import metadata
-from tests.integration.reporting_scenario import A_GOV, B_GOV, D, D01, VILLAGE_A, History, march_history
+from tests.integration.reporting_scenario import A_GOV, B_GOV, D, D01, VILLAGE_A, VILLAGE_B, History, march_history
 from tests.conftest import migrated
 from xinfang.storage import Database, UnitOfWork
 
@@ -161,6 +161,38 @@ class RatesContract:
         assert together["summary"]["registered"] == 1
         assert [(m["key"], m["registered"]) for m in together["by_month"]["rows"]] == [("2026-03", 1)]
         assert together["rates"]["timely_acceptance"]["denominator"] == 0  # its limit falls in April
+
+    def test_the_year_on_year_compares_first_petitions_with_the_same_days_a_year_before(self, blank):
+        """初信初访同比: a year to date on 10 March 2026 against 1 January - 10 March 2025, both as
+        known on 10 March 2026. A case received later in 2025 is not in the same period, a repeat
+        petition is not a first one, and one registered after as_of is not known yet."""
+        last_year = lambda month, day: D(month, day).replace(year=2025)  # noqa: E731
+        h = History()
+        h.case("P1", last_year(1, 20), VILLAGE_A)
+        h.case("P2", last_year(3, 9), VILLAGE_B)
+        h.case("P3", last_year(3, 9), VILLAGE_A, flags=("repeat",))
+        h.case("P4", last_year(3, 11), VILLAGE_A)  # after the same day of last year
+        h.case("C1", D(2, 2), VILLAGE_A)
+        h.case("C2", D(3, 1), VILLAGE_A, flags=("repeat",))
+        h.case("C3", D(3, 20), VILLAGE_A)  # received after as_of: not yet known
+        feed(blank, h.events)
+        as_of = D(3, 10, 12)
+        w = rates.period_of(date(2026, 1, 1), None, as_of, "Asia/Shanghai")
+        summary = queries.summary(blank, w, COUNTY)
+        yoy = queries.year_on_year(blank, w, COUNTY, summary)
+        assert yoy["first_petition"] == {"current": 1, "previous": 2, "change": -0.5}
+        assert yoy["registered"] == {"current": 2, "previous": 3, "change": round(-1 / 3, 4)}
+        assert yoy["previous_period"] == {"from": "2025-01-01T00:00:00+08:00", "to": "2025-03-10T12:00:00+08:00"}
+        # a township's: its own cases only; nothing a year before gives no change, not a division by zero
+        town_b = queries.Scope(office_prefix="999901", division_prefix="999901002")
+        yoy_b = queries.year_on_year(blank, w, town_b, queries.summary(blank, w, town_b))
+        assert yoy_b["first_petition"] == {"current": 0, "previous": 1, "change": -1.0}
+        march = rates.period_of(date(2026, 3, 1), date(2026, 3, 31), as_of, "Asia/Shanghai")
+        yoy_march = queries.year_on_year(blank, march, town_b, queries.summary(blank, march, town_b))
+        assert yoy_march["registered"] == {"current": 0, "previous": 1, "change": -1.0}
+        county_march = queries.year_on_year(blank, march, COUNTY, queries.summary(blank, march, COUNTY))
+        assert county_march["first_petition"] == {"current": 0, "previous": 1, "change": -1.0}
+        assert queries.year_on_year(blank, rates.Window(None, None, as_of), COUNTY, summary) is None
 
     def test_no_personal_data_in_any_reporting_table(self, fed):
         with fed.engine.connect() as c:
