@@ -32,6 +32,7 @@ assignments = Table(
 )
 Index("ix_assignments_inbox", assignments.c.unit_id, assignments.c.inbox_state)
 Index("ix_assignments_state", assignments.c.state)
+Index("ix_assignments_owner", assignments.c.owner_leader, assignments.c.state_since)
 
 rules = Table(
     "rules", metadata,

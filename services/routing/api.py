@@ -118,6 +118,12 @@ def router(runtime, issuer) -> APIRouter:
         """A unit's cases: to sign, to accept, in hand, objected; with counts."""
         return await asyncio.to_thread(handlers.inbox, runtime.db, me, unit_id, state, limit, offset)
 
+    @r.get("/owned-cases", tags=["assignment"])
+    async def owned_cases(me: Principal = user, leader: str | None = Query(None, description="whose (a leader: themself)"),
+                          limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+        """包案: the cases a leader has taken charge of, open ones first, with counts."""
+        return await asyncio.to_thread(handlers.owned_cases, runtime.db, me, leader, limit, offset)
+
     @r.get("/queue", tags=["assignment"])
     async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned"] | None = None,
                                limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from services.routing import domain
 from services.routing.adapters import assignments, units, users
 from services.routing.organisation import SqlDirectory
-from xinfang.auth import require_role
+from xinfang.auth import Forbidden, require_role
 from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import (CaseAccepted, CaseAssigned, CaseClosed, CaseNotAccepted, CaseObjected,
                                       CaseOwnedByLeader, CaseRegistered, CaseReplied, CaseSignedFor, ReviewRequested)
@@ -339,6 +339,36 @@ def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit:
                    "since": r["state_since"], "stage": r["stage"], "division_code": r["division_code"],
                    "category_code": r["category_code"], "summary": r["summary"], "owner_leader": r["owner_leader"],
                    "co_unit_ids": json.loads(r["co_unit_ids"])} for r in rows],
+    }
+
+
+def owned_cases(db: Database, user: Principal, leader: str | None, limit: int, offset: int) -> dict:
+    """包案: the cases a leader has taken personal charge of, in the caller's jurisdiction; those still
+    open first, each group longest in its state first. A leader sees their own; a supervisor,
+    dispatcher or admin names the leader."""
+    require_role(user, "leader", "supervisor", "dispatcher", "admin")
+    if user.role == "leader":
+        if leader not in (None, "", user.username):
+            raise Forbidden("a leader sees the cases they own, not another leader's",
+                            "领导只能查看本人包案的事项")
+        leader = user.username
+    elif not leader:
+        raise InvalidInput("leader: required (the leader whose cases to list)", "leader：必填（要查看的包案领导）",
+                           field="leader")
+    scope = [assignments.c.owner_leader == leader, assignments.c.office.startswith(user.prefix)]
+    done = sa.case((assignments.c.intake_state == "done", 1), else_=0)
+    with db.read() as c:
+        counts = dict(c.execute(sa.select(done, sa.func.count()).where(*scope).group_by(done)).all())
+        rows = c.execute(sa.select(assignments).where(*scope)
+                         .order_by(done, assignments.c.state_since, assignments.c.case_id)
+                         .limit(limit).offset(offset)).mappings().all()
+    return {
+        "leader": leader, "counts": {"open": counts.get(0, 0), "done": counts.get(1, 0)},
+        "total": counts.get(0, 0) + counts.get(1, 0), "limit": limit, "offset": offset,
+        "items": [{"case_id": r["case_id"], "unit_id": r["unit_id"], "state": r["state"], "stage": r["stage"],
+                   "inbox_state": r["inbox_state"], "done": r["intake_state"] == "done", "since": r["state_since"],
+                   "assigned_at": r["assigned_at"], "division_code": r["division_code"],
+                   "category_code": r["category_code"], "summary": r["summary"]} for r in rows],
     }
 
 

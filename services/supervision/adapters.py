@@ -45,6 +45,7 @@ cases = Table(
     # set for a case imported from the old system: when it came in. Crossings before then are
     # history, kept in the clock's level but never published as news
     Column("imported_at", UtcDateTime(), nullable=True),
+    Index("ix_sv_cases_owner", "owner_leader"),
 )
 
 # one pending crossing per (case, stage, level[, order]); the ticker fires fire_at <= now

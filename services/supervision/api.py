@@ -58,11 +58,12 @@ def router(runtime) -> APIRouter:
 
     @r.get("/backlog", tags=["deadlines"])
     async def backlog(unit_id: str | None = None, division_code: str | None = None,
+                      owner_leader: str | None = Query(None, description="only the cases this leader owns (包案)"),
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                       me: Principal = Depends(runtime.current_user)):
         """积案 ledger: open cases past a limit, oldest first, with the leader who owns each (包案)."""
         return await asyncio.to_thread(handlers.list_backlog, db, me, unit_id=unit_id, division_code=division_code,
-                                       limit=limit, offset=offset)
+                                       owner_leader=owner_leader, limit=limit, offset=offset)
 
     @r.post("/cases/{case_id}/supervision-orders", status_code=201, tags=["supervision orders"])
     async def issue_order(case_id: str, body: OrderIn, me: Principal = Depends(runtime.current_user)):

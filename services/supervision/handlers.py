@@ -458,11 +458,14 @@ def list_overdue(db: Database, me: Principal, *, unit_id=None, division_code=Non
             "offset": offset}
 
 
-def list_backlog(db: Database, me: Principal, *, unit_id=None, division_code=None, limit=50, offset=0,
-                 now: datetime | None = None) -> dict:
-    """积案 ledger: cases still open past a stage's limit, oldest first, with the leader who owns them."""
+def list_backlog(db: Database, me: Principal, *, unit_id=None, division_code=None, owner_leader=None, limit=50,
+                 offset=0, now: datetime | None = None) -> dict:
+    """积案 ledger: cases still open past a stage's limit, oldest first, with the leader who owns them
+    (``owner_leader``: only that leader's)."""
     now = now or utcnow()
     stmt = _filters(_overdue_stmt(me, now), unit_id, division_code)
+    if owner_leader:
+        stmt = stmt.where(cases.c.owner_leader == owner_leader)
     with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     items = [{"case_id": r["case_id"], "stage": r["stage"], "due_at": r["due_at"],

@@ -138,10 +138,16 @@ def test_one_case_through_its_whole_life(system, console):
 def test_a_leader_reads_the_rates(system, console):
     _needs(system, "reporting", "/api/v1/stats/dashboard",
            "/api/v1/exports/monthly.xlsx")
-    system.register(summary="统计用事项")
+    cid = system.register(summary="统计用事项")["case_id"]
+    system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
+                    timeout=20, what="the case in routing")
+    r = system.post("routing", f"/api/v1/cases/{cid}/ownership", {"leader": "demo-leader"}, user="demo-leader")
+    assert r.status_code in (200, 409), r.text
     leader = console("demo-leader")
     page = leader.page
     assert page.url.endswith("/dashboard")
+    # the cases the leader owns (包案), with their unit and state
+    assert short_id(cid) in page.inner_text("#owned")
     assert page.locator("#rates .unavailable").count() == 0, "the rates are not available"
     rates = page.inner_text("#rates")
     for name in ("及时受理率", "按期答复率", "满意率"):

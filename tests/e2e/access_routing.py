@@ -66,6 +66,20 @@ def ownership(system, w):
     assert r.status_code in (200, 409), r.text
 
 
+def owned_cases(system, w):
+    cid = _fresh_case_b(system)
+    _user(system, "leader-a", "leader", TOWNSHIP_A, "999901001-gov")
+    _user(system, "leader-b", "leader", TOWNSHIP_B, "999901002-gov")
+    _user(system, "dispatcher-a", "dispatcher", TOWNSHIP_A, "999901001-gov")
+    r = _as(system, "leader-b", "POST", "routing", f"/api/v1/cases/{cid}/ownership", {"leader": "leader-b"})
+    assert r.status_code == 200, r.text
+    theirs = _as(system, "leader-b", "GET", "routing", "/api/v1/owned-cases?limit=500").json()
+    assert cid in [i["case_id"] for i in theirs["items"]]
+    assert _as(system, "leader-a", "GET", "routing", "/api/v1/owned-cases?leader=leader-b").status_code == 403
+    named = _as(system, "dispatcher-a", "GET", "routing", "/api/v1/owned-cases?leader=leader-b&limit=500")
+    assert named.status_code == 200 and cid not in [i["case_id"] for i in named.json()["items"]]
+
+
 def inbox(system, w):
     cid = _fresh_case_b(system)  # the world's case may have been replied and closed by intake's rows
     assert _as(system, "clerk-a", "GET", "routing", "/api/v1/units/999901002-gov/inbox").status_code == 404
@@ -172,6 +186,7 @@ ROWS = {
     ("routing", "POST", "/api/v1/cases/{case_id}/objection"): objection,
     ("routing", "POST", "/api/v1/cases/{case_id}/ownership"): ownership,
     ("routing", "GET", "/api/v1/units/{unit_id}/inbox"): inbox,
+    ("routing", "GET", "/api/v1/owned-cases"): owned_cases,
     ("routing", "GET", "/api/v1/queue"): queue,
     ("routing", "GET", "/api/v1/rules"): rules_get,
     ("routing", "POST", "/api/v1/rules"): rules_post,

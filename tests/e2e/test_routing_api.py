@@ -163,6 +163,16 @@ def test_a_leader_takes_a_case_and_every_view_shows_it(system, users):
     box = system.get("routing", "/api/v1/units/999901003-gov/inbox?limit=500", user="h-t3").json()
     assert next(i for i in box["items"] if i["case_id"] == cid)["owner_leader"] == "demo-leader"
     assert assignment_of(system, cid, user="h-t3")["history"][-1]["event"] == "CaseOwnedByLeader"
+    # the leader's own list (包案), open cases first; others name the leader, handlers may not ask
+    owned = system.get("routing", "/api/v1/owned-cases?limit=500", user="demo-leader").json()
+    mine = next(i for i in owned["items"] if i["case_id"] == cid)
+    assert mine["unit_id"] == "999901003-gov" and not mine["done"] and owned["counts"]["open"] >= 1
+    assert [i["done"] for i in owned["items"]] == sorted(i["done"] for i in owned["items"])
+    r = system.get("routing", "/api/v1/owned-cases", user="demo-dispatcher")
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "leader"
+    r = system.get("routing", "/api/v1/owned-cases?leader=demo-leader&limit=500", user="demo-dispatcher")
+    assert cid in [i["case_id"] for i in r.json()["items"]]
+    assert system.get("routing", "/api/v1/owned-cases", user="h-t3").status_code == 403
 
 
 def test_a_review_request_goes_to_the_petition_office_of_the_level_above(system, users):
