@@ -56,8 +56,6 @@ class Params:
         return rates.period_of(self.frm, self.to, self.as_of, rates.rules().timezone), sc
 
 
-DASHBOARD = ("rates", "summary", "ranking", "by_month", "by_category", "by_township")
-
 
 def router(runtime) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
@@ -96,16 +94,12 @@ def router(runtime) -> APIRouter:
                               p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
         """What the leader's page shows, from one snapshot and one fold of the cases: ``rates``,
         ``summary``, ``ranking`` (units by ``rate``) and ``breakdowns`` by month, category and
-        township, each as its own endpoint answers it. Then ``year_on_year`` (同比), a second
+        township, each as its own endpoint answers it; and ``year_on_year`` (同比), from a second
         statement at the same ``as_of``: first petitions and all cases received against the same
         period a year before (null for a period with no start)."""
         _known_rate(rate)
         w, sc = p.resolve(me)
-        found = await asyncio.to_thread(queries.statistics, db, w, sc, DASHBOARD, rate=rate)
-        yoy = await asyncio.to_thread(queries.year_on_year, db, w, sc, found["summary"])
-        return {"rates": found["rates"], "summary": found["summary"], "ranking": found["ranking"],
-                "breakdowns": {k[3:]: v for k, v in found.items() if k.startswith("by_")},
-                "year_on_year": yoy}
+        return await asyncio.to_thread(queries.dashboard, db, w, sc, rate)
 
     def export(kind: str, field: str, fmt: str):
         async def endpoint(value: str | None = Query(None, alias=field), unit_id: str | None = None,

@@ -1,6 +1,7 @@
 """Reporting's questions, answered at query time from the fact rows known at ``as_of``."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable
 from datetime import datetime, timedelta
@@ -247,24 +248,47 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
     return out
 
 
+def _a_year_before(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules):
+    """The same period a year before and its summary (None, None for a period with no start)."""
+    before = w.a_year_before(r.timezone)
+    return (before, statistics(db, before, sc, ["summary"], r=r)["summary"]) if before else (None, None)
+
+
+def _compare(w: rates.Window, sc: Scope, current: dict, before: rates.Window | None, previous: dict | None):
+    if before is None:
+        return None
+
+    def compare(key: str) -> dict:
+        now, then = current[key], previous[key]
+        return {"current": now, "previous": then, "change": round((now - then) / then, 4) if then else None}
+    return {"first_petition": compare("first_petition"), "registered": compare("registered"),
+            "previous_period": {"from": before.start.isoformat(), "to": before.until.isoformat()},
+            **_context(w, sc)}
+
+
 def year_on_year(db: Database, w: rates.Window, sc: Scope, current: dict,
                  r: rates.ReportingRules | None = None) -> dict | None:
     """First petitions (初信初访) and all cases received in the period against the same period a
     year before (``Window.a_year_before``), as known at the same ``as_of``. ``current`` is the
     period's summary, already counted. None for a period with no start."""
     r = r or rates.rules()
-    before = w.a_year_before(r.timezone)
-    if before is None:
-        return None
-    previous = statistics(db, before, sc, ["summary"], r=r)["summary"]
+    return _compare(w, sc, current, *_a_year_before(db, w, sc, r))
 
-    def compare(key: str) -> dict:
-        now, then = current[key], previous[key]
-        return {"current": now, "previous": then,
-                "change": round((now - then) / then, 4) if then else None}
-    return {"first_petition": compare("first_petition"), "registered": compare("registered"),
-            "previous_period": {"from": before.start.isoformat(), "to": before.until.isoformat()},
-            **_context(w, sc)}
+
+DASHBOARD = ("rates", "summary", "ranking", "by_month", "by_category", "by_township")
+
+
+def dashboard(db: Database, w: rates.Window, sc: Scope, rate: str, r: rates.ReportingRules | None = None) -> dict:
+    """The leader's page: ``DASHBOARD``'s statistics in one statement, and beside it, on a second
+    connection, the same period a year before for ``year_on_year``."""
+    r = r or rates.rules()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        a_year_before = pool.submit(_a_year_before, db, w, sc, r)
+        found = statistics(db, w, sc, DASHBOARD, rate=rate, r=r)
+        before, previous = a_year_before.result()
+    return {"rates": found["rates"], "summary": found["summary"], "ranking": found["ranking"],
+            "breakdowns": {k[3:]: v for k, v in found.items() if k.startswith("by_")},
+            "year_on_year": _compare(w, sc, found["summary"], before, previous)}
 
 
 def rate_figures(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
