@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.web import charts, forms, labels
+from xinfang.auth import client_key
 from services.web.client import Api, ApiError, ConsoleSettings, Part, SignedOut, Unavailable, part, parts
 
 HERE = Path(__file__).parent
@@ -95,8 +96,8 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     ref = Reference()
     identities: dict[str, tuple[float, dict]] = {}
 
-    def api(request: Request) -> Api:
-        return Api(http, cfg.urls, request.cookies.get(COOKIE))
+    def api(request: Request, token: bool = True) -> Api:
+        return Api(http, cfg.urls, request.cookies.get(COOKIE) if token else None, client_key(request))
 
     async def signed_in(request: Request) -> tuple[Api, dict]:
         a = api(request)
@@ -173,7 +174,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         values = {"username": form.get("username", "")}
         nxt = _safe_next(form.get("next"))
         try:
-            r = await Api(http, cfg.urls, None).post("routing", "/api/v1/auth/sign-in",
+            r = await api(request, token=False).post("routing", "/api/v1/auth/sign-in",
                                                      {"username": form.get("username", ""),
                                                       "password": form.get("password", "")})
         except SignedOut:
@@ -500,12 +501,12 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         form = await request.form()
         code = (form.get("code") or "").strip()
         try:
-            await Api(http, cfg.urls, None).post("intake", f"/api/v1/track/{quote(code, safe='')}/evaluation",
+            await api(request, token=False).post("intake", f"/api/v1/track/{quote(code, safe='')}/evaluation",
                                                  forms.drop_empty({"rating": form.get("rating")}))
         except ApiError as exc:
             result = None
             try:
-                result = await Api(http, cfg.urls, None).get("intake", f"/api/v1/track/{quote(code, safe='')}")
+                result = await api(request, token=False).get("intake", f"/api/v1/track/{quote(code, safe='')}")
             except (ApiError, SignedOut):
                 pass
             return render(request, "track.html", status=exc.status, me=None, code=code, result=result,

@@ -74,11 +74,15 @@ class ApiError(Exception):
 class Api:
     """One user's view of the four services."""
 
-    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], token: str | None) -> None:
-        self.http, self.urls, self.token = http, urls, token
+    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], token: str | None,
+                 client: str | None = None) -> None:
+        self.http, self.urls, self.token, self.client = http, urls, token, client
 
     def _headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if self.client:  # the services' rate limits count each visitor, not the console (xinfang.auth.client_key)
+            h["X-Forwarded-For"] = self.client
+        return h
 
     async def request(self, method: str, service: str, path: str, *, params: dict | None = None,
                       json: Any = None, headers: dict | None = None) -> httpx.Response:

@@ -221,3 +221,15 @@ def test_public_tracking_is_rate_limited_and_unknown_codes_are_404(system):
     assert codes[0] == 404 and 429 in codes
     r = system.http.get(url)
     assert r.status_code == 429 and r.json()["error"]["message_zh"]
+
+
+def test_petitioners_tracking_through_the_console_each_have_their_own_limit(system):
+    """The console forwards each visitor's address: one visitor past the limit does not lock the
+    county's other petitioners out of the public page (they had shared the console's one limit)."""
+    with httpx.Client(base_url=system.start_web(), timeout=30) as web:
+        def look(visitor: str) -> str:
+            return web.get("/track", params={"code": "AAAA-BBBB-CDDD"}, headers={"X-Forwarded-For": visitor}).text
+        pages = [look("203.0.113.7") for _ in range(35)]
+        assert "频繁" not in pages[0] and "频繁" in pages[-1]
+        other = look("203.0.113.8")
+        assert "频繁" not in other and "AAAA-BBBB-CDDD" in other
