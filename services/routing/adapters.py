@@ -34,6 +34,14 @@ Index("ix_assignments_inbox", assignments.c.unit_id, assignments.c.inbox_state)
 Index("ix_assignments_state", assignments.c.state)
 Index("ix_assignments_owner", assignments.c.owner_leader, assignments.c.state_since)
 
+# the units asked to help with a case (协办), one row each: their inbox lists the case by unit
+co_handling = Table(
+    "co_handling", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+)
+Index("ix_co_handling_unit", co_handling.c.unit_id)
+
 rules = Table(
     "rules", metadata,
     Column("rule_id", String(64), primary_key=True),

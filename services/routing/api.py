@@ -113,9 +113,10 @@ def router(runtime, issuer) -> APIRouter:
 
     @r.get("/units/{unit_id}/inbox", tags=["assignment"])
     async def unit_inbox(unit_id: str, me: Principal = user,
-                         state: Literal["to_sign", "to_accept", "in_hand", "objected"] | None = None,
+                         state: Literal["to_sign", "to_accept", "in_hand", "objected", "co_handling"] | None = None,
                          limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
-        """A unit's cases: to sign, to accept, in hand, objected; with counts."""
+        """A unit's cases: to sign, to accept, in hand, objected; with counts; and apart, ``co_handling``:
+        the open cases it helps with (协办), each with its lead unit."""
         return await asyncio.to_thread(handlers.inbox, runtime.db, me, unit_id, state, limit, offset)
 
     @r.get("/owned-cases", tags=["assignment"])

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.routing import domain
-from services.routing.adapters import assignments, units, users
+from services.routing.adapters import assignments, co_handling, units, users
 from services.routing.organisation import SqlDirectory
 from xinfang.auth import Forbidden, require_role
 from xinfang.contracts import Envelope, new_envelope, registry
@@ -55,6 +55,7 @@ _ROW = sa.select(assignments).where(assignments.c.case_id == sa.bindparam("k_cas
 _ROW_LOCKED = _ROW.with_for_update()
 _UPDATE_ROW = assignments.update().where(assignments.c.case_id == sa.bindparam("k_case"))
 _INSERT_ROW = assignments.insert()
+_DELETE_CO = co_handling.delete().where(co_handling.c.case_id == sa.bindparam("k_case"))
 
 
 def _row(uow: UnitOfWork, case_id: str, lock: bool = False):
@@ -79,6 +80,9 @@ def _project(uow: UnitOfWork, env: Envelope) -> None:
         _update(uow, env.case_id, unit_id=p.unit_id, co_unit_ids=json.dumps(p.co_unit_ids), state="to_sign",
                 stage=p.stage, mode=p.mode, rule=p.rule, rule_id=_rule_id(p.rule), chosen_by=by_user,
                 reason=p.reason, assigned_at=at, state_since=at, objection_reason=None, queue_reason=None)
+        uow.execute(_DELETE_CO, {"k_case": env.case_id})
+        if p.co_unit_ids:
+            uow.execute(co_handling.insert(), [{"case_id": env.case_id, "unit_id": u} for u in dict.fromkeys(p.co_unit_ids)])
     elif isinstance(p, CaseSignedFor):
         _update(uow, env.case_id, state="signed", state_since=at)
     elif isinstance(p, CaseObjected):
@@ -316,7 +320,8 @@ INBOX_STATES = ("to_sign", "to_accept", "in_hand", "objected")
 
 
 def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit: int, offset: int) -> dict:
-    """A unit's inbox (待签收、待受理、办理中、已提异议) with counts."""
+    """A unit's inbox (待签收、待受理、办理中、已提异议) with counts, and apart from them the open
+    cases it is asked to help with (``co_handling``, 协办), each with its lead unit."""
     with db.read() as c:
         unit = SqlDirectory(c).unit(unit_id)
         visible = unit is not None and (user.unit_id == unit_id if user.role == "handler"
@@ -328,14 +333,21 @@ def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit:
             scope.append(assignments.c.office.startswith(user.prefix))
         counts = dict(c.execute(sa.select(assignments.c.inbox_state, sa.func.count())
                                 .where(*scope).group_by(assignments.c.inbox_state)).all())
-        q = sa.select(assignments).where(*scope)
-        if state:
-            q = q.where(assignments.c.inbox_state == state)
+        helping = [co_handling.c.unit_id == unit_id, assignments.c.intake_state != "done", *scope[2:]]
+        co = sa.select(assignments).join(co_handling, co_handling.c.case_id == assignments.c.case_id)
+        counts["co_handling"] = c.execute(sa.select(sa.func.count()).select_from(co.where(*helping).subquery())).scalar()
+        if state == "co_handling":
+            q = co.where(*helping)
+        else:
+            q = sa.select(assignments).where(*scope)
+            if state:
+                q = q.where(assignments.c.inbox_state == state)
         rows = c.execute(q.order_by(assignments.c.state_since, assignments.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
     return {
-        "unit_id": unit_id, "counts": {s: counts.get(s, 0) for s in INBOX_STATES},
-        "items": [{"case_id": r["case_id"], "state": r["inbox_state"], "assigned_at": r["assigned_at"],
+        "unit_id": unit_id, "counts": {s: counts.get(s, 0) for s in (*INBOX_STATES, "co_handling")},
+        "items": [{"case_id": r["case_id"], "state": "co_handling" if state == "co_handling" else r["inbox_state"],
+                   "lead_unit_id": r["unit_id"], "assigned_at": r["assigned_at"],
                    "since": r["state_since"], "stage": r["stage"], "division_code": r["division_code"],
                    "category_code": r["category_code"], "summary": r["summary"], "owner_leader": r["owner_leader"],
                    "co_unit_ids": json.loads(r["co_unit_ids"])} for r in rows],

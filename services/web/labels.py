@@ -18,7 +18,7 @@ LEVELS = {"normal": "正常", "notice": "提示", "warning": "预警", "serious_
 STAGES = {"acceptance": "受理", "handling": "办理", "assignment": "交转办", "objection": "异议期", "review": "复查", "re_review": "复核", "sign": "签收",
           "evaluation": "评价"}
 ASSIGN_STATES = {"unassigned": "待交办", "to_sign": "待签收", "signed": "已签收", "objected": "已退回（异议）",
-                 "returned": "已退回", "to_accept": "待受理", "in_hand": "办理中"}
+                 "returned": "已退回", "to_accept": "待受理", "in_hand": "办理中", "co_handling": "协办"}
 ROLES = {"admin": "管理员", "clerk": "登记员", "dispatcher": "交办员", "handler": "承办人",
          "supervisor": "督办员", "leader": "领导"}
 EVENTS = {

@@ -147,6 +147,17 @@ def test_units_of_two_townships_make_the_joint_conference_office_lead(system, us
     a = r.json()
     assert a["unit_id"] == "999901-lxb" and set(a["co_unit_ids"]) == {"999901001-gov", "999901002-gov"}
     assert a["rule"].startswith("cross_region_or_department")
+    # each helping unit finds the case in its inbox, apart from its own cases, with the lead unit
+    box = system.get("routing", "/api/v1/units/999901002-gov/inbox?state=co_handling&limit=500").json()
+    helping = next(i for i in box["items"] if i["case_id"] == cid)
+    assert helping["state"] == "co_handling" and helping["lead_unit_id"] == "999901-lxb"
+    assert box["counts"]["co_handling"] >= 1
+    own = system.get("routing", "/api/v1/units/999901002-gov/inbox?limit=500").json()
+    assert cid not in [i["case_id"] for i in own["items"]]
+    r = act(system, cid, "assignment", {"unit_id": "999901-d01", "reason": "改由县信访局办理"}, "demo-dispatcher")
+    assert r.status_code == 200 and r.json()["co_unit_ids"] == [], r.text
+    box = system.get("routing", "/api/v1/units/999901002-gov/inbox?state=co_handling&limit=500").json()
+    assert cid not in [i["case_id"] for i in box["items"]]  # no longer asked to help
     bad = act(system, cid, "assignment", {"unit_id": "no-such-unit", "reason": "x"}, "demo-dispatcher")
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "unit_id"
     assert act(system, cid, "assignment", {"unit_id": "999901-d01", "reason": "x"}, "demo-clerk").status_code == 403

@@ -79,3 +79,36 @@ def test_an_imported_case_is_assigned_and_signed_when_the_old_system_registered_
     assert a["unit_id"] == "999901001-gov" and a["assigned_at"].year == 2025
     inbox = handlers.inbox(db, DISPATCHER, "999901001-gov", None, 50, 0)
     assert {i["case_id"]: i["state"] for i in inbox["items"]}["old-1"] == "to_accept"  # never "to sign"
+
+
+def test_units_asked_to_help_find_the_case_in_their_inbox_until_it_is_reassigned(db):
+    consume(db, registered("case-co"))
+    handlers.assign(db, DISPATCHER, "case-co", "999901-d03", "国土所牵头", co_unit_ids=["999901001-gov", "999901-d01"])
+    # departments and a township together: the joint-conference office leads, all three help
+    for unit in ("999901-d03", "999901001-gov", "999901-d01"):
+        helping = handlers.inbox(db, DISPATCHER, unit, "co_handling", 50, 0)
+        assert [(i["case_id"], i["lead_unit_id"]) for i in helping["items"]] == [("case-co", "999901-lxb")], unit
+        assert helping["counts"]["co_handling"] == 1
+    assert "case-co" not in [i["case_id"] for i in handlers.inbox(db, DISPATCHER, "999901-d01", None, 50, 0)["items"]]
+    handlers.assign(db, DISPATCHER, "case-co", "999901-d03", "不再需要协办")
+    assert handlers.inbox(db, DISPATCHER, "999901-d01", "co_handling", 50, 0)["counts"]["co_handling"] == 0
+
+
+def test_the_co_handling_rows_are_filled_from_assignments_made_before_they_existed(pg_url):
+    """Upgrading a database whose cases were assigned with co-handling units before routing_0005."""
+    from xinfang.storage import Database
+    from xinfang.storage.migrations import upgrade
+    d = Database(pg_url)
+    try:
+        upgrade(d.engine, MIGRATIONS, "routing_0004")
+        with d.engine.begin() as c:
+            c.execute(sa.text(
+                "INSERT INTO assignments (case_id, office, division_code, category_code, unit_id, state, stage, "
+                "co_unit_ids, intake_state, summary) VALUES ('old-co', '999901000000', '999901001004', '0501', "
+                "'999901-d03', 'signed', 'handling', '[\"999901-d01\", \"999901001-gov\"]', 'accepted', '旧事项')"))
+        upgrade(d.engine, MIGRATIONS)
+        with d.engine.connect() as c:
+            rows = c.execute(sa.text("SELECT case_id, unit_id FROM co_handling ORDER BY unit_id")).all()
+        assert [tuple(r) for r in rows] == [("old-co", "999901-d01"), ("old-co", "999901001-gov")]
+    finally:
+        d.dispose()
