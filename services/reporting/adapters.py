@@ -75,8 +75,11 @@ report_cases = Table(
     Column("generation", Integer, primary_key=True),
     Column("case_id", String(64), primary_key=True),
     Column("settled_at", UtcDateTime(), nullable=False),     # the latest recorded_at of its facts
-    Column("occurred_from", UtcDateTime(), nullable=False),
-    Column("occurred_to", UtcDateTime(), nullable=False),
+    # when the acts the rates count happened (decisions, replies, evaluations: projections.RATED_ACTS),
+    # earliest and latest; None before any. Not every fact: an imported case's DeadlineSet happens
+    # at its import and had put every old case in the rates' candidates of the import's year
+    Column("rated_from", UtcDateTime(), nullable=True),
+    Column("rated_to", UtcDateTime(), nullable=True),
     Column("due_from", UtcDateTime(), nullable=True),
     Column("due_to", UtcDateTime(), nullable=True),
     Column("registered", Integer, nullable=False),           # its registration is among the facts

@@ -153,6 +153,9 @@ def supersede(conn: sa.Connection, generation: int, new: list[dict]) -> None:
 # ------------------------------------------------------------------ the case view, folded per case
 
 DECISIONS = ("CaseAccepted", "CaseNotAccepted")
+# the facts whose time a rate judges against its window (decision_at, reply_at, eval_at); the
+# other times it judges are the due dates (report_cases.due_from, due_to) and received_at
+RATED_ACTS = (*DECISIONS, "CaseReplied", "CaseEvaluated")
 REGISTRATION_COLUMNS = ("office", "division_code", "category_code", "channel", "purpose", "headcount", "received_at",
                         "first_petition", "repeat", "skip_level", "collective", "law_related")
 # the case view's columns, in report_cases and in a fold of the facts at query time
@@ -211,10 +214,11 @@ def _refresh_statements(dialect: str, generation: int):
     repeated_at = (sa.select(sa.func.min(rep.c.recorded_at))
                    .where(rep.c.generation == generation, rep.c.repeat_of == f.c.case_id,
                           rep.c.kind == "CaseRegistered").scalar_subquery())
-    names = ["generation", "case_id", "settled_at", "occurred_from", "occurred_to", "due_from", "due_to",
+    names = ["generation", "case_id", "settled_at", "rated_from", "rated_to", "due_from", "due_to",
              "registered", *CASE_COLUMNS, "repeated_at"]
+    rated = sa.case((f.c.kind.in_(RATED_ACTS), f.c.occurred_at), else_=None)
     fold = (sa.select(sa.literal(generation, sa.Integer), f.c.case_id, sa.func.max(f.c.recorded_at),
-                      sa.func.min(f.c.occurred_at), sa.func.max(f.c.occurred_at), sa.func.min(f.c.due_at),
+                      sa.func.min(rated), sa.func.max(rated), sa.func.min(f.c.due_at),
                       sa.func.max(f.c.due_at), registered, *cols, repeated_at)
             .where(known, member(dialect, f.c.case_id, name="ids")).group_by(f.c.case_id))
     return (rc.delete().where(rc.c.generation == generation, member(dialect, rc.c.case_id, name="ids")),

@@ -66,8 +66,9 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
     """One row per registered case in scope, as known at as_of: the columns the rates and counts use
     (``projections.case_fold``), as a selectable to be used as a subquery or a CTE.
 
-    Candidates, picked from report_cases: the cases in scope with a fact that happened, or a limit
-    that falls, in the window, by their spans (``spans``: what the rates count); the cases received
+    Candidates, picked from report_cases: the cases in scope with an act the rates count
+    (``projections.RATED_ACTS``) or a limit that falls in the window, by their spans (``spans``:
+    what the rates count); the cases received
     in the window (``received``: what the counts count); or both (``either``). A candidate all of
     whose facts were known at as_of (settled) is read from its report_cases row; the others (still
     changing at as_of) are folded from their facts known at as_of.
@@ -87,7 +88,7 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
         def meets(lo, hi):
             cond = lo < w.until
             return cond if w.start is None else sa.and_(cond, hi >= w.start)
-        spans = sa.or_(meets(rc.c.occurred_from, rc.c.occurred_to), meets(rc.c.due_from, rc.c.due_to))
+        spans = sa.or_(meets(rc.c.rated_from, rc.c.rated_to), meets(rc.c.due_from, rc.c.due_to))
         received = w.holds(rc.c.received_at)
         cand.append({"spans": spans, "received": received, "either": sa.or_(spans, received)}[candidates])
         changing_cand.append(cand[-1])
@@ -248,10 +249,23 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
     return out
 
 
+def received(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules | None = None) -> dict:
+    """Only the cases received in the period and their first petitions: the two counts the
+    year-on-year compares, without the summary's other twelve (a year's summary folds the same
+    cases and judges each open one's deadlines: 136 against 244 ms over 67,000 cases on SQLite)."""
+    r = r or rates.rules()
+    with db.read() as c:
+        gen = active_generation(c)
+        v = case_view(gen, w.as_of, sc, r, w, candidates="received", sqlite=c.dialect.name == "sqlite").subquery()
+        n, first = c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(v.c.first_petition), 0))
+                             .where(w.holds(v.c.received_at))).one()
+    return {"registered": int(n), "first_petition": int(first)}
+
+
 def _a_year_before(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules):
-    """The same period a year before and its summary (None, None for a period with no start)."""
+    """The same period a year before and its counts (None, None for a period with no start)."""
     before = w.a_year_before(r.timezone)
-    return (before, statistics(db, before, sc, ["summary"], r=r)["summary"]) if before else (None, None)
+    return (before, received(db, before, sc, r)) if before else (None, None)
 
 
 def _compare(w: rates.Window, sc: Scope, current: dict, before: rates.Window | None, previous: dict | None):

@@ -184,6 +184,7 @@ class RatesContract:
         assert yoy["registered"] == {"current": 2, "previous": 3, "change": round(-1 / 3, 4)}
         assert yoy["previous_period"] == {"from": "2025-01-01T00:00:00+08:00", "to": "2025-03-10T12:00:00+08:00"}
         assert queries.dashboard(blank, w, COUNTY, "on_time_reply")["year_on_year"] == yoy  # as the page gets it
+        assert queries.received(blank, w, COUNTY) == {k: summary[k] for k in ("registered", "first_petition")}
         # a township's: its own cases only; nothing a year before gives no change, not a division by zero
         town_b = queries.Scope(office_prefix="999901", division_prefix="999901002")
         yoy_b = queries.year_on_year(blank, w, town_b, queries.summary(blank, w, town_b))
