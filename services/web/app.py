@@ -48,6 +48,15 @@ def beijing(value) -> str:
     return dt.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
+def last_day(end) -> str:
+    """The last day (Beijing) of a period the services answer with an exclusive end instant: a
+    period "to 31 December" ends at 1 January 00:00, and the leader chose the 31st."""
+    if not end:
+        return "不限"
+    dt = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    return (dt.astimezone(BEIJING) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+
 def _sort_key(value) -> float:
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -91,6 +100,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     templates.env.filters["bj"] = beijing
     templates.env.filters["lab"] = labels.label
     templates.env.filters["short"] = short_id
+    templates.env.filters["last_day"] = last_day
     templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
     ref = Reference()

@@ -26,3 +26,10 @@ def test_field_paths_read_in_chinese():
     assert labels.field_name("petitioners.0.id_number") == "信访人证件号码"
     assert labels.field_name("petitioners.2.name") == "代表2姓名"
     assert labels.field_name("division_code") == "问题属地"
+
+
+def test_a_period_to_31_december_reads_to_31_december_not_to_new_year():
+    from services.web.app import last_day
+    assert last_day("2027-01-01T00:00:00+08:00") == "2026-12-31"  # what the services answer: the exclusive end
+    assert last_day("2026-12-31T16:00:00+00:00") == "2026-12-31"
+    assert last_day(None) == "不限"
