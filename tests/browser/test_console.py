@@ -3,11 +3,12 @@ rates, a township user seeing nothing of another township, forms refusing bad in
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.web.app import short_id
+from tests.e2e.conftest import BEIJING, RECEIVED
 
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -33,7 +34,7 @@ def _ok(page) -> None:
 
 def _fill_petition(page, summary: str, division: str = "999901001001") -> None:
     page.select_option("select[name=channel]", "letter")
-    page.fill("input[name=received_at]", "2026-11-20T09:30")
+    page.fill("input[name=received_at]", RECEIVED.strftime("%Y-%m-%dT%H:%M"))
     page.select_option("select[name=purpose]", "appeal")
     page.fill("input[name=headcount]", "1")
     page.select_option("select[name=category_code]", "0702")
@@ -138,7 +139,9 @@ def test_one_case_through_its_whole_life(system, console):
 def test_a_leader_reads_the_rates(system, console):
     _needs(system, "reporting", "/api/v1/stats/dashboard",
            "/api/v1/exports/monthly.xlsx")
-    cid = system.register(summary="统计用事项")["case_id"]
+    # received minutes ago: in this year's figures, which the page opens on, whatever the date
+    cid = system.register(summary="统计用事项",
+                          received_at=(datetime.now(BEIJING) - timedelta(minutes=5)).isoformat())["case_id"]
     system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
                     timeout=20, what="the case in routing")
     r = system.post("routing", f"/api/v1/cases/{cid}/ownership", {"leader": "demo-leader"}, user="demo-leader")
@@ -156,7 +159,7 @@ def test_a_leader_reads_the_rates(system, console):
     assert page.locator("svg.chart").count() >= 1
     # opened as such, the page shows the assessment year to date, and this year's first petitions
     # against the same days of last year (初信初访同比)
-    year = datetime.now(timezone(timedelta(hours=8))).year
+    year = datetime.now(BEIJING).year
     assert f"统计期间 {year}-01-01 至 不限" in rates
     assert page.locator("#periods a.current").inner_text() == "本年度"
     assert "同比" in page.inner_text("#year-on-year") and f"{year - 1}-01-01" in page.inner_text("#year-on-year")
@@ -164,10 +167,10 @@ def test_a_leader_reads_the_rates(system, console):
     page.click("#periods >> text=全部时间")
     assert "统计期间 不限 至 不限" in page.inner_text("#rates")
     assert page.locator("#year-on-year").count() == 0  # all time has no same period a year before
-    page.fill("input[name=date_from]", "2026-01-01")
-    page.fill("input[name=date_to]", "2026-12-31")
+    page.fill("input[name=date_from]", f"{year}-01-01")
+    page.fill("input[name=date_to]", f"{year}-12-31")
     page.click("#stats-filter button[type=submit]")
-    assert "2026-01-01" in page.inner_text("#rates")
+    assert f"统计期间 {year}-01-01 至 {year}-12-31" in page.inner_text("#rates")
     leader.shot("14-leader-dashboard-range")
     href = page.get_attribute("#exports a", "href")
     r = leader.context.request.get(leader.base + href)
@@ -245,7 +248,7 @@ def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system,
         supervisor.shot(f"19-supervisor-{view}")
     page = supervisor.go(f"/cases/{case['case_id']}")
     page.fill("#act-supervision-order input[name=requirement]", "请于期限内办结并报告")
-    page.fill("#act-supervision-order input[name=reply_by]", "2026-12-31")
+    page.fill("#act-supervision-order input[name=reply_by]", (datetime.now(BEIJING) + timedelta(days=30)).strftime("%Y-%m-%d"))
     page.click("#act-supervision-order button[type=submit]")
     _ok(page)
     page.fill("#act-reminder input[name=text]", "请加快办理")

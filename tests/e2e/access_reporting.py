@@ -5,6 +5,11 @@ import io
 
 from tests.e2e.access_common import (ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B,  # noqa: F401
                                      _as, _count)
+from tests.e2e.conftest import RECEIVED
+
+# the periods that hold the fixture letters (they came in four days before the run)
+YEAR = f"from={RECEIVED.year}-01-01&to={RECEIVED.year}-12-31"
+QUARTER = f"{RECEIVED.year}-Q{(RECEIVED.month - 1) // 3 + 1}"
 
 
 def summary(system, w):
@@ -34,7 +39,7 @@ def statistic(path: str, key):
         assert a.status_code == 200
         if key:  # each counts the cases of their own scope, as the summary does
             def counted(user, extra=""):
-                return _as(system, user, "GET", "reporting", f"/api/v1/stats/summary?from=2026-01-01&to=2026-12-31{extra}"
+                return _as(system, user, "GET", "reporting", f"/api/v1/stats/summary?{YEAR}{extra}"
                            ).json()["registered"]
             assert key(mine) == counted("clerk-b", f"&division_code={TOWNSHIP_B}") >= 1
             assert key(a) == counted("clerk-a")
@@ -52,14 +57,14 @@ _BREAKDOWN = lambda r: sum(row["registered"] for row in r.json()["rows"])  # noq
 ROWS = {
     ("reporting", "GET", "/api/v1/stats/summary"): summary,
     ("reporting", "GET", "/api/v1/stats/rates"): statistic("/api/v1/stats/rates", None),
-    ("reporting", "GET", "/api/v1/stats/breakdown"): statistic("/api/v1/stats/breakdown?by=channel&from=2026-01-01&to=2026-12-31", _BREAKDOWN),
-    ("reporting", "GET", "/api/v1/stats/dashboard"): statistic("/api/v1/stats/dashboard?from=2026-01-01&to=2026-12-31",
+    ("reporting", "GET", "/api/v1/stats/breakdown"): statistic(f"/api/v1/stats/breakdown?by=channel&{YEAR}", _BREAKDOWN),
+    ("reporting", "GET", "/api/v1/stats/dashboard"): statistic(f"/api/v1/stats/dashboard?{YEAR}",
                                                                lambda r: r.json()["summary"]["registered"]),
     ("reporting", "GET", "/api/v1/stats/rankings"): statistic("/api/v1/stats/rankings?rate=timely_acceptance", None),
-    ("reporting", "GET", "/api/v1/exports/monthly.xlsx"): statistic("/api/v1/exports/monthly.xlsx?month=2026-11", None),
-    ("reporting", "GET", "/api/v1/exports/monthly.csv"): statistic("/api/v1/exports/monthly.csv?month=2026-11", None),
-    ("reporting", "GET", "/api/v1/exports/quarterly.xlsx"): statistic("/api/v1/exports/quarterly.xlsx?quarter=2026-Q4", None),
-    ("reporting", "GET", "/api/v1/exports/quarterly.csv"): statistic("/api/v1/exports/quarterly.csv?quarter=2026-Q4", None),
-    ("reporting", "GET", "/api/v1/exports/yearly.xlsx"): statistic("/api/v1/exports/yearly.xlsx?year=2026", _registered_in_sheet),
-    ("reporting", "GET", "/api/v1/exports/yearly.csv"): statistic("/api/v1/exports/yearly.csv?year=2026", None),
+    ("reporting", "GET", "/api/v1/exports/monthly.xlsx"): statistic(f"/api/v1/exports/monthly.xlsx?month={RECEIVED:%Y-%m}", None),
+    ("reporting", "GET", "/api/v1/exports/monthly.csv"): statistic(f"/api/v1/exports/monthly.csv?month={RECEIVED:%Y-%m}", None),
+    ("reporting", "GET", "/api/v1/exports/quarterly.xlsx"): statistic(f"/api/v1/exports/quarterly.xlsx?quarter={QUARTER}", None),
+    ("reporting", "GET", "/api/v1/exports/quarterly.csv"): statistic(f"/api/v1/exports/quarterly.csv?quarter={QUARTER}", None),
+    ("reporting", "GET", "/api/v1/exports/yearly.xlsx"): statistic(f"/api/v1/exports/yearly.xlsx?year={RECEIVED.year}", _registered_in_sheet),
+    ("reporting", "GET", "/api/v1/exports/yearly.csv"): statistic(f"/api/v1/exports/yearly.csv?year={RECEIVED.year}", None),
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import sqlalchemy as sa
@@ -15,9 +16,20 @@ from xinfang.config import SERVICES
 from xinfang.supervisor import Stack
 
 DEMO_PASSWORD = "xinfang-demo"
+BEIJING = timezone(timedelta(hours=8))
+# the fixture letter came in four days before the run, at 09:30 Beijing time: dates fixed once had
+# aged (a letter of 20 November 2026 would be past every limit by the new year)
+RECEIVED = (datetime.now(BEIJING) - timedelta(days=4)).replace(hour=9, minute=30, second=0, microsecond=0)
+
+
+def received_plus(days: int, hour: int = 9, minute: int = 30) -> datetime:
+    """A Beijing time ``days`` after the fixture letter came in."""
+    return (RECEIVED + timedelta(days=days)).replace(hour=hour, minute=minute)
+
+
 PETITION = {
     "channel": "letter",
-    "received_at": "2026-11-20T09:30:00+08:00",
+    "received_at": RECEIVED.isoformat(),
     "petitioners": [{"name": "张三", "id_type": "resident_id", "id_number": "110101199003071233",
                      "phone": "13800000000", "address": "示范县城关镇"}],
     "headcount": 1,

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.access_common import add_user
+from tests.e2e.conftest import BEIJING, RECEIVED
 
 pytestmark = pytest.mark.e2e
-NOV = "from=2026-11-01&to=2026-11-30"
+# from the fixture letter's day to today: the cases came in then and are accepted and replied now
+SPAN = f"from={RECEIVED.date().isoformat()}&to={datetime.now(BEIJING).date().isoformat()}"
+# the month the fixture letters came in, as the monthly export names it
+MONTH = RECEIVED.strftime("%Y-%m")
+_next = (RECEIVED.replace(day=28) + timedelta(days=4)).replace(day=1)
+IN_MONTH = f"from={RECEIVED.replace(day=1).date().isoformat()}&to={(_next - timedelta(days=1)).date().isoformat()}"
 
 
 def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
@@ -37,7 +43,7 @@ def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
                             json={"rating": "satisfied"}).status_code == 200
 
     def rates(extra=""):
-        return system.get("reporting", f"/api/v1/stats/rates?{NOV}&unit_id=999901001-gov{extra}").json()
+        return system.get("reporting", f"/api/v1/stats/rates?{SPAN}&unit_id=999901001-gov{extra}").json()
 
     now = system.wait_for(lambda: (r := rates()) and r["satisfaction"]["denominator"] >= 1
                           and r["evaluation"]["numerator"] >= 1 and r, timeout=20, what="the rates to show the case")
@@ -48,7 +54,7 @@ def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
     assert now["on_time_reply"]["denominator"] - then["on_time_reply"]["denominator"] == 1
     assert set(now) >= {"timely_acceptance", "on_time_reply", "evaluation", "satisfaction", "first_time_resolution",
                         "period", "scope", "as_of"}
-    ranking = system.get("reporting", f"/api/v1/stats/rankings?rate=satisfaction&{NOV}").json()
+    ranking = system.get("reporting", f"/api/v1/stats/rankings?rate=satisfaction&{SPAN}").json()
     assert "999901001-gov" in {r["unit_id"] for r in ranking["rows"]}
 
 
@@ -56,24 +62,24 @@ def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
     system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary").json()["registered"] >= 1,
                     timeout=20, what="something to count")
     as_of = quote(datetime.now(timezone.utc).isoformat())
-    r = system.get("reporting", f"/api/v1/exports/monthly.xlsx?month=2026-11&as_of={as_of}")
+    r = system.get("reporting", f"/api/v1/exports/monthly.xlsx?month={MONTH}&as_of={as_of}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = load_workbook(io.BytesIO(r.content))
-    assert "2026年11月" in wb["五率"]["A1"].value
-    api_rates = system.get("reporting", f"/api/v1/stats/rates?{NOV}&as_of={as_of}").json()
+    assert f"{RECEIVED.year}年{RECEIVED.month}月" in wb["五率"]["A1"].value
+    api_rates = system.get("reporting", f"/api/v1/stats/rates?{IN_MONTH}&as_of={as_of}").json()
     sheet = {row[0]: row[1:] for row in wb["五率"].iter_rows(min_row=4, values_only=True)}
     assert sheet["及时受理率"] == (api_rates["timely_acceptance"]["numerator"],
                                 api_rates["timely_acceptance"]["denominator"], api_rates["timely_acceptance"]["rate"])
     assert sheet["按期答复率"][:2] == (api_rates["on_time_reply"]["numerator"], api_rates["on_time_reply"]["denominator"])
-    summary = system.get("reporting", f"/api/v1/stats/summary?{NOV}&as_of={as_of}").json()
+    summary = system.get("reporting", f"/api/v1/stats/summary?{IN_MONTH}&as_of={as_of}").json()
     overview = {row[0]: row[1] for row in wb["概况"].iter_rows(min_row=4, values_only=True)}
     assert overview["登记件数（批次）"] == summary["registered"] >= 1
     assert overview["人次"] == summary["person_times"]
     for sheet_name, by in (("按渠道", "channel"), ("按责任单位", "unit"), ("按月份", "month")):
         rows = list(wb[sheet_name].iter_rows(min_row=4, values_only=True))
-        api = system.get("reporting", f"/api/v1/stats/breakdown?by={by}&{NOV}&as_of={as_of}").json()["rows"]
+        api = system.get("reporting", f"/api/v1/stats/breakdown?by={by}&{IN_MONTH}&as_of={as_of}").json()["rows"]
         assert rows[-1][0] == "合计" and rows[-1][2] == sum(x["registered"] for x in api) == summary["registered"]
-    csv = system.get("reporting", f"/api/v1/exports/monthly.csv?month=2026-11&as_of={as_of}")
+    csv = system.get("reporting", f"/api/v1/exports/monthly.csv?month={MONTH}&as_of={as_of}")
     assert csv.status_code == 200 and "及时受理率" in csv.text
 
 

@@ -4,7 +4,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import PETITION
+from tests.e2e.conftest import PETITION, received_plus
 
 pytestmark = pytest.mark.e2e
 
@@ -24,8 +24,9 @@ def test_a_petition_appears_in_routing_supervision_and_reporting(system):
     d = system.clocks(case["case_id"])
     assert a.json()["unit_id"] == "999901001-gov"  # township of the village where it arose
     stages = {x["stage"]: x for x in d["stages"]}
-    assert stages["handling"]["due_at"].startswith("2027-01-19")  # 60 days after 2026-11-20 09:30 +08:00
-    assert stages["assignment"]["due_at"].startswith("2026-12-05")
+    # calendar days after the letter came in (09:30 Beijing time: the same date in UTC)
+    assert stages["handling"]["due_at"].startswith(received_plus(60).date().isoformat())
+    assert stages["assignment"]["due_at"].startswith(received_plus(15).date().isoformat())
 
 
 def test_before_routing_knows_a_case_its_assignment_is_404(system):
