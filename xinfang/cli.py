@@ -168,7 +168,7 @@ def _print_rows(header, rows) -> None:
 @users_app.command("passwd")
 def users_passwd(username: str, password: str = typer.Option(..., prompt=True, hide_input=True,
                                                              confirmation_prompt=True, envvar="XINFANG_NEW_PASSWORD")):
-    """Set a user's password."""
+    """Set a user's password; the tokens issued before stop working in every service."""
     from services.routing import organisation
 
     try:
@@ -180,7 +180,7 @@ def users_passwd(username: str, password: str = typer.Option(..., prompt=True, h
 
 @users_app.command("disable")
 def users_disable(username: str):
-    """Disable an account (its tokens keep working until they expire)."""
+    """Disable an account: its tokens stop working in every service within moments."""
     from services.routing import organisation
 
     try:
@@ -332,7 +332,8 @@ def calendar_load(file: Path = typer.Argument(..., exists=True, dir_okay=False,
         console.print(f"[red]{file}: {exc}[/red]\n节假日安排文件格式错误")
         raise typer.Exit(1)
     console.print(f"[green]{s.year}[/]: {len(s.holidays)} holidays, {len(s.workdays)} make-up workdays → "
-           f"{calendar_dir() / f'{s.year}.json'} (restart supervision and routing to use it)")
+           f"{calendar_dir() / f'{s.year}.json'} (the running services use it for new clocks within 30 s; "
+           f"clocks already set keep their due dates / 30 秒内用于新的期限，已设定的期限不变)")
 
 
 @calendar_app.command("show")

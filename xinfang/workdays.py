@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time as _time
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -73,15 +74,45 @@ class YearSchedule:
 class WorkCalendar:
     loaded: dict[int, YearSchedule] = field(default_factory=dict)
     _fallback_years: set[int] = field(default_factory=set)
+    # the directory of loaded schedules, looked at again at most every ``recheck_s`` seconds: a
+    # schedule loaded with ``xinfang calendar load`` counts in the running services without a
+    # restart (new clocks; a clock already set keeps its due date)
+    directory: Path | None = None
+    recheck_s: float = 30.0
+    _seen: tuple = ()
+    _checked: float = field(default=float("-inf"))
 
     @classmethod
-    def from_dir(cls, directory: Path | None) -> "WorkCalendar":
-        cal = cls()
-        if directory and directory.is_dir():
-            for f in sorted(directory.glob("*.json")):
-                s = YearSchedule.parse(f.read_text(encoding="utf-8"))
-                cal.loaded[s.year] = s
+    def from_dir(cls, directory: Path | None, recheck_s: float = 30.0) -> "WorkCalendar":
+        cal = cls(directory=directory, recheck_s=recheck_s)
+        cal._refresh(strict=True)
         return cal
+
+    def _refresh(self, strict: bool = False) -> None:
+        now = _time.monotonic()
+        if self.directory is None or now - self._checked < self.recheck_s:
+            return
+        self._checked = now
+        files = sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []
+        seen = tuple((f.name, f.stat().st_mtime_ns) for f in files)
+        if seen == self._seen:
+            return
+        loaded: dict[int, YearSchedule] = {}
+        for f in files:
+            try:
+                s = YearSchedule.parse(f.read_text(encoding="utf-8"))
+            except ScheduleFileError:
+                if strict:
+                    raise
+                log.exception("holiday schedule %s unreadable: the one read before is kept", f)
+                continue
+            loaded[s.year] = s
+        for year in set(self.loaded) - set(loaded):  # a file that went bad keeps its year's last good schedule
+            loaded.setdefault(year, self.loaded[year])
+        if self._seen and set(loaded.items()) != set(self.loaded.items()):
+            log.info("holiday schedules now loaded for %s / 已载入节假日安排：%s", sorted(loaded), sorted(loaded))
+        self.loaded, self._seen = loaded, seen
+        self._fallback_years -= set(loaded)
 
     @classmethod
     def default(cls) -> "WorkCalendar":
@@ -89,11 +120,13 @@ class WorkCalendar:
 
     def source(self, year: int) -> str:
         """Where this year's schedule comes from: ``loaded``, ``published`` or ``fallback``."""
+        self._refresh()
         if year in self.loaded:
             return "loaded"
         return "published" if _published(year) else "fallback"
 
     def is_working_day(self, d: date) -> bool:
+        self._refresh()
         s = self.loaded.get(d.year)
         if s is not None:
             if d in s.workdays:
@@ -154,7 +187,7 @@ def calendar_dir() -> Path:
 
 
 def load_schedule_file(path: Path, directory: Path | None = None) -> YearSchedule:
-    """Validate a schedule file and keep it where every service reads it on start."""
+    """Validate a schedule file and keep it where every service reads it (within 30 seconds)."""
     s = YearSchedule.parse(path.read_text(encoding="utf-8"))
     target = directory or calendar_dir()
     target.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,19 @@ def test_a_loaded_schedule_wins_over_the_fallback(tmp_path):
     assert cal.is_working_day(date(2099, 1, 10))          # a Saturday worked
 
 
+def test_a_schedule_loaded_while_the_services_run_counts_without_a_restart(tmp_path):
+    from xinfang.workdays import load_schedule_file
+    cal = WorkCalendar.from_dir(tmp_path, recheck_s=0)  # the services look again every 30 s
+    assert cal.source(2099) == "fallback" and cal.is_working_day(date(2099, 1, 5))
+    doc = tmp_path / "upload.json"
+    doc.write_text(json.dumps({"year": 2099, "holidays": ["2099-01-05"]}))
+    load_schedule_file(doc, tmp_path / "cal")  # what `xinfang calendar load` does
+    cal.directory = tmp_path / "cal"
+    assert cal.source(2099) == "loaded" and not cal.is_working_day(date(2099, 1, 5))
+    (tmp_path / "cal" / "2099.json").write_text("{not json")  # a bad edit keeps the schedule read before
+    assert not cal.is_working_day(date(2099, 1, 5))
+
+
 @pytest.mark.parametrize("doc, says", [
     ({"year": 2099, "holidays": ["2098-12-31"]}, "outside 2099"),
     ({"year": 2099, "holidays": ["2099-02-01"], "workdays": ["2099-02-01"]}, "both"),
