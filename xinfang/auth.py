@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import deque
+from datetime import datetime, timezone
 from typing import Callable
 
 from fastapi import Depends, Request
@@ -43,15 +44,31 @@ _bearer = HTTPBearer(auto_error=False, description="a token from routing's POST 
                                                    "or `xinfang token USER`")
 
 
-def current_user_dependency(verifier: TokenVerifier) -> Callable[..., Principal]:
+def issued_before(iat: int | None, revoked: datetime | None) -> bool:
+    """Whether a token issued at ``iat`` (whole seconds, rounded down) predates a revocation at
+    ``revoked``. One issued in the same second counts as before it: refused, the user signs in
+    again (a disabled one cannot)."""
+    if revoked is None:
+        return False
+    return iat is None or datetime.fromtimestamp(iat, timezone.utc) <= revoked
+
+
+def current_user_dependency(verifier: TokenVerifier,
+                            revoked_at: Callable[[str], datetime | None] | None = None) -> Callable[..., Principal]:
+    """``revoked_at``: when a user's tokens were last revoked (``xinfang.staff``); a token issued
+    before is refused as an expired one is."""
     def current_user(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if creds is None or creds.scheme.lower() != "bearer":
             raise Unauthenticated("sign in first: this endpoint needs a bearer token",
                                   "请先登录：此接口需要有效的访问令牌")
         try:
-            return verifier.verify(creds.credentials)
+            user, iat = verifier.verify_issued(creds.credentials)
         except InvalidToken as exc:
             raise Unauthenticated(f"{exc}; sign in again", "令牌无效或已过期，请重新登录") from exc
+        if revoked_at is not None and issued_before(iat, revoked_at(user.username)):
+            raise Unauthenticated("this token was revoked (the account was disabled or its password changed); "
+                                  "sign in again", "令牌已失效（账号已停用或密码已修改），请重新登录")
+        return user
 
     return current_user
 

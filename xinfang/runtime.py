@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from xinfang import staff
 from xinfang.config import ServiceSettings, service_settings, settings
 from xinfang.messaging.relay import OutboxRelay
 from xinfang.messaging.streams import StreamProcessor, Subscription
@@ -20,12 +21,14 @@ log = logging.getLogger("xinfang.runtime")
 class ServiceRuntime:
     def __init__(self, name: str, *, migrations: Path, subscriptions: list[Subscription] | None = None,
                  publishes: bool = True, service: ServiceSettings | None = None,
-                 bootstrap: str | None = None) -> None:
+                 bootstrap: str | None = None, revocations_from_routing: bool = True) -> None:
+        """``revocations_from_routing``: consume routing's StaffAccessRevoked (every service but
+        routing, which records its own in the same transaction)."""
         self.name = name
         self.cfg = service or service_settings(name)
         self.db = Database(self.cfg.database_url)
         self.verifier = TokenVerifier(verify_key_from_env())
-        self.current_user = current_user_dependency(self.verifier)
+        self.current_user = current_user_dependency(self.verifier, staff.revoked_at(self.db))
         self.health_details: list = []  # callables returning a dict merged into /health
         self.db.migrate(migrations)
         self.bootstrap = bootstrap or settings().kafka_bootstrap_servers
@@ -36,6 +39,8 @@ class ServiceRuntime:
                 f"{name}：未设置 KAFKA_BOOTSTRAP_SERVERS。请用 `xinfang up` 启动，或指向已有的 Kafka。")
         self.relay = OutboxRelay(self.db, self.bootstrap, client_id=f"xinfang-{name}-relay") if publishes else None
         self.subscriptions = subscriptions or []
+        if revocations_from_routing:
+            self.subscriptions = staff.with_revocations(self.subscriptions)
         self.streams: StreamProcessor | None = None
         if self.subscriptions:
             datadir = settings().data_dir / "faust"

@@ -145,6 +145,10 @@ class TokenVerifier:
         self._key = serialization.load_pem_public_key(public_pem.encode())
 
     def verify(self, token: str) -> Principal:
+        return self.verify_issued(token)[0]
+
+    def verify_issued(self, token: str) -> tuple[Principal, int | None]:
+        """The token's principal and when it was issued (``iat``, whole seconds)."""
         try:
             c = jwt.decode(token, self._key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
                            options={"require": ["exp", "sub", "iss", "aud"]})
@@ -155,7 +159,7 @@ class TokenVerifier:
         if c.get("role") not in ROLES or not c.get("jurisdiction"):
             raise InvalidToken("token lacks a role or jurisdiction")
         return Principal(username=c["sub"], role=c["role"], jurisdiction=c["jurisdiction"],
-                         unit_id=c.get("unit_id"), display_name=c.get("display_name"))
+                         unit_id=c.get("unit_id"), display_name=c.get("display_name")), c.get("iat")
 
 
 # ------------------------------------------------------------------ passwords

@@ -13,8 +13,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(**overrides):
-    runtime = ServiceRuntime("routing", migrations=MIGRATIONS,
-                             subscriptions=streams.subscriptions(), **overrides)
+    # routing records the staff revocations it publishes itself, in the same transaction
+    runtime = ServiceRuntime("routing", migrations=MIGRATIONS, subscriptions=streams.subscriptions(),
+                             revocations_from_routing=False, **overrides)
     if os.environ.get("XINFANG_DEMO", "").lower() in ("1", "true", "yes"):
         if organisation.seed_demo(runtime.db):
             log.info("seeded the DEMO county (示范县) and the demo users")

@@ -2,6 +2,7 @@
 the demo seed."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from services.routing import domain
 from services.routing.adapters import divisions, rules, units, users
 from xinfang.contracts import Envelope, new_envelope, registry
-from xinfang.contracts.events import DivisionAdded, RoutingRuleAdded, RoutingRuleRetired, UnitAdded, UnitUpdated
+from xinfang import staff
+from xinfang.contracts.events import (DivisionAdded, RoutingRuleAdded, RoutingRuleRetired, StaffAccessRevoked,
+                                      UnitAdded, UnitUpdated)
 from xinfang.errors import Conflict, InvalidInput, NotFound
 from xinfang.reference import divisions as demo_divisions, units as demo_units
 from xinfang.security import ROLES, Principal, hash_password, verify_password
@@ -284,6 +287,10 @@ def create_user(db: Database, username: str, password: str, role: str, jurisdict
                 unit_id: str | None = None, display_name: str | None = None) -> dict:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "角色不正确", field="role")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,39}", username):
+        # its events are keyed "staff:<username>", within the stores' 64-character case ids
+        raise InvalidInput("username: 2 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                           "用户名：2 至 40 位字母、数字、“.”“_”“-”，以字母或数字开头", field="username")
     if len(password) < 8:
         raise InvalidInput("password must have at least 8 characters", "密码至少 8 位", field="password")
     with UnitOfWork(db) as uow:
@@ -333,19 +340,34 @@ def list_users(db: Database) -> list[dict]:
                 for r in c.execute(sa.select(users).order_by(users.c.username)).mappings()]
 
 
-def set_password(db: Database, username: str, password: str) -> None:
+def _revoke(uow: UnitOfWork, username: str, reason: str, actor: str) -> None:
+    """The user's tokens stop working: recorded here and published to every service
+    (StaffAccessRevoked, xinfang.staff), in the transaction that changed the account."""
+    row = uow.execute(sa.select(users.c.jurisdiction).where(users.c.username == username)).first()
+    env = new_envelope(StaffAccessRevoked(username=username, reason=reason), case_id=f"staff:{username}",
+                       office=row.jurisdiction, actor=actor, producer=PRODUCER)
+    [stored] = uow.append(env.case_id, None, [env])
+    staff.record(uow.conn, username, stored.occurred_at)
+
+
+def set_password(db: Database, username: str, password: str, actor: str = "system:cli") -> None:
+    """A new password; the tokens issued before it stop working everywhere."""
     if len(password) < 8:
         raise InvalidInput("password must have at least 8 characters", "密码至少 8 位", field="password")
-    with db.engine.begin() as c:
-        if c.execute(users.update().where(users.c.username == username)
-                     .values(password_hash=hash_password(password))).rowcount == 0:
+    with UnitOfWork(db) as uow:
+        if uow.execute(users.update().where(users.c.username == username)
+                       .values(password_hash=hash_password(password))).rowcount == 0:
             raise NotFound(f"no user {username}", f"用户 {username} 不存在")
+        _revoke(uow, username, "password_changed", actor)
 
 
-def set_active(db: Database, username: str, active: bool) -> None:
-    with db.engine.begin() as c:
-        if c.execute(users.update().where(users.c.username == username).values(active=active)).rowcount == 0:
+def set_active(db: Database, username: str, active: bool, actor: str = "system:cli") -> None:
+    """Enable or disable an account; disabling stops its tokens working everywhere at once."""
+    with UnitOfWork(db) as uow:
+        if uow.execute(users.update().where(users.c.username == username).values(active=active)).rowcount == 0:
             raise NotFound(f"no user {username}", f"用户 {username} 不存在")
+        if not active:
+            _revoke(uow, username, "disabled", actor)
 
 
 @lru_cache(maxsize=1)

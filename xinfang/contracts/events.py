@@ -266,3 +266,17 @@ class RoutingRuleAdded(Payload):
 @registry.event("RoutingRuleRetired", producer="routing")
 class RoutingRuleRetired(Payload):
     rule_id: str
+
+
+# ---------------------------------------------------------------- routing (staff accounts)
+# Keyed by "staff:<username>". Every service consumes it: a token issued before it stops working
+# there at once, not when it expires (tokens are checked with the public key alone).
+
+
+@registry.event("StaffAccessRevoked", producer="routing")
+class StaffAccessRevoked(Payload):
+    """The tokens a staff member holds stop working: the account was disabled or its password
+    changed. The event's ``occurred_at`` is the instant: tokens issued before it are refused."""
+
+    username: str
+    reason: Literal["disabled", "password_changed"]
