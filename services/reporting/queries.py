@@ -68,8 +68,8 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
 
     Candidates, picked from report_cases: the cases in scope with an act the rates count
     (``projections.RATED_ACTS``) or a limit that falls in the window, by their spans (``spans``:
-    what the rates count); the cases received
-    in the window (``received``: what the counts count); or both (``either``). A candidate all of
+    what the rates count); the cases received in the window (``received``: what the counts
+    count); or both (``either``). A candidate all of
     whose facts were known at as_of (settled) is read from its report_cases row; the others (still
     changing at as_of) are folded from their facts known at as_of.
 
