@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.web import charts, forms, labels
-from xinfang.auth import client_key
 from services.web.client import Api, ApiError, ConsoleSettings, Part, SignedOut, Unavailable, part, parts
+from xinfang.auth import client_key
 
 HERE = Path(__file__).parent
 COOKIE = "xf_token"
