@@ -62,8 +62,8 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true")
     ap.add_argument("--wait", type=float, default=1800, help="seconds to wait for reporting to count every case")
     ap.add_argument("--settle", action="store_true",
-                    help="also wait until supervision has a case of every import batch (caught up on every "
-                         "partition) before timing the pages")
+                    help="also wait until supervision has a case of every import batch and every consumer is "
+                         "idle (nothing applied for 15 s, no outbox pending) before timing the pages")
     args = ap.parse_args()
     random.seed(7)
     data_dir = Path(tempfile.mkdtemp(prefix="xinfang-web-bench-"))
@@ -140,9 +140,20 @@ def main() -> None:
                         if api.get(f"{url['supervision']}/api/v1/cases/{c}/deadlines", headers=auth).status_code != 200]
                 if left:
                     time.sleep(5)
-            results["settled_seconds"] = round(time.perf_counter() - t0, 1)
-            print(f"supervision had a case of every batch after {results['settled_seconds']} s"
+            print(f"supervision had a case of every batch after {time.perf_counter() - t0:.0f} s"
                   + (f" ({len(left)} still missing)" if left else ""))
+            # and every consumer idle: reporting, say, still folds supervision's DeadlineSets after
+            # it has counted every case (each service's /health: events applied, outbox pending)
+            last = None
+            while time.monotonic() < deadline:
+                now = {n: api.get(f"{u}/health").json() for n, u in url.items() if n != "web"}
+                seen = {n: (h.get("applied"), h.get("outbox_pending")) for n, h in now.items()}
+                if seen == last and all(not pending for _, pending in seen.values()):
+                    break
+                last = seen
+                time.sleep(15)
+            results["settled_seconds"] = round(time.perf_counter() - t0, 1)
+            print(f"every consumer idle after {results['settled_seconds']} s")
         results["reporting_counted"] = counted
         print(f"imported {args.cases} cases in {results['import_seconds']} s; reporting counted {counted}, "
               f"routing and supervision had the last case, after {results['load_seconds']} s")
