@@ -344,10 +344,15 @@ def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit:
                 q = q.where(assignments.c.inbox_state == state)
         rows = c.execute(q.order_by(assignments.c.state_since, assignments.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
+        d = SqlDirectory(c)
+        leads = {u: d.unit_name(u) for u in {r["unit_id"] for r in rows}} if state == "co_handling" else {}
+    counts = {s: counts.get(s, 0) for s in (*INBOX_STATES, "co_handling")}
     return {
-        "unit_id": unit_id, "counts": {s: counts.get(s, 0) for s in (*INBOX_STATES, "co_handling")},
+        "unit_id": unit_id, "counts": counts, "limit": limit, "offset": offset,
+        # the rows this state has (the pager's); the inbox's own states without one
+        "total": counts[state] if state else sum(counts[s] for s in INBOX_STATES),
         "items": [{"case_id": r["case_id"], "state": "co_handling" if state == "co_handling" else r["inbox_state"],
-                   "lead_unit_id": r["unit_id"], "assigned_at": r["assigned_at"],
+                   "lead_unit_id": r["unit_id"], "lead_unit_name": leads.get(r["unit_id"]), "assigned_at": r["assigned_at"],
                    "since": r["state_since"], "stage": r["stage"], "division_code": r["division_code"],
                    "category_code": r["category_code"], "summary": r["summary"], "owner_leader": r["owner_leader"],
                    "co_unit_ids": json.loads(r["co_unit_ids"])} for r in rows],
@@ -410,4 +415,6 @@ def queue(db: Database, user: Principal, state: str | None, limit: int, offset: 
                           "objection_reason": r["objection_reason"], "reason": r["queue_reason"],
                           "division_code": r["division_code"], "category_code": r["category_code"],
                           "summary": r["summary"], "owner_leader": r["owner_leader"]})
-    return {"counts": {k: counts.get(v, 0) for k, v in QUEUE_STATES.items()}, "items": items}
+    by_state = {k: counts.get(v, 0) for k, v in QUEUE_STATES.items()}
+    return {"counts": by_state, "total": by_state[state] if state else sum(by_state.values()), "limit": limit,
+            "offset": offset, "items": items}

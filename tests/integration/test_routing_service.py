@@ -112,3 +112,18 @@ def test_the_co_handling_rows_are_filled_from_assignments_made_before_they_exist
         assert [tuple(r) for r in rows] == [("old-co", "999901-d01"), ("old-co", "999901001-gov")]
     finally:
         d.dispose()
+
+
+def test_the_inbox_and_the_queue_say_how_many_rows_they_page_through(db):
+    """The console's pager reads ``total``: without it a unit's inbox and the dispatcher's queue
+    showed their first page and no way past it."""
+    for i in range(5):
+        consume(db, registered(f"case-p{i}"))
+    box = handlers.inbox(db, DISPATCHER, "999901001-gov", None, 2, 0)
+    assert (box["total"], len(box["items"])) == (5, 2) and box["counts"]["to_sign"] == 5
+    last = handlers.inbox(db, DISPATCHER, "999901001-gov", "to_sign", 2, 4)
+    assert (last["total"], [i["case_id"] for i in last["items"]]) == (5, ["case-p4"])
+    handlers.object_to(db, Principal("h", "handler", "999901001000", "999901001-gov"), "case-p0", "不属本单位职责")
+    queue = handlers.queue(db, DISPATCHER, "returned", 50, 0)
+    assert queue["total"] == queue["counts"]["returned"] == 1
+    assert handlers.queue(db, DISPATCHER, None, 1, 0)["total"] == sum(queue["counts"].values())
