@@ -91,6 +91,9 @@ def test_one_case_through_its_whole_life(system, console):
     assert page.url.endswith("/inbox")
     handler.go("/inbox")
     assert summary in page.inner_text("#inbox")
+    # the pager counts what the inbox holds (it had said 共 0 条, with no next page, at any size)
+    rows = system.get("routing", f"/api/v1/units/{HANDLER_UNIT}/inbox?limit=1", user="demo-handler").json()["total"]
+    assert rows >= 1 and f"共 {rows} 条" in page.inner_text(".pager")
     handler.shot("06-handler-inbox")
     handler.go(f"/cases/{case_id}")
     page.click("#act-sign button[type=submit]")
