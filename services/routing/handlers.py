@@ -328,12 +328,13 @@ def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit:
                                         else user.in_jurisdiction(unit.division_code) or user.unit_id == unit_id)
         if not visible:
             raise NotFound(f"no unit {unit_id}", f"单位 {unit_id} 不存在")
-        scope = [assignments.c.unit_id == unit_id, assignments.c.inbox_state.is_not(None)]
-        if user.role != "handler" and user.unit_id != unit_id:
-            scope.append(assignments.c.office.startswith(user.prefix))
+        # another unit's inbox shows only the cases in the reader's jurisdiction
+        in_office = ([assignments.c.office.startswith(user.prefix)]
+                     if user.role != "handler" and user.unit_id != unit_id else [])
+        scope = [assignments.c.unit_id == unit_id, assignments.c.inbox_state.is_not(None), *in_office]
         counts = dict(c.execute(sa.select(assignments.c.inbox_state, sa.func.count())
                                 .where(*scope).group_by(assignments.c.inbox_state)).all())
-        helping = [co_handling.c.unit_id == unit_id, assignments.c.intake_state != "done", *scope[2:]]
+        helping = [co_handling.c.unit_id == unit_id, assignments.c.intake_state != "done", *in_office]
         co = sa.select(assignments).join(co_handling, co_handling.c.case_id == assignments.c.case_id)
         counts["co_handling"] = c.execute(sa.select(sa.func.count()).select_from(co.where(*helping).subquery())).scalar()
         if state == "co_handling":
