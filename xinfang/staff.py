@@ -7,7 +7,7 @@ database (``revoked_staff``) and refuses the tokens issued before it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 import sqlalchemy as sa
