@@ -340,6 +340,11 @@ def list_users(db: Database) -> list[dict]:
                 for r in c.execute(sa.select(users).order_by(users.c.username)).mappings()]
 
 
+def _change_user(uow: UnitOfWork, username: str, **values) -> None:
+    if uow.execute(users.update().where(users.c.username == username).values(**values)).rowcount == 0:
+        raise NotFound(f"no user {username}", f"用户 {username} 不存在")
+
+
 def _revoke(uow: UnitOfWork, username: str, reason: str, actor: str) -> None:
     """The user's tokens stop working: recorded here and published to every service
     (StaffAccessRevoked, xinfang.staff), in the transaction that changed the account."""
@@ -355,17 +360,14 @@ def set_password(db: Database, username: str, password: str, actor: str = "syste
     if len(password) < 8:
         raise InvalidInput("password must have at least 8 characters", "密码至少 8 位", field="password")
     with UnitOfWork(db) as uow:
-        if uow.execute(users.update().where(users.c.username == username)
-                       .values(password_hash=hash_password(password))).rowcount == 0:
-            raise NotFound(f"no user {username}", f"用户 {username} 不存在")
+        _change_user(uow, username, password_hash=hash_password(password))
         _revoke(uow, username, "password_changed", actor)
 
 
 def set_active(db: Database, username: str, active: bool, actor: str = "system:cli") -> None:
     """Enable or disable an account; disabling stops its tokens working everywhere at once."""
     with UnitOfWork(db) as uow:
-        if uow.execute(users.update().where(users.c.username == username).values(active=active)).rowcount == 0:
-            raise NotFound(f"no user {username}", f"用户 {username} 不存在")
+        _change_user(uow, username, active=active)
         if not active:
             _revoke(uow, username, "disabled", actor)
 
