@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium run test bench clean
+.PHONY: setup chromium test-servers run test bench clean
 
 setup: $(STAMP) chromium
 
@@ -31,8 +31,26 @@ $(STAMP): pyproject.toml
 run: setup
 	$(VENV)/bin/xinfang up
 
-test: setup
-	$(VENV)/bin/python -m pytest -q
+# the tests start their own PostgreSQL cluster from Debian's server package and their own Apache
+# Kafka from Maven Central's jars (Java and Maven): installed when missing and root, with apt
+test-servers:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql for the tests …"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	    || echo "could not install postgresql; set XINFANG_TEST_POSTGRES_URL or the PostgreSQL tests skip"; \
+	  else echo "no PostgreSQL server binaries: install postgresql or set XINFANG_TEST_POSTGRES_URL"; fi; \
+	fi
+	@if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Java and Maven for the Apache Kafka tests …"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null) \
+	    || echo "could not install Java and Maven; the Apache Kafka tests will skip and say why"; \
+	  fi; \
+	fi
+
+test: setup test-servers
+	$(VENV)/bin/python -m pytest
 
 bench: setup
 	$(VENV)/bin/python bench/e2e.py
