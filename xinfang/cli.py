@@ -29,18 +29,27 @@ def up(
     services: list[str] = typer.Option([*SERVICES, CONSOLE], "--service", "-s", help="which services to start"),
     data_dir: Path = typer.Option(None, help="where SQLite files and logs go (default .xinfang)"),
     demo: bool = typer.Option(True, "--demo/--no-demo", help="seed the DEMO county and the demo users"),
+    broker: str = typer.Option(None, help="tansu (embedded, in memory; the default) or kafka (Apache Kafka "
+                                         "from Maven Central, its log under the data folder); default XINFANG_BROKER"),
 ):
-    """Start the broker (embedded tansu unless KAFKA_BOOTSTRAP_SERVERS is set) and the services.
+    """Start the broker and the services. The broker is the embedded tansu, or Apache Kafka with
+    --broker kafka; none when KAFKA_BOOTSTRAP_SERVERS names a running one (set XINFANG_BROKER=kafka
+    if it is an Apache Kafka).
 
     Logs are prefixed by service; Ctrl-C stops everything cleanly."""
+    from xinfang.messaging.profiles import BROKERS
     from xinfang.supervisor import Stack
 
     unknown = [s for s in services if s not in (*SERVICES, CONSOLE)]
     if unknown:
         raise typer.BadParameter(f"unknown service(s) {unknown}; choose from {[*SERVICES, CONSOLE]}", param_hint="--service")
     cfg = settings()
+    broker = broker or cfg.broker
+    if broker not in BROKERS:
+        raise typer.BadParameter(f"unknown broker {broker!r}; choose from {list(BROKERS)} / 未知的消息代理",
+                                 param_hint="--broker")
     stack = Stack(data_dir=(data_dir or cfg.data_dir).resolve(), bootstrap=cfg.kafka_bootstrap_servers,
-                  out=sys.stdout, color=sys.stdout.isatty(), demo=demo)
+                  out=sys.stdout, color=sys.stdout.isatty(), demo=demo, broker_kind=broker)
     stopping = {"now": False}
 
     def _stop(*_):
@@ -55,10 +64,16 @@ def up(
     signal.signal(signal.SIGTERM, _stop)
     try:
         console.print("starting broker … 正在启动消息代理")
-        bootstrap = stack.start_broker()
-        console.print(f"broker: {bootstrap} ({'embedded tansu, in memory' if stack.broker else 'external Kafka'})")
+        bootstrap = stack.start_broker(say=console.print)
+        if stack.broker is None:
+            what = f"external, as {broker}"
+        elif broker == "tansu":
+            what = "embedded tansu, in memory"
+        else:
+            what = stack.broker.describe() + (", new log: stores republished" if stack.broker.fresh else "")
+        console.print(f"broker: {bootstrap} ({what})")
         stack.start(services, timeout=120)
-    except (RuntimeError, TimeoutError, OSError) as exc:
+    except (RuntimeError, TimeoutError, OSError) as exc:  # BrokerError is a RuntimeError
         console.print(f"[red]could not start: {exc}[/red]\n无法启动：{exc}")
         stack.stop()
         raise typer.Exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".xinfang"), description="SQLite files, logs, Faust data")
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_partitions: int = 4
+    broker: Literal["tansu", "kafka"] = Field(
+        default="tansu", description="which broker: the embedded tansu, or Apache Kafka (XINFANG_BROKER)")
     republish_on_start: bool = Field(
         default=False, description="re-send every stored event on start (the broker lost its data)")
     pii_key: str = Field(

@@ -1,5 +1,6 @@
-"""Runs the whole system as processes: the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set)
-and the four services, their output prefixed by service name. Used by ``xinfang up`` and tests."""
+"""Runs the whole system as processes: a broker (the embedded tansu, or Apache Kafka with its log
+under the data folder; none when KAFKA_BOOTSTRAP_SERVERS names one) and the services, their
+output prefixed by service name. Used by ``xinfang up`` and tests."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,9 @@ import httpx
 
 from xinfang.config import DEFAULT_PORTS, SERVICES, settings
 from xinfang.messaging.admin import ensure_topics
+from xinfang.messaging.apache_kafka import ApacheKafka
 from xinfang.messaging.broker import EmbeddedBroker, die_with_parent, port_in_use
+from xinfang.messaging.profiles import profile
 from xinfang.security import ensure_keypair
 
 COLORS = {"broker": "35", "intake": "36", "routing": "33", "supervision": "32", "reporting": "34", "web": "31"}
@@ -46,15 +49,22 @@ class Stack:
     out: TextIO | None = None
     color: bool = False
     demo: bool = True
-    broker: EmbeddedBroker | None = None
+    broker_kind: str = "tansu"  # XINFANG_BROKER of the services, and what start_broker starts
+    broker: EmbeddedBroker | ApacheKafka | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def start_broker(self) -> str:
+    def start_broker(self, say=lambda *_: None) -> str:
         if self.bootstrap:
             return self.bootstrap
-        self.broker = EmbeddedBroker(log_path=self.data_dir / "logs" / "broker.log").start()
+        logs = self.data_dir / "logs"
+        if profile(self.broker_kind).loses_topics_on_restart:
+            self.broker = EmbeddedBroker(log_path=logs / "broker.log").start()
+            self.env.setdefault("XINFANG_REPUBLISH_ON_START", "1")  # memory broker: start empty
+        else:
+            self.broker = ApacheKafka(self.data_dir / "kafka", log_path=logs / "broker.log").start(say=say)
+            if self.broker.fresh:  # a new log: whatever the stores published before is not on it
+                self.env.setdefault("XINFANG_REPUBLISH_ON_START", "1")
         self.bootstrap = self.broker.bootstrap
-        self.env.setdefault("XINFANG_REPUBLISH_ON_START", "1")  # memory broker: start empty
         return self.bootstrap
 
     def start(self, names=SERVICES, timeout: float = 60.0) -> "Stack":
@@ -84,6 +94,7 @@ class Stack:
 
     def service_env(self, name: str) -> dict:
         env = {**os.environ, **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap or "",
+               "XINFANG_BROKER": self.broker_kind,
                "XINFANG_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
         key = f"{name.upper()}_PORT"
         env[key] = str(self.ports.get(name) or env.get(key) or DEFAULT_PORTS[name])

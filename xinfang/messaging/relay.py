@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from xinfang.messaging.profiles import profile
 from xinfang.storage.database import Database
 from xinfang.storage.tables import outbox
 
@@ -73,11 +74,19 @@ class OutboxRelay:
     def _producer_or_connect(self) -> KafkaProducer:
         if self._producer is None:
             self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
-                linger_ms=0, max_in_flight_requests_per_connection=1, retries=5,
-                request_timeout_ms=10000,
+                bootstrap_servers=self.bootstrap, client_id=self.client_id, request_timeout_ms=10000,
+                max_block_ms=10000,
+                **profile().relay_producer,
             )
         return self._producer
+
+    def _discard_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=0)
+            except Exception:  # pragma: no cover - it is being thrown away
+                pass
+            self._producer = None
 
     def _run(self) -> None:
         backoff = 0.2
@@ -90,6 +99,9 @@ class OutboxRelay:
                     continue
             except (KafkaError, OSError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                # the rows are sent again from the outbox: a producer kept would also go on retrying
+                # its own copies, writing each of them twice once the broker is back
+                self._discard_producer()
                 log.warning("relay cannot publish yet: %s (retrying in %.1fs)", self.last_error, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -8,9 +8,10 @@ applies one event to the service's database. The runtime
   redelivered event changes nothing;
 - retries (and never dead-letters) while the database itself is unreachable.
 
-tansu specifics handled here: Faust hard-codes ``fetch_max_wait_ms=1500`` and tansu answers a
-fetch on its own polling cycle, so the consumer thread is subclassed to fetch every 20 ms; no
-tables, no transactions, no idempotent producer; 6 s sessions and 1 s heartbeats.
+Broker specifics (``profiles``): Faust hard-codes ``fetch_max_wait_ms=1500`` and tansu answers a
+fetch on its own polling cycle, so the consumer thread is subclassed to take the profile's wait
+(20 ms on tansu); the dead-letter producer batches on Kafka only. On both: no tables, no
+transactions, 6 s sessions and 1 s heartbeats, committed offsets as a hint (the inbox decides).
 """
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from xinfang.contracts import DecodeError, Envelope, decode, dlq_topic
+from xinfang.messaging.profiles import profile
 from xinfang.storage import AlreadyApplied, Database, UnitOfWork
 
 log = logging.getLogger("xinfang.streams")
 
-FETCH_MAX_WAIT_MS = int(os.environ.get("XINFANG_FETCH_MAX_WAIT_MS", "20"))
 BATCH_MAX = int(os.environ.get("XINFANG_BATCH_MAX", "200"))
 BATCH_WITHIN = float(os.environ.get("XINFANG_BATCH_WITHIN_MS", "10")) / 1000
 
@@ -44,8 +45,13 @@ BatchHandler = Callable[[UnitOfWork, list[Envelope]], None]
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        consumer._fetch_max_wait_ms = _fetch_max_wait_ms()  # read by AIOKafkaConsumer.start()
         return consumer
+
+
+def _fetch_max_wait_ms() -> int:
+    explicit = os.environ.get("XINFANG_FETCH_MAX_WAIT_MS")
+    return int(explicit) if explicit else profile().fetch_max_wait_ms
 
 
 class _Consumer(faust_aiokafka.Consumer):
@@ -108,8 +114,7 @@ class StreamProcessor:
             broker_heartbeat_interval=1.0,
             broker_request_timeout=30.0,
             broker_commit_interval=1.0,
-            producer_max_batch_size=1,
-            producer_linger=0.0,
+            **profile().faust_producer,
             topic_partitions=partitions,
             topic_allow_declare=False,
             topic_disable_leader=True,
