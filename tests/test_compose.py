@@ -48,3 +48,28 @@ def test_a_service_started_without_its_pii_secret_refuses_and_names_it(monkeypat
     monkeypatch.setenv("XINFANG_PII_KEY", "")  # what the compose file passes when the operator set none
     with pytest.raises(ValidationError, match="XINFANG_PII_KEY.*未设置"):
         Settings()
+
+
+def test_the_tests_run_the_apache_kafka_that_compose_runs():
+    """Operators run docker-compose.yml's image; the tests and `xinfang up --broker kafka` run the
+    jars deploy/kafka/pom.xml fetches. Moving one without the others would test another broker."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    from xinfang.messaging.apache_kafka import KAFKA_VERSION, POM
+
+    image = re.search(r"^\s*image:\s*apache/kafka:(\S+)\s*$", COMPOSE_FILE.read_text(), re.M)
+    assert image, "docker-compose.yml runs no apache/kafka image"
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom_version = ET.parse(POM).getroot().find("m:properties/m:kafka.version", ns).text
+    assert image.group(1) == KAFKA_VERSION == pom_version
+
+
+def test_compose_tells_the_services_they_run_on_apache_kafka():
+    result = _compose("config")
+    assert result.returncode == 0, result.stderr
+    import yaml  # docker-compose config prints YAML; PyYAML comes with the test dependencies
+
+    services = yaml.safe_load(result.stdout)["services"]
+    for name in ("intake", "routing", "supervision", "reporting"):
+        assert services[name]["environment"]["XINFANG_BROKER"] == "kafka", name
