@@ -5,7 +5,7 @@ SQLite by default, started in a temporary data dir on free ports, always stopped
 
 1. Broker baseline: one produce -> consume round trip through the broker alone. A kafka-python
    producer (acks=all, linger 0) sends to a fresh topic at the latency-phase rate; an aiokafka
-   consumer with ``fetch_max_wait_ms = FETCH_MAX_WAIT_MS`` (what the services' Faust consumers use)
+   consumer with the ``fetch_max_wait_ms`` the services' Faust consumers use on that broker
    reads it. This is the floor for one hop of the event flow.
 2. Latency phase (default 20/s for 20 s): POST /api/v1/petitions on a fixed schedule (each POST its
    own task, so a slow answer does not delay the next) and, for each case, the time from sending
@@ -44,7 +44,8 @@ Run (from the repository root; ~1-2 minutes with the defaults):
 
     .venv/bin/python bench/e2e.py
     .venv/bin/python bench/e2e.py --rate 20 --duration 20 --burst-rate 200 --burst-duration 15
-    .venv/bin/python bench/e2e.py --postgres          # fresh PostgreSQL databases at 127.0.0.1:5432
+    .venv/bin/python bench/e2e.py --postgres          # fresh databases on a PostgreSQL cluster of the run
+    .venv/bin/python bench/e2e.py --postgres --broker kafka   # as production runs: PostgreSQL and Apache Kafka
     .venv/bin/python bench/e2e.py --keep-data         # keep the data dir (service logs) afterwards
     .venv/bin/python bench/e2e.py --client httpx      # load generator on httpx
 """
@@ -74,7 +75,7 @@ from kafka import KafkaProducer
 from xinfang.config import SERVICES, settings
 from xinfang.messaging.admin import ensure_topics
 from xinfang.messaging.broker import free_port
-from xinfang.messaging.streams import FETCH_MAX_WAIT_MS
+from xinfang.messaging.profiles import BROKERS, profile
 from xinfang.security import Principal, TokenIssuer
 from xinfang.supervisor import Stack
 
@@ -356,11 +357,12 @@ def auth_headers(stack: Stack) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def create_pg_databases(base_url: str, tag: str) -> dict[str, str]:
+def create_pg_databases(admin_url: str, tag: str) -> dict[str, str]:
     import psycopg
 
+    base_url = admin_url.rsplit("/", 1)[0]
     urls = {}
-    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in SERVICES:
             db = f"xinfang_bench_{tag}_{name}"
             conn.execute(f'CREATE DATABASE "{db}"')
@@ -368,10 +370,10 @@ def create_pg_databases(base_url: str, tag: str) -> dict[str, str]:
     return urls
 
 
-def drop_pg_databases(base_url: str, urls: dict[str, str]) -> None:
+def drop_pg_databases(admin_url: str, urls: dict[str, str]) -> None:
     import psycopg
 
-    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         for url in urls.values():
             conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
@@ -379,12 +381,12 @@ def drop_pg_databases(base_url: str, urls: dict[str, str]) -> None:
 # ----------------------------------------------------------------------------- 1. broker baseline
 
 
-async def broker_baseline(bootstrap: str, rate: float, count: int) -> dict:
+async def broker_baseline(bootstrap: str, rate: float, count: int, fetch_max_wait_ms: int) -> dict:
     topic = f"bench.roundtrip.{uuid.uuid4().hex[:8]}"
     partitions = settings().topic_partitions
     ensure_topics(bootstrap, partitions=partitions, topics=[topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+                                auto_offset_reset="earliest", fetch_max_wait_ms=fetch_max_wait_ms)
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
@@ -424,7 +426,7 @@ async def broker_baseline(bootstrap: str, rate: float, count: int) -> dict:
         await consumer.stop()
     rtts = [received[s] - t for s, t in sent.items() if s in received]
     return {"topic": topic, "rate": rate, "sent": len(sent), "lost": len(sent) - len(rtts),
-            "fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **summarize(rtts)}
+            "fetch_max_wait_ms": fetch_max_wait_ms, **summarize(rtts)}
 
 
 # ----------------------------------------------------------------------------- 2. latency phase
@@ -743,8 +745,8 @@ async def throughput_phase(ep: Endpoints, rate: float, duration: float, concurre
 def print_report(res: dict) -> None:
     base, lat, thr = res["baseline"], res["latency"], res["throughput"]
     print("\n" + "=" * 78)
-    print(f"Xinfang end-to-end benchmark  ({res['database']}, broker tansu, "
-          f"FETCH_MAX_WAIT_MS={FETCH_MAX_WAIT_MS}, {res['host']['cpus']} CPUs, client {res['args']['client']})")
+    print(f"Xinfang end-to-end benchmark  ({res['database']}, broker {res.get('broker', 'tansu')}, "
+          f"FETCH_MAX_WAIT_MS={res['fetch_max_wait_ms']}, {res['host']['cpus']} CPUs, client {res['args']['client']})")
     print("=" * 78)
     print(f"\nBroker round trip (produce acks=all -> consume), {base['sent']} msgs at {base['rate']:g}/s, "
           f"lost {base['lost']}")
@@ -834,7 +836,7 @@ def evaluate(lat: dict, thr: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- main
 
 
-async def run_phases(stack: Stack, args) -> dict:
+async def run_phases(stack: Stack, args, fetch_max_wait_ms: int) -> dict:
     ep = Endpoints.for_stack(stack, args.client, max(args.concurrency, 32))
     cpu = CpuMeter(stack)
     try:
@@ -846,7 +848,7 @@ async def run_phases(stack: Stack, args) -> dict:
         await asyncio.sleep(3.0)
         cpu_idle = CpuMeter.percent(before, cpu.snapshot())
         print(f"broker baseline: {args.baseline_count} messages at {args.rate:g}/s ...")
-        baseline = await broker_baseline(stack.bootstrap, args.rate, args.baseline_count)
+        baseline = await broker_baseline(stack.bootstrap, args.rate, args.baseline_count, fetch_max_wait_ms)
         print(f"latency phase: {args.rate:g}/s for {args.duration:g} s ...")
         before = cpu.snapshot()
         latency = await latency_phase(ep, args.rate, args.duration, args.poll_ms / 1000.0)
@@ -892,18 +894,26 @@ def main() -> int:
     p.add_argument("--client", choices=sorted(CLIENTS), default="lean",
                    help="HTTP client of the load generator (lean: minimal asyncio client; httpx)")
     p.add_argument("--postgres", action="store_true", help="use fresh PostgreSQL databases instead of SQLite")
-    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server for --postgres")
+    p.add_argument("--pg-url", default=None,
+                   help="PostgreSQL server for --postgres, its maintenance database (postgresql://postgres@host:port/postgres); "
+                        "default: XINFANG_TEST_POSTGRES_URL, else a cluster of this run on a free port")
+    p.add_argument("--broker", choices=BROKERS, default="tansu",
+                   help="the embedded tansu (default) or Apache Kafka from Maven Central, as production runs")
     p.add_argument("--keep-data", action="store_true", help="keep the stack's data dir (logs, SQLite files)")
     args = p.parse_args()
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     data_dir = Path(tempfile.mkdtemp(prefix="xinfang-bench-"))
     ports = {name: free_port() for name in SERVICES}
-    stack = Stack(data_dir=data_dir, out=None, ports=ports)
+    stack = Stack(data_dir=data_dir, out=None, ports=ports, broker_kind=args.broker)
+    fetch_max_wait_ms = int(os.environ.get("XINFANG_FETCH_MAX_WAIT_MS") or profile(args.broker).fetch_max_wait_ms)
     pg_urls: dict[str, str] = {}
     results: dict = {}
     try:
         if args.postgres:
+            from xinfang.storage.local_postgres import shared_server
+
+            args.pg_url = shared_server(args.pg_url)
             pg_urls = create_pg_databases(args.pg_url, stamp.replace("-", "_"))
             for name, url in pg_urls.items():
                 stack.env[f"{name.upper()}_DATABASE_URL"] = url
@@ -915,7 +925,7 @@ def main() -> int:
             print_log_tails(data_dir / "logs")
             raise
         print(f"stack healthy after {perf_counter() - t:.1f} s; broker {stack.bootstrap}")
-        results = asyncio.run(run_phases(stack, args))
+        results = asyncio.run(run_phases(stack, args, fetch_max_wait_ms))
     finally:
         stack.stop()
         if pg_urls:
@@ -931,7 +941,7 @@ def main() -> int:
         "timestamp": stamp, "database": "postgresql" if args.postgres else "sqlite",
         "args": vars(args), "data_dir": str(data_dir) if args.keep_data else None,
         "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
-        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        "fetch_max_wait_ms": fetch_max_wait_ms, "broker": args.broker,
         "targets": evaluate(results["latency"], results["throughput"]), "results_file": str(out),
     })
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))

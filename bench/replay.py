@@ -26,7 +26,7 @@ asserts. On a shared 2-core machine the figures depend on everything else runnin
 load average is printed beside them.
 
     .venv/bin/python bench/replay.py                        # county, SQLite in a temporary file
-    .venv/bin/python bench/replay.py --postgres             # a fresh database at 127.0.0.1:5432
+    .venv/bin/python bench/replay.py --postgres             # a fresh database (XINFANG_TEST_POSTGRES_URL, else a cluster of the run)
     .venv/bin/python bench/replay.py --province --events 1000000 --postgres
 """
 from __future__ import annotations
@@ -179,12 +179,15 @@ def chunks(it, size):
 
 
 def fresh_db(postgres: bool, migrations=MIGRATIONS, service: str = "reporting"):
-    """A new, migrated database (SQLite in a temporary folder, or PostgreSQL at 127.0.0.1) and a
+    """A new, migrated database (SQLite in a temporary folder, or PostgreSQL: XINFANG_TEST_POSTGRES_URL's server, else a cluster of
+    this run) and a
     function that drops it."""
     if postgres:
         import psycopg
 
-        admin = os.environ.get("XINFANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+        from xinfang.storage.local_postgres import shared_server
+
+        admin = shared_server()
         name = f"xf_bench_{service}_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{name}"')

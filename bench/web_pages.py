@@ -1,7 +1,7 @@
 """How quickly the web console's pages answer with many cases in the database.
 
 Starts a fresh stack (embedded broker, four services and the web console on free ports; SQLite by
-default, ``--postgres`` for fresh databases at 127.0.0.1:5432), loads ``--cases`` historical cases
+default, ``--postgres`` for fresh databases on XINFANG_TEST_POSTGRES_URL's server, else a cluster of the run), loads ``--cases`` historical cases
 through intake's import endpoint (500 per request, as ``xinfang import`` does), waits until reporting
 has counted them all and routing and supervision have the last one, then times each page ``--repeat`` times through the console, and beside it the
 service API call the page is built on (the baseline in the same run: what the console adds is the
@@ -70,13 +70,16 @@ def main() -> None:
     env = {}
     if args.postgres:
         import sqlalchemy as sa
-        eng = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        from xinfang.storage.local_postgres import shared_server
+
+        admin = shared_server()
+        eng = sa.create_engine(admin.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
         tag = f"{os.getpid()}"
         with eng.connect() as c:
             for n in SERVICES:
                 c.execute(sa.text(f"CREATE DATABASE xf_webbench_{n}_{tag}"))
-        env = {f"{n.upper()}_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/xf_webbench_{n}_{tag}"
-               for n in SERVICES}
+        base = admin.rsplit("/", 1)[0]
+        env = {f"{n.upper()}_DATABASE_URL": f"{base}/xf_webbench_{n}_{tag}" for n in SERVICES}
     stack = Stack(data_dir=data_dir, ports={n: free_port() for n in (*SERVICES, "web")}, env=env)
     results: dict = {"cases": args.cases, "repeat": args.repeat, "postgres": args.postgres, "pages": {}}
     try:

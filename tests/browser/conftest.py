@@ -1,5 +1,8 @@
 """Browser tests: Debian's Chromium driven by Playwright through the web console, over the whole
-system (the e2e ``system`` fixture plus the console). Screenshots go to test-artifacts/screenshots/."""
+system (the e2e system plus the console). Screenshots go to test-artifacts/screenshots/.
+
+They run on the embedded broker only: what they check is the console, and the e2e suite already
+runs every path through the broker on both brokers."""
 from __future__ import annotations
 
 import os
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.e2e.conftest import DEMO_PASSWORD, system  # noqa: F401  (the fixture, shared)
+from tests.e2e.conftest import DEMO_PASSWORD, running_system
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -24,7 +27,14 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def web(system):  # noqa: F811
+def system(pg_server, tmp_path_factory, request):
+    name = f"{request.module.__name__.rsplit('.', 1)[-1]}-tansu"
+    with running_system(pg_server, tmp_path_factory.mktemp("xinfang"), "tansu", name) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def web(system):
     return system.start_web()
 
 

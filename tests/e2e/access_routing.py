@@ -4,15 +4,16 @@ from __future__ import annotations
 from tests.e2e.access_common import (ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B,  # noqa: F401
                                      _as, _count, add_user)
 
-_made: set[str] = set()
+_made: set[tuple[str, str]] = set()  # (the system's routing database, username): each system has its own users
 
 
 def _user(system, name, role, township, unit):
     """Users beyond the world's: a dispatcher, leader and admin in each township, made once."""
-    if name not in _made:
+    key = (system.db_urls["routing"], name)
+    if key not in _made:
         add_user(system, name, role, township, unit)
         system.token(name, "pass-for-tests")
-        _made.add(name)
+        _made.add(key)
     return name
 
 

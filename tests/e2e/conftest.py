@@ -1,4 +1,5 @@
-"""The whole system as processes: a broker of its own, four services on PostgreSQL, free ports."""
+"""The whole system as processes: a broker of its own (tansu, then Apache Kafka: the ``system``
+fixture runs each module once on each), four services on PostgreSQL, free ports."""
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from xinfang.messaging.broker import free_port
 import pytest
 
-from tests.conftest import ARTIFACTS, _DOCKER_ABSENT
+from tests.conftest import ARTIFACTS, bootstrap_of, running_broker
+from xinfang.messaging.profiles import BROKERS
 from xinfang.config import SERVICES
 from xinfang.supervisor import Stack
 
@@ -49,23 +51,11 @@ def another_petitioner(n: int) -> list[dict]:
     return [{**PETITION["petitioners"][0], "name": f"李四{n}", "id_number": body + resident_id_check_char(body)}]
 
 
-@contextlib.contextmanager
-def _broker():
-    if _DOCKER_ABSENT is None:
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer().with_kraft() as kafka:
-            yield kafka.get_bootstrap_server(), None
-        return
-    from xinfang.messaging.broker import EmbeddedBroker
-
-    with EmbeddedBroker(log_path=ARTIFACTS / "e2e-broker.log") as b:
-        yield b.bootstrap, b
-
-
 class RunningSystem:
-    def __init__(self, stack: Stack, db_urls: dict[str, str]) -> None:
+    def __init__(self, stack: Stack, db_urls: dict[str, str], broker=None) -> None:
         self.stack, self.db_urls = stack, db_urls
+        self.broker = broker  # the EmbeddedBroker or ApacheKafka the stack runs on
+        self.broker_kind = stack.broker_kind
         self.url = {n: stack.services[n].url for n in SERVICES}
         self.http = httpx.Client(timeout=10)
         self._tokens: dict[str, str] = {}
@@ -135,22 +125,33 @@ class RunningSystem:
         raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-@pytest.fixture(scope="module")
-def system(pg_server, tmp_path_factory, request):
-    """A running system for one test module."""
-    data_dir = tmp_path_factory.mktemp("xinfang")
+@contextlib.contextmanager
+def running_system(pg_server, data_dir, broker_kind: str, logs_name: str, env: dict | None = None):
+    """A fresh broker of ``broker_kind``, fresh databases, the four services; their logs copied to
+    test-artifacts/logs-<logs_name>/ afterwards."""
     db_urls = {name: pg_server.create_database(f"xf_{name}") for name in SERVICES}
-    with _broker() as (bootstrap, _b):
-        stack = Stack(data_dir=data_dir, bootstrap=bootstrap, ports={n: free_port() for n in SERVICES},
-                      env={f"{n.upper()}_DATABASE_URL": u for n, u in db_urls.items()})
-        try:
-            stack.start(timeout=90)
-            yield RunningSystem(stack, db_urls)
-        finally:
-            stack.stop()
-            logs = ARTIFACTS / f"logs-{request.module.__name__.rsplit('.', 1)[-1]}"
-            logs.mkdir(parents=True, exist_ok=True)
-            for f in (data_dir / "logs").glob("*.log"):
-                (logs / f.name).write_bytes(f.read_bytes())
-            for u in db_urls.values():
-                pg_server.drop_database(u)
+    logs = ARTIFACTS / f"logs-{logs_name}"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        with running_broker(broker_kind, logs / "broker.log", root=data_dir / "kafka") as broker:
+            stack = Stack(data_dir=data_dir, bootstrap=bootstrap_of(broker), ports={n: free_port() for n in SERVICES},
+                          broker_kind=broker_kind,
+                          env={**{f"{n.upper()}_DATABASE_URL": u for n, u in db_urls.items()}, **(env or {})})
+            try:
+                stack.start(timeout=90)
+                yield RunningSystem(stack, db_urls, broker)
+            finally:
+                stack.stop()
+                for f in (data_dir / "logs").glob("*.log"):
+                    (logs / f.name).write_bytes(f.read_bytes())
+    finally:
+        for u in db_urls.values():
+            pg_server.drop_database(u)
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def system(pg_server, tmp_path_factory, request):
+    """A running system for one test module, on each broker in turn (test ids end [tansu] / [kafka])."""
+    name = f"{request.module.__name__.rsplit('.', 1)[-1]}-{request.param}"
+    with running_system(pg_server, tmp_path_factory.mktemp("xinfang"), request.param, name) as s:
+        yield s

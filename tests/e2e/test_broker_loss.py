@@ -1,25 +1,29 @@
 """The databases are the source of truth: when the broker loses everything (the embedded broker
-keeps nothing across a restart), republishing the stores restores the topics and every read
-model, without applying anything twice."""
+keeps nothing across a restart; an Apache Kafka whose log is lost), republishing the stores
+restores the topics and every read model, without applying anything twice."""
 
 import pytest
 
+from tests.conftest import ARTIFACTS, bootstrap_of, running_broker
 from tests.e2e.conftest import RunningSystem
 from xinfang.config import SERVICES
-from xinfang.messaging.broker import EmbeddedBroker, free_port
+from xinfang.messaging.broker import free_port
+from xinfang.messaging.profiles import BROKERS
 from xinfang.supervisor import Stack
 
 pytestmark = pytest.mark.e2e
 
 
-
-def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path):
+@pytest.mark.parametrize("broker_kind", BROKERS)
+def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path, broker_kind):
+    logs = ARTIFACTS / f"logs-test_broker_loss-{broker_kind}"
     urls = {n: pg_server.create_database(f"xf_{n}") for n in SERVICES}
     env = {f"{n.upper()}_DATABASE_URL": u for n, u in urls.items()}
     ports = {n: free_port() for n in SERVICES}
     try:
-        with EmbeddedBroker() as first:
-            stack = Stack(data_dir=tmp_path, bootstrap=first.bootstrap, ports=ports, env=dict(env)).start()
+        with running_broker(broker_kind, logs / "broker-first.log", root=tmp_path / "kafka-first") as first:
+            stack = Stack(data_dir=tmp_path, bootstrap=bootstrap_of(first), ports=ports, env=dict(env),
+                          broker_kind=broker_kind).start()
             try:
                 sys1 = RunningSystem(stack, urls)
                 ids = [sys1.register(summary=f"第{i}件")["case_id"] for i in range(5)]
@@ -33,9 +37,10 @@ def test_a_new_empty_broker_is_refilled_from_the_stores(pg_server, tmp_path):
         urls["reporting"] = pg_server.create_database("xf_reporting")
         env["REPORTING_DATABASE_URL"] = urls["reporting"]
 
-        with EmbeddedBroker() as second:
-            stack = Stack(data_dir=tmp_path, bootstrap=second.bootstrap, ports=ports,
-                          env={**env, "XINFANG_REPUBLISH_ON_START": "1"}).start()
+        # a new broker with an empty log (for Kafka: another folder, as if its disk were lost)
+        with running_broker(broker_kind, logs / "broker-second.log", root=tmp_path / "kafka-second") as second:
+            stack = Stack(data_dir=tmp_path, bootstrap=bootstrap_of(second), ports=ports,
+                          env={**env, "XINFANG_REPUBLISH_ON_START": "1"}, broker_kind=broker_kind).start()
             try:
                 sys2 = RunningSystem(stack, urls)
                 s = sys2.wait_for(lambda: (lambda s: s["registered"] == 5 and s["assigned"] == 5 and s)(
