@@ -25,7 +25,7 @@ TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 @dataclass(frozen=True)
 class IntakeRules:
-    """Every number a rule uses, with the legal value as default (DOMAIN.md)."""
+    """Every number a rule uses, with the legal value as default (docs/configuration.md)."""
 
     max_representatives: int = 5          # collective visits elect at most 5 representatives
     collective_headcount: int = 5         # 集体访: 5 or more people

@@ -1,7 +1,7 @@
 """Supervision's domain rules: the legal clock on each stage of a case, its warning levels,
 supervision orders' escalation and collective-visit thresholds.
 
-Limits are the defaults of DOMAIN.md (信访工作条例 2022, 信访条例 2005, 简易办理办法 2016),
+Limits are the legal values (信访工作条例 2022, 信访条例 2005, 简易办理办法 2016; docs/configuration.md),
 each configurable (``XINFANG_LIMIT_*``), with its day kind (calendar 日 or working 工作日).
 
 Counting (期间开始之日不计算在内): "N days from D" is due at the end of day D+N, China time;
