@@ -76,8 +76,9 @@ from xinfang.config import SERVICES, settings
 from xinfang.messaging.admin import ensure_topics
 from xinfang.messaging.broker import free_port
 from xinfang.messaging.profiles import BROKERS, profile
+from xinfang.privacy import resident_id_check_char
 from xinfang.security import Principal, TokenIssuer
-from xinfang.supervisor import Stack
+from xinfang_cli.supervisor import Stack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_P99_MS = 500.0
@@ -102,8 +103,7 @@ _petitioners = itertools.count()
 def resident_id(n: int) -> str:
     """The n-th of many distinct ID numbers with a valid GB 11643 check digit."""
     body = f"110101{date(1960, 1, 1) + timedelta(days=n // 1000):%Y%m%d}{n % 1000:03d}"
-    total = sum(int(d) * w for d, w in zip(body, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)))
-    return body + "10X98765432"[total % 11]
+    return body + resident_id_check_char(body)
 
 
 def petition(i: int) -> dict:
@@ -317,7 +317,7 @@ class Endpoints:
     reporting: LeanClient | HttpxClient
 
     @classmethod
-    def for_stack(cls, stack: Stack, kind: str, max_connections: int) -> "Endpoints":
+    def for_stack(cls, stack: Stack, kind: str, max_connections: int) -> Endpoints:
         headers = auth_headers(stack)
         return cls(**{name: CLIENTS[kind]("127.0.0.1", stack.services[name].port, max_connections,
                                           headers=headers) for name in SERVICES})
@@ -418,7 +418,7 @@ async def broker_baseline(bootstrap: str, rate: float, count: int, fetch_max_wai
             sent[seq] = perf_counter()
             producer.send(topic, key=uuid.uuid4().hex.encode(), value=str(seq).encode())
         await asyncio.wait_for(reader, timeout=15)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         reader.cancel()

@@ -1,9 +1,10 @@
 """How quickly the web console's pages answer with many cases in the database.
 
 Starts a fresh stack (embedded broker, four services and the web console on free ports; SQLite by
-default, ``--postgres`` for fresh databases on XINFANG_TEST_POSTGRES_URL's server, else a cluster of the run), loads ``--cases`` historical cases
-through intake's import endpoint (500 per request, as ``xinfang import`` does), waits until reporting
-has counted them all and routing and supervision have the last one, then times each page ``--repeat`` times through the console, and beside it the
+default, ``--postgres`` for fresh databases on XINFANG_TEST_POSTGRES_URL's server, else a cluster of
+the run), loads ``--cases`` historical cases through intake's import endpoint (500 per request, as
+``xinfang import`` does), waits until reporting has counted them all and routing and supervision
+have the last one, then times each page ``--repeat`` times through the console, and beside it the
 service API call the page is built on (the baseline in the same run: what the console adds is the
 difference). Prints p50/p95 per page and writes bench/results/web-pages-<ts>.json. Nothing asserts.
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from xinfang.config import SERVICES  # noqa: E402
 from xinfang.messaging.broker import free_port  # noqa: E402
-from xinfang.supervisor import Stack  # noqa: E402
+from xinfang_cli.supervisor import Stack  # noqa: E402
 
 PASSWORD = "xinfang-demo"
 BEIJING = timezone(timedelta(hours=8))
@@ -70,6 +71,7 @@ def main() -> None:
     env = {}
     if args.postgres:
         import sqlalchemy as sa
+
         from xinfang.storage.local_postgres import shared_server
 
         admin = shared_server()

@@ -13,31 +13,16 @@ import socket
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from xinfang.errors import DomainError
-from xinfang.security import ROLE_NAMES_ZH, InvalidToken, Principal, TokenVerifier
+from xinfang.errors import Forbidden, TooManyRequests, Unauthenticated  # noqa: F401  (raised here, imported from here)
+from xinfang.security import ROLE_NAMES_ZH, InvalidToken, Principal, TokenVerifier, require_role  # noqa: F401
 
 log = logging.getLogger(__name__)
-
-
-class Unauthenticated(DomainError):
-    status = 401
-    code = "unauthenticated"
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class TooManyRequests(DomainError):
-    status = 429
-    code = "too_many_requests"
 
 
 _bearer = HTTPBearer(auto_error=False, description="a token from routing's POST /api/v1/auth/sign-in "
@@ -50,7 +35,7 @@ def issued_before(iat: int | None, revoked: datetime | None) -> bool:
     again (a disabled one cannot)."""
     if revoked is None:
         return False
-    return iat is None or datetime.fromtimestamp(iat, timezone.utc) <= revoked
+    return iat is None or datetime.fromtimestamp(iat, UTC) <= revoked
 
 
 def current_user_dependency(verifier: TokenVerifier,
@@ -71,13 +56,6 @@ def current_user_dependency(verifier: TokenVerifier,
         return user
 
     return current_user
-
-
-def require_role(user: Principal, *roles: str) -> None:
-    if user.role not in roles:
-        names = "、".join(ROLE_NAMES_ZH[r] for r in roles)
-        raise Forbidden(f"role {user.role} may not do this (needs one of: {', '.join(roles)})",
-                        f"当前角色（{ROLE_NAMES_ZH.get(user.role, user.role)}）无权执行此操作，需要：{names}")
 
 
 class RateLimiter:

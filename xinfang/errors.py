@@ -1,9 +1,9 @@
-"""Errors every service maps to HTTP the same way, each in Chinese and English."""
+"""The errors rules raise, each in Chinese and English. Plain exceptions: which HTTP status each
+one answers is decided in one place, ``xinfang.web.HTTP_STATUS``."""
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, message_zh: str, *, field: str | None = None, rule: str | None = None) -> None:
@@ -21,16 +21,27 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     """A value that is well-formed but not acceptable (unknown category, future date …)."""
-    status = 422
     code = "validation_error"
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(DomainError):
     """The write conflicts with the case's state or with a concurrent write."""
-    status = 409
     code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    """No valid token, or a wrong password."""
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The user's role or scope does not allow this."""
+    code = "forbidden"
+
+
+class TooManyRequests(DomainError):
+    code = "too_many_requests"

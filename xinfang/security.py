@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 ROLES = ("clerk", "dispatcher", "handler", "supervisor", "leader", "admin")
 ROLE_NAMES_ZH = {"clerk": "登记员", "dispatcher": "交办员", "handler": "承办人", "supervisor": "督办员",
@@ -64,7 +64,9 @@ class Principal:
         return self.role in SEES_PERSONAL_DATA
 
     def in_jurisdiction(self, division_code: str | None) -> bool:
-        return bool(division_code) and division_code.startswith(self.prefix)
+        if not division_code:
+            return False
+        return division_code.startswith(self.prefix)
 
     def can_see_case(self, *, office: str | None, unit_id: str | None) -> bool:
         if self.role == "handler":
@@ -129,7 +131,11 @@ def signing_key_from_env() -> str:
 
 class TokenIssuer:
     def __init__(self, private_pem: str, ttl_s: int = TOKEN_TTL_S) -> None:
-        self._key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):  # tokens are EdDSA: another key type cannot sign them
+            raise ValueError("the token signing key must be an Ed25519 key (`xinfang keys` makes one) / "
+                             "签发令牌的密钥必须是 Ed25519 密钥")
+        self._key = key
         self.ttl_s = ttl_s
 
     def issue(self, p: Principal) -> tuple[str, int]:
@@ -142,7 +148,11 @@ class TokenIssuer:
 
 class TokenVerifier:
     def __init__(self, public_pem: str) -> None:
-        self._key = serialization.load_pem_public_key(public_pem.encode())
+        key = serialization.load_pem_public_key(public_pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the token verify key must be an Ed25519 public key (`xinfang keys` makes one) / "
+                             "验证令牌的公钥必须是 Ed25519 公钥")
+        self._key = key
 
     def verify(self, token: str) -> Principal:
         return self.verify_issued(token)[0]
@@ -176,9 +186,19 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    from argon2.exceptions import VerificationError, InvalidHashError
+    from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
         return _hasher().verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def require_role(user: Principal, *roles: str) -> None:
+    """Refuse (Forbidden) unless ``user`` has one of ``roles``."""
+    from xinfang.errors import Forbidden
+
+    if user.role not in roles:
+        names = "、".join(ROLE_NAMES_ZH[r] for r in roles)
+        raise Forbidden(f"role {user.role} may not do this (needs one of: {', '.join(roles)})",
+                        f"当前角色（{ROLE_NAMES_ZH.get(user.role, user.role)}）无权执行此操作，需要：{names}")

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from xinfang.errors import DomainError
+from xinfang.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from xinfang.storage import ConcurrencyConflict
 
 log = logging.getLogger("xinfang.web")
@@ -61,6 +61,25 @@ def validation_body(errors: list[dict[str, Any]]) -> dict:
                       "message_zh": f"输入有误：{names}", "fields": fields}}
 
 
+# the one place a rule's refusal becomes an HTTP status; a subclass answers as its nearest listed base
+HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainError: 400,
+    InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooManyRequests: 429,
+}
+
+
+def http_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):
@@ -68,7 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=http_status(exc))
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_req: Request, exc: ConcurrencyConflict):

@@ -6,15 +6,30 @@ an event into the state. Every rule with a number in it takes the number from ``
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from xinfang.contracts import Envelope, registry
-from xinfang.contracts.events import (CaseAccepted, CaseClosed, CaseEvaluated, CaseNotAccepted, CaseRegistered,
-                                      CaseReplied, HandlingExtended, PetitionerRef, ReviewRequested)
-from xinfang.auth import Forbidden
-from xinfang.errors import Conflict, InvalidInput
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseClosed,
+    CaseEvaluated,
+    CaseNotAccepted,
+    CaseRegistered,
+    CaseReplied,
+    HandlingExtended,
+    HandlingStage,
+    Outcome,
+    PetitionerRef,
+    Procedure,
+    Rating,
+    Refusal,
+    ReviewLevel,
+    ReviewRequested,
+)
+from xinfang.errors import Conflict, Forbidden, InvalidInput
 from xinfang.privacy import mask_id, mask_phone, resident_id_valid
 from xinfang.reference import category_leaf
 from xinfang.security import Principal, division_level
@@ -141,7 +156,7 @@ class RuleViolation(Conflict):
 
 
 LEGAL_CHANNEL_ZH = "本事项属涉法涉诉，请依法通过诉讼、仲裁、行政复议等法定途径解决（诉访分离）"
-STAGE_OF_LEVEL = {None: "handling", "review": "review", "re_review": "re_review"}
+STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "review", "re_review": "re_review"}
 
 
 @dataclass
@@ -163,7 +178,7 @@ class Case:
     history: list[Envelope] = field(default_factory=list)
 
     @classmethod
-    def from_events(cls, case_id: str, events: list[Envelope]) -> "Case":
+    def from_events(cls, case_id: str, events: list[Envelope]) -> Case:
         case = cls(case_id)
         for e in events:
             case.apply(e)
@@ -218,7 +233,7 @@ class Case:
             raise InvalidInput(f"occurred_at is before the previous step ({self.last_occurred_at.isoformat()})",
                                "发生时间不能早于上一步骤", field="occurred_at")
 
-    def accept(self, decision: str, procedure: str, notice: str, unit_id: str | None,
+    def accept(self, decision: Literal["accepted"] | Refusal, procedure: Procedure, notice: str, unit_id: str | None,
                rules: IntakeRules = IntakeRules()):
         if self.status not in ("registered", "assigned"):
             raise RuleViolation(f"an acceptance decision was made already (status {self.status})",
@@ -261,7 +276,7 @@ class Case:
                                f"延长天数应为 1 至 {rules.extension_max_days} 日", field="days")
         return HandlingExtended(days=days, reason=reason, approver=approver)
 
-    def reply(self, outcome: str, text: str):
+    def reply(self, outcome: Outcome, text: str):
         if self.status not in ("accepted", "under_review", "under_re_review"):
             raise RuleViolation(f"a reply needs an accepted case or a pending review (status {self.status})",
                                 "答复须在受理之后或复查、复核申请之后作出", rule="受理后方可答复")
@@ -273,7 +288,7 @@ class Case:
                                 "只有已答复或不予受理的事项可以办结", rule="答复后方可办结")
         return CaseClosed()
 
-    def request_review(self, level: str, reason: str, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
+    def request_review(self, level: ReviewLevel, reason: str, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
         expected, after = ("review", "handling") if level == "review" else ("re_review", "review")
         if self.final:
             raise RuleViolation("the case was re-reviewed: it is final", "该事项已复核终结（三级终访）",
@@ -289,7 +304,7 @@ class Case:
                                 rule="信访条例 (2005) 第三十四条: 三十日内")
         return ReviewRequested(level=level, reason=reason)
 
-    def evaluate(self, rating: str, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
+    def evaluate(self, rating: Rating, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
         if self.first_reply_at is None:
             raise RuleViolation("the case can be evaluated once it is replied", "事项答复后方可评价",
                                 rule="答复后评价")
@@ -307,10 +322,10 @@ def simplified_eligible(flags: set[str]) -> bool:
 
 
 def register(case_id: str, reg: Registration, tracking_code: str, *, actor: Principal,
-             known_division: Callable[[str], bool], prior: list[PriorCase] = (), now: datetime | None = None,
+             known_division: Callable[[str], bool], prior: Sequence[PriorCase] = (), now: datetime | None = None,
              rules: IntakeRules = IntakeRules()) -> tuple[CaseRegistered, str]:
     """Decide the registration: returns the event payload and the office (jurisdiction)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if actor.role not in REGISTERING_ROLES:
         raise Forbidden(f"role {actor.role} does not register petitions", "当前角色无权登记信访事项")
     validate_registration(reg, now, known_division, rules)

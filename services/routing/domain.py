@@ -7,9 +7,10 @@ check the rules and return new events.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -194,7 +195,7 @@ class Assignment:
     version: int = 0
 
     @classmethod
-    def from_events(cls, case_id: str, history: Iterable[Envelope]) -> "Assignment":
+    def from_events(cls, case_id: str, history: Iterable[Envelope]) -> Assignment:
         a = cls(case_id)
         for env in history:
             a.apply(env)
@@ -224,10 +225,12 @@ class Assignment:
             raise InvalidInput(f"occurred_at is before the previous step ({self.last_at.isoformat()})",
                                "发生时间不能早于上一步骤", field="occurred_at")
 
-    def _only_the_unit(self, unit_id: str | None, act: str, act_zh: str) -> None:
+    def _only_the_unit(self, unit_id: str | None, act: str, act_zh: str) -> str:
+        """The assigned unit, if ``unit_id`` is it; else refused."""
         if self.unit_id is None or unit_id != self.unit_id:
             raise Conflict(f"only the assigned unit ({self.unit_id}) may {act}",
                            f"只有承办单位（{self.unit_id}）可以{act_zh}", rule="assigned_unit_only")
+        return self.unit_id
 
     def objection_deadline(self, calendar: WorkCalendar, rules: RoutingRules) -> date:
         assert self.assigned_at is not None
@@ -236,15 +239,15 @@ class Assignment:
     # ---- commands
 
     def sign(self, unit_id: str | None) -> CaseSignedFor:
-        self._only_the_unit(unit_id, "sign for the case", "签收")
+        unit = self._only_the_unit(unit_id, "sign for the case", "签收")
         if self.state != "to_sign":
             raise Conflict(f"the case is {self.state}; a unit signs for it once, after it is assigned",
                            "该事项已签收或不在待签收状态，不能重复签收", rule="sign_once")
-        return CaseSignedFor(unit_id=unit_id)
+        return CaseSignedFor(unit_id=unit)
 
     def object(self, unit_id: str | None, reason: str, at: datetime, calendar: WorkCalendar,
                rules: RoutingRules) -> CaseObjected:
-        self._only_the_unit(unit_id, "object to the assignment", "提出异议")
+        unit = self._only_the_unit(unit_id, "object to the assignment", "提出异议")
         if self.state not in ("to_sign", "signed"):
             raise Conflict(f"the case is {self.state}; there is no assignment to object to",
                            "该事项当前没有可提出异议的交办", rule="objection_state")
@@ -256,9 +259,9 @@ class Assignment:
                            f"异议须在交办之日起 {n} 个工作日内提出（截至 {last.isoformat()}）", rule="objection_window")
         if not reason.strip():
             raise InvalidInput("an objection needs its reasons", "异议须说明理由", field="reason")
-        return CaseObjected(unit_id=unit_id, reason=reason)
+        return CaseObjected(unit_id=unit, reason=reason)
 
-    def reassign(self, unit_id: str, *, reason: str | None, mode: str = "assign", co_unit_ids: list[str] = (),
+    def reassign(self, unit_id: str, *, reason: str | None, mode: str = "assign", co_unit_ids: Sequence[str] = (),
                  stage: str | None = None, rule: str | None = None) -> CaseAssigned:
         co = list(co_unit_ids)
         if unit_id in co or len(set(co)) != len(co):

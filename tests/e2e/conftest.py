@@ -7,15 +7,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
-from xinfang.messaging.broker import free_port
-import pytest
-
 from tests.conftest import ARTIFACTS, bootstrap_of, running_broker
-from xinfang.messaging.profiles import BROKERS
 from xinfang.config import SERVICES
-from xinfang.supervisor import Stack
+from xinfang.messaging.broker import free_port
+from xinfang.messaging.profiles import BROKERS
+from xinfang_cli.supervisor import Stack
 
 DEMO_PASSWORD = "xinfang-demo"
 BEIJING = timezone(timedelta(hours=8))

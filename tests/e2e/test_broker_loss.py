@@ -9,7 +9,7 @@ from tests.e2e.conftest import RunningSystem
 from xinfang.config import SERVICES
 from xinfang.messaging.broker import free_port
 from xinfang.messaging.profiles import BROKERS
-from xinfang.supervisor import Stack
+from xinfang_cli.supervisor import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -5,13 +5,13 @@ import os
 import random
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from xinfang.importer import CSV_COLUMNS
+from services.intake.importer import CSV_COLUMNS
 from xinfang.privacy import resident_id_check_char
 
 pytestmark = pytest.mark.e2e
@@ -29,11 +29,11 @@ def resident_id(rng: random.Random) -> str:
 def history_rows(n: int, seed: int = 7) -> list[dict]:
     """A plausible old-system export: every lifecycle step with real dates, 70 % online."""
     rng = random.Random(seed)
-    start = datetime(2021, 1, 4, 1, 0, tzinfo=timezone.utc)
+    start = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
     rows = []
     for i in range(n):
         t = start + timedelta(minutes=rng.randint(0, 4 * 365 * 24 * 60))
-        d = lambda days: (t + timedelta(days=days, hours=rng.randint(0, 8))).isoformat()  # noqa: E731
+        d = lambda days, t=t: (t + timedelta(days=days, hours=rng.randint(0, 8))).isoformat()  # noqa: E731
         row = {c: "" for c in CSV_COLUMNS}
         row.update(legacy_id=f"OLD-{i:06d}", channel=rng.choices(["online", "letter", "visit", "phone"],
                                                                   [70, 12, 12, 6])[0],
@@ -90,6 +90,7 @@ def test_ten_thousand_historical_cases_import_once(system, tmp_path):
         events_before = c.execute(sa.text("SELECT count(*) FROM events")).scalar()
         # nothing half-imported: the refused row with a valid registration left no event at all
         import uuid
+
         from services.intake.handlers import IMPORT_NAMESPACE
         refused_id = str(uuid.uuid5(IMPORT_NAMESPACE, "OLD-000010"))
         assert c.execute(sa.text("SELECT count(*) FROM events WHERE case_id = :c"), {"c": refused_id}).scalar() == 0

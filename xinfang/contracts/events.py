@@ -14,6 +14,12 @@ from xinfang.contracts.registry import registry
 
 Channel = Literal["letter", "visit", "online", "phone"]
 Purpose = Literal["suggestion", "accusation", "appeal"]
+Procedure = Literal["normal", "simplified"]
+Refusal = Literal["not_accepted", "no_longer_accepted"]
+Outcome = Literal["supported", "explained", "not_supported"]
+HandlingStage = Literal["handling", "review", "re_review"]
+ReviewLevel = Literal["review", "re_review"]
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
 
 class Payload(BaseModel):
@@ -62,14 +68,14 @@ def _case_registered_v1_to_v2(p: dict) -> dict:
 
 @registry.event("CaseAccepted", producer="intake")
 class CaseAccepted(Payload):
-    procedure: Literal["normal", "simplified"]
+    procedure: Procedure
     notice: str
     unit_id: str | None = None
 
 
 @registry.event("CaseNotAccepted", producer="intake")
 class CaseNotAccepted(Payload):
-    decision: Literal["not_accepted", "no_longer_accepted"]
+    decision: Refusal
     notice: str
     unit_id: str | None = None
 
@@ -85,9 +91,9 @@ class HandlingExtended(Payload):
 class CaseReplied(Payload):
     """A reply (答复意见书), or at review / re-review level the review / re-review opinion."""
 
-    outcome: Literal["supported", "explained", "not_supported"]
+    outcome: Outcome
     text: str
-    stage: Literal["handling", "review", "re_review"] = "handling"
+    stage: HandlingStage = "handling"
 
 
 @registry.event("CaseClosed", producer="intake")
@@ -97,13 +103,13 @@ class CaseClosed(Payload):
 
 @registry.event("ReviewRequested", producer="intake")
 class ReviewRequested(Payload):
-    level: Literal["review", "re_review"]
+    level: ReviewLevel
     reason: str
 
 
 @registry.event("CaseEvaluated", producer="intake")
 class CaseEvaluated(Payload):
-    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    rating: Rating
 
 
 # ---------------------------------------------------------------- routing (who handles it)
@@ -117,7 +123,7 @@ class CaseAssigned(Payload):
     reason: str | None = None
     previous_unit_id: str | None = None
     co_unit_ids: list[str] = Field(default_factory=list, description="co-handling units (协办)")
-    stage: Literal["handling", "review", "re_review"] = "handling"
+    stage: HandlingStage = "handling"
     imported: bool = Field(default=False, description="the assignment of a case imported from the old system, "
                                                       "dated when it was registered there")
 

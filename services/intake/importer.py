@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 from pydantic import ValidationError
@@ -108,7 +108,7 @@ def run_import(path: Path, url: str, token: str, *, batch: int = 100, progress=N
         r = client.post("/api/v1/imports", json={"cases": [c for _, c in pending]})
         if r.status_code != 200:
             raise RuntimeError(f"intake answered {r.status_code}: {r.text[:500]}")
-        for (line, _), res in zip(pending, r.json()["results"]):
+        for (line, _), res in zip(pending, r.json()["results"], strict=False):
             if res["result"] == "imported":
                 out.imported += 1
             elif res["result"] == "skipped":

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 import httpx
 
@@ -67,7 +68,7 @@ class Stack:
         self.bootstrap = self.broker.bootstrap
         return self.bootstrap
 
-    def start(self, names=SERVICES, timeout: float = 60.0) -> "Stack":
+    def start(self, names=SERVICES, timeout: float = 60.0) -> Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         busy = [f"{n} {self.service_env(n)[f'{n.upper()}_PORT']}" for n in names
                 if port_in_use("127.0.0.1", int(self.service_env(n)[f"{n.upper()}_PORT"]))]
