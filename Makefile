@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium test-servers run test bench clean
+.PHONY: setup chromium test-servers run test lint bench clean
 
 setup: $(STAMP) chromium
 
@@ -51,6 +51,11 @@ test-servers:
 
 test: setup test-servers
 	$(VENV)/bin/python -m pytest
+
+# ruff over everything; mypy over the kernel and each service's rules (domain.py)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy xinfang $(wildcard services/*/domain.py)
 
 bench: setup
 	$(VENV)/bin/python bench/e2e.py

@@ -28,7 +28,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -52,7 +52,7 @@ def rss_mib() -> float:
 
 
 def _sqlite_ts(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
 
 
 def load(db: Database, start: int, stop: int, now: datetime, rng: random.Random) -> None:
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tmp = tempfile.TemporaryDirectory(prefix="xf-bench-deadlines-")
     pg_admin, pg_name = None, None
     if args.pg:

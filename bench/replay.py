@@ -26,7 +26,8 @@ asserts. On a shared 2-core machine the figures depend on everything else runnin
 load average is printed beside them.
 
     .venv/bin/python bench/replay.py                        # county, SQLite in a temporary file
-    .venv/bin/python bench/replay.py --postgres             # a fresh database (XINFANG_TEST_POSTGRES_URL, else a cluster of the run)
+    .venv/bin/python bench/replay.py --postgres             # a fresh database on XINFANG_TEST_POSTGRES_URL's
+                                                            # server, else on a cluster of the run
     .venv/bin/python bench/replay.py --province --events 1000000 --postgres
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,8 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.reporting import projections, queries, rates, streams  # noqa: E402
 from services.reporting.bootstrap import MIGRATIONS  # noqa: E402
 from xinfang.contracts import Envelope, topic_for  # noqa: E402
-from xinfang.messaging.streams import BATCH_MAX as LIVE_BATCH, Message, StreamProcessor, Subscription  # noqa: E402
 from xinfang.ids import new_id  # noqa: E402
+from xinfang.messaging.streams import BATCH_MAX as LIVE_BATCH  # noqa: E402
+from xinfang.messaging.streams import Message, StreamProcessor, Subscription
 from xinfang.storage import Database, UnitOfWork  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
@@ -61,12 +63,12 @@ RANDOM_IDS = False  # --random-ids: version-4 event ids, as producers made them 
 
 
 def env(kind, case, office, at, payload, recorded=None, producer="intake"):
-    recorded_at = (recorded or at + timedelta(seconds=1)).astimezone(timezone.utc)
+    recorded_at = (recorded or at + timedelta(seconds=1)).astimezone(UTC)
     return Envelope.model_construct(
         event_id=str(uuid.uuid4()) if RANDOM_IDS else new_id(recorded_at),
         event_type=kind, schema_version=2 if kind == "CaseRegistered" else 1,
         case_id=case, office=office, actor="bench", producer=producer, stream_version=0,
-        occurred_at=at.astimezone(timezone.utc),
+        occurred_at=at.astimezone(UTC),
         recorded_at=recorded_at,
         correlation_id=case, causation_id=None, payload=payload)
 
@@ -179,8 +181,8 @@ def chunks(it, size):
 
 
 def fresh_db(postgres: bool, migrations=MIGRATIONS, service: str = "reporting"):
-    """A new, migrated database (SQLite in a temporary folder, or PostgreSQL: XINFANG_TEST_POSTGRES_URL's server, else a cluster of
-    this run) and a
+    """A new, migrated database (SQLite in a temporary folder, or PostgreSQL: XINFANG_TEST_POSTGRES_URL's
+    server, else a cluster of this run) and a
     function that drops it."""
     if postgres:
         import psycopg

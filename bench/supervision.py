@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import replay  # noqa: E402
+
 from services.supervision import streams  # noqa: E402
 from services.supervision.handlers import Context  # noqa: E402
 from xinfang.contracts import topic_for  # noqa: E402

@@ -7,13 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
-
-from xinfang.messaging.broker import free_port
 import pytest
 
 from tests.conftest import unique_topic
 from xinfang.contracts import all_topics
 from xinfang.messaging.admin import ensure_topics, list_topics
+from xinfang.messaging.broker import free_port
 
 XINFANG = str(Path(sys.executable).parent / "xinfang")
 
@@ -86,7 +85,8 @@ def test_keys_prints_a_pair_that_signs_and_verifies(tmp_path):
 
     out = subprocess.run([XINFANG, "keys"], capture_output=True, text=True, check=True).stdout
     script = tmp_path / "k.sh"
-    script.write_text(out + 'printf "%s" "$XINFANG_TOKEN_SIGNING_KEY" > signing; printf "%s" "$XINFANG_TOKEN_VERIFY_KEY" > verify\n')
+    script.write_text(out + 'printf "%s" "$XINFANG_TOKEN_SIGNING_KEY" > signing; '
+                            'printf "%s" "$XINFANG_TOKEN_VERIFY_KEY" > verify\n')
     subprocess.run(["bash", str(script)], cwd=tmp_path, check=True)
     private = (tmp_path / "signing").read_text().replace("\\n", "\n")
     public = (tmp_path / "verify").read_text().replace("\\n", "\n")

@@ -91,7 +91,7 @@ _CHECK = "10X98765432"
 
 def resident_id_check_char(body: str) -> str:
     """GB 11643-1999: the check character (0-9 or X) of a 17-digit body."""
-    return _CHECK[sum(int(c) * w for c, w in zip(body, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=False)) % 11]
 
 
 def resident_id_valid(number: str) -> bool:

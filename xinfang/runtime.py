@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from xinfang import staff
+from xinfang.auth import current_user_dependency
 from xinfang.config import ServiceSettings, service_settings, settings
 from xinfang.messaging.relay import OutboxRelay
 from xinfang.messaging.streams import StreamProcessor, Subscription
-from xinfang.auth import current_user_dependency
 from xinfang.security import TokenVerifier, verify_key_from_env
 from xinfang.storage import Database
 

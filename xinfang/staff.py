@@ -7,8 +7,8 @@ database (``revoked_staff``) and refuses the tokens issued before it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import Column, MetaData, String, Table

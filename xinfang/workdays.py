@@ -49,7 +49,7 @@ class YearSchedule:
     workdays: frozenset[date]
 
     @classmethod
-    def parse(cls, text: str) -> "YearSchedule":
+    def parse(cls, text: str) -> YearSchedule:
         try:
             doc = json.loads(text)
             year = int(doc["year"])
@@ -83,7 +83,7 @@ class WorkCalendar:
     _checked: float = field(default=float("-inf"))
 
     @classmethod
-    def from_dir(cls, directory: Path | None, recheck_s: float = 30.0) -> "WorkCalendar":
+    def from_dir(cls, directory: Path | None, recheck_s: float = 30.0) -> WorkCalendar:
         cal = cls(directory=directory, recheck_s=recheck_s)
         cal._refresh(strict=True)
         return cal
@@ -115,7 +115,7 @@ class WorkCalendar:
         self._fallback_years -= set(loaded)
 
     @classmethod
-    def default(cls) -> "WorkCalendar":
+    def default(cls) -> WorkCalendar:
         return cls.from_dir(calendar_dir())
 
     def source(self, year: int) -> str:

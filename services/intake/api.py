@@ -176,7 +176,7 @@ def _version(if_match: str | None) -> int | None:
     except ValueError:
         from xinfang.errors import InvalidInput
         raise InvalidInput("If-Match must be the case version, e.g. \"3\"", "If-Match 应为事项版本号",
-                           field="If-Match")
+                           field="If-Match") from None
 
 
 def router(runtime, vault) -> APIRouter:

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from services.intake import domain
 from services.intake.adapters import cases, divisions, petitioners, units
+from xinfang.auth import require_role
 from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang.contracts.events import DivisionAdded, UnitAdded, UnitUpdated
 from xinfang.errors import DomainError, NotFound
 from xinfang.ids import new_id
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal, division_prefix
-from xinfang.auth import require_role
 from xinfang.storage import ConcurrencyConflict, Database, ReadView, UnitOfWork
 
 PRODUCER = "intake"
@@ -40,7 +40,7 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, reg: domain.Regis
             occurred_at: datetime | None, steps=(), imported: bool = False) -> dict:
     """Register a case and, for imports, its later steps ``(decide(case, at), at)``: all in the
     caller's transaction, so a case is stored whole or not at all."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tracking_code = domain.new_tracking_code()
     known = lambda code: uow.execute(  # noqa: E731
         sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
@@ -136,7 +136,7 @@ def run_command(db: Database, user: Principal | None, case_id: str, decide, *, r
 
     ``decide(case, at)`` returns the event payload; ``at`` is when the act happened. A stale
     ``expected_version`` (the If-Match header) is a 409."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with UnitOfWork(db) as uow:
         if by_tracking_code is not None:
             row = uow.execute(sa.select(cases.c.case_id).where(

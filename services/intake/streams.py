@@ -3,7 +3,6 @@ from services.intake import handlers
 from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 
-
 ROUTING = {"CaseAssigned": handlers.on_case_assigned, "CaseObjected": handlers.on_case_objected,
            "CaseOwnedByLeader": handlers.on_case_owned}
 

@@ -3,7 +3,7 @@ and ``as_of`` instant."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -18,7 +18,7 @@ def _date(value: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{field}: expected a date YYYY-MM-DD", f"{field}：应为日期 YYYY-MM-DD", field=field)
+        raise InvalidInput(f"{field}: expected a date YYYY-MM-DD", f"{field}：应为日期 YYYY-MM-DD", field=field) from None
 
 
 def _known_rate(rate: str) -> None:
@@ -28,7 +28,7 @@ def _known_rate(rate: str) -> None:
 
 def _as_of(value: str | None) -> datetime:
     if not value:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -36,7 +36,7 @@ def _as_of(value: str | None) -> datetime:
     if t is None or t.tzinfo is None:
         raise InvalidInput("as_of: expected an ISO-8601 instant with its offset",
                            "as_of：应为带时区的 ISO-8601 时刻", field="as_of")
-    return t.astimezone(timezone.utc)
+    return t.astimezone(UTC)
 
 
 class Params:
@@ -77,7 +77,8 @@ def router(runtime) -> APIRouter:
     async def stats_breakdown(by: str = Query(..., description="|".join(queries.BREAKDOWNS)), p: Params = Depends(),
                               me: Principal = Depends(runtime.current_user)):
         if by not in queries.BREAKDOWNS:
-            raise InvalidInput(f"by: one of {', '.join(queries.BREAKDOWNS)}", f"by：应为 {'、'.join(queries.BREAKDOWNS)} 之一", field="by")
+            raise InvalidInput(f"by: one of {', '.join(queries.BREAKDOWNS)}",
+                               f"by：应为 {'、'.join(queries.BREAKDOWNS)} 之一", field="by")
         w, sc = p.resolve(me)
         return await asyncio.to_thread(queries.breakdown, db, w, sc, by)
 

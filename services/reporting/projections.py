@@ -8,11 +8,11 @@ notice, reason or reply text).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -286,7 +286,7 @@ def _sqlite_time(x: datetime | None) -> str | None:
     if x is None:
         return None
     if x.utcoffset():
-        x = x.astimezone(timezone.utc)
+        x = x.astimezone(UTC)
     return x.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
@@ -317,7 +317,7 @@ def _raw_insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
                 if "superseded_at" in cols:
                     i = cols.index("superseded_at")
                     values = [v if r["superseded_at"] is None else
-                              (*v[:i], _sqlite_time(r["superseded_at"]), *v[i + 1:]) for v, r in zip(values, rows)]
+                              (*v[:i], _sqlite_time(r["superseded_at"]), *v[i + 1:]) for v, r in zip(values, rows, strict=False)]
             else:
                 values = _sqlite_rows(table, rows)
             cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(cols))})", values)
@@ -357,7 +357,7 @@ def prepare(envelopes: Iterable[Envelope], generation: int, dialect: str | None 
     facts = fact_rows(logs, generation)
     if dialect == "sqlite" and logs:  # the insert's values, times converted, here rather than in write
         for table, rows in ((report_log, logs), (report_facts, facts)):
-            for r, v in zip(rows, _sqlite_rows(table, rows)):
+            for r, v in zip(rows, _sqlite_rows(table, rows), strict=False):
                 r["_sqlite"] = v
     return Prepared(generation, logs, facts)
 

@@ -1,20 +1,22 @@
 """Reporting's questions, answered at query time from the fact rows known at ``as_of``."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from services.reporting import projections, rates
-from services.reporting.adapters import report_cases, report_facts as f
+from services.reporting.adapters import report_cases
+from services.reporting.adapters import report_facts as f
 from services.reporting.projections import active_generation
 from xinfang.errors import NotFound
 from xinfang.reference.categories import category_leaf
-from xinfang.reference.divisions import division as _division, units as _units
+from xinfang.reference.divisions import division as _division
+from xinfang.reference.divisions import units as _units
 from xinfang.security import Principal, division_prefix
 from xinfang.storage import Database
 

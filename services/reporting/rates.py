@@ -62,7 +62,7 @@ class Window:
         cond = col < self.until
         return cond if self.start is None else sa.and_(col >= self.start, cond)
 
-    def a_year_before(self, tz: str) -> "Window | None":
+    def a_year_before(self, tz: str) -> Window | None:
         """The same period one year earlier (同比), judged as known at the same ``as_of``: from the
         start's day a year before to the day a year before ``until``, so a year to date compares
         with the same days of last year. None for a period with no start."""

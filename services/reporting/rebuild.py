@@ -10,7 +10,7 @@ or waits for the switch and writes into the new generation.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -80,7 +80,7 @@ def router(runtime, issuer) -> APIRouter:
             raise Unauthenticated("wrong user name or password", "用户名或密码错误")
         token, exp = issuer.issue(p)
         return {"access_token": token, "token_type": "bearer",
-                "expires_at": datetime.fromtimestamp(exp, timezone.utc), "user": p.me()}
+                "expires_at": datetime.fromtimestamp(exp, UTC), "user": p.me()}
 
     @r.get("/cases/{case_id}/assignment", tags=["assignment"])
     async def get_assignment(case_id: str, me: Principal = user):

@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +18,18 @@ from services.routing.adapters import assignments, co_handling, units, users
 from services.routing.organisation import SqlDirectory
 from xinfang.auth import Forbidden, require_role
 from xinfang.contracts import Envelope, new_envelope, registry
-from xinfang.contracts.events import (CaseAccepted, CaseAssigned, CaseClosed, CaseNotAccepted, CaseObjected,
-                                      CaseOwnedByLeader, CaseRegistered, CaseReplied, CaseSignedFor, ReviewRequested)
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseAssigned,
+    CaseClosed,
+    CaseNotAccepted,
+    CaseObjected,
+    CaseOwnedByLeader,
+    CaseRegistered,
+    CaseReplied,
+    CaseSignedFor,
+    ReviewRequested,
+)
 from xinfang.errors import InvalidInput, NotFound
 from xinfang.security import Principal
 from xinfang.storage import ConcurrencyConflict, Database, ReadView, UnitOfWork
@@ -43,7 +53,7 @@ def _not_found(case_id: str) -> NotFound:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ------------------------------------------------------------------ the read model
@@ -113,7 +123,7 @@ def _retryable(fn):
             fn(uow, env)
         except ConcurrencyConflict as exc:
             if isinstance(exc.__cause__, IntegrityError):
-                raise exc.__cause__
+                raise exc.__cause__ from exc
             raise
     wrapper.__name__ = fn.__name__
     return wrapper

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
 
 from services.routing import domain
 from services.routing.adapters import divisions, rules, units, users
-from xinfang.contracts import Envelope, new_envelope, registry
 from xinfang import staff
-from xinfang.contracts.events import (DivisionAdded, RoutingRuleAdded, RoutingRuleRetired, StaffAccessRevoked,
-                                      UnitAdded, UnitUpdated)
+from xinfang.contracts import Envelope, new_envelope, registry
+from xinfang.contracts.events import (
+    DivisionAdded,
+    RoutingRuleAdded,
+    RoutingRuleRetired,
+    StaffAccessRevoked,
+    UnitAdded,
+    UnitUpdated,
+)
 from xinfang.errors import Conflict, InvalidInput, NotFound
-from xinfang.reference import divisions as demo_divisions, units as demo_units
+from xinfang.reference import divisions as demo_divisions
+from xinfang.reference import units as demo_units
 from xinfang.security import ROLES, Principal, hash_password, verify_password
 from xinfang.storage import Database, UnitOfWork
 
@@ -306,7 +313,7 @@ def create_user(db: Database, username: str, password: str, role: str, jurisdict
             raise Conflict(f"user {username} exists already", f"用户 {username} 已存在", field="username")
         uow.execute(users.insert().values(
             username=username, display_name=display_name, password_hash=hash_password(password), role=role,
-            jurisdiction=jurisdiction, unit_id=unit_id, active=True, created_at=datetime.now(timezone.utc)))
+            jurisdiction=jurisdiction, unit_id=unit_id, active=True, created_at=datetime.now(UTC)))
     return {"username": username, "role": role, "jurisdiction": jurisdiction, "unit_id": unit_id}
 
 

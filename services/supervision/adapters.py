@@ -1,7 +1,6 @@
 """Supervision's tables: the clocks (read model and state), the pending checkpoints the ticker
 fires, supervision orders, collective-visit alerts. Created by the migrations in migrations/."""
-from sqlalchemy import (Boolean, Column, Date, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import Boolean, Column, Date, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from xinfang.storage.tables import BigId
 from xinfang.storage.types import UtcDateTime

@@ -121,7 +121,7 @@ class Clock:
 
     @classmethod
     def start(cls, stage: str, starts_at: datetime, days: int, kind: DayKind, basis: str,
-              cal: WorkCalendar) -> "Clock":
+              cal: WorkCalendar) -> Clock:
         due = due_at(starts_at, days, kind, cal)
         return cls(stage, starts_at, due, days, kind, basis, schedule_warning(starts_at, due, kind, cal))
 
@@ -142,7 +142,7 @@ class Clock:
             return "overdue"
         s = self.share_used(now)
         level = "normal"
-        for name, share in zip(LEVELS, shares):
+        for name, share in zip(LEVELS, shares, strict=False):
             if s >= share:
                 level = name
         return level
@@ -152,7 +152,7 @@ class Clock:
         if not self.warned:
             return []
         span = self.due_at - self.starts_at
-        out = [(name, share, self.starts_at + span * share) for name, share in zip(LEVELS, shares)
+        out = [(name, share, self.starts_at + span * share) for name, share in zip(LEVELS, shares, strict=False)
                if name != "normal"]
         out.append(("overdue", 1.0, self.due_at))
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -17,9 +17,16 @@ from services.supervision import domain
 from services.supervision.adapters import alerts, cases, checkpoints, deadlines, orders
 from xinfang.auth import Forbidden, require_role
 from xinfang.contracts import Envelope, new_envelope, registry
-from xinfang.contracts.events import (CollectiveVisitAlerted, DeadlineExpired, DeadlineMet, DeadlineWarned,
-                                      ReminderSent, SupervisionOrderAnswered, SupervisionOrderEscalated,
-                                      SupervisionOrderIssued)
+from xinfang.contracts.events import (
+    CollectiveVisitAlerted,
+    DeadlineExpired,
+    DeadlineMet,
+    DeadlineWarned,
+    ReminderSent,
+    SupervisionOrderAnswered,
+    SupervisionOrderEscalated,
+    SupervisionOrderIssued,
+)
 from xinfang.errors import Conflict, InvalidInput, NotFound
 from xinfang.security import Principal
 from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
@@ -33,7 +40,7 @@ SUPERVISORS = ("supervisor", "leader", "admin")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Context:

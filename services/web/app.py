@@ -120,7 +120,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         try:
             me = await a.get("routing", "/api/v1/me")
         except Unavailable:
-            raise SignedOut()
+            raise SignedOut() from None
         if len(identities) > 10_000:
             identities.clear()
         identities[key] = (time.monotonic() + 60, me)

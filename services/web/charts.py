@@ -28,7 +28,8 @@ def bars(rows: list[tuple[str, float | None]], *, percent: bool = False, title: 
         w = 0 if v is None else max(1, int(plot * (v / top)))
         text = "—" if v is None else _fmt(v, percent)
         out.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" font-size="12">{escape(k[:14])}</text>'
-                   f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="16" fill="{PALETTE}"><title>{escape(k)}: {text}</title></rect>'
+                   f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="16" fill="{PALETTE}">'
+                   f'<title>{escape(k)}: {text}</title></rect>'
                    f'<text x="{label_w + w + 4}" y="{y + 16}" font-size="12">{text}</text>')
     out.append("</svg>")
     return Markup("".join(out))
@@ -53,7 +54,8 @@ def columns(rows: list[tuple[str, float | None]], *, title: str = "", width: int
         hgt = 0 if v is None else int((base - 20) * (v / top))
         out.append(f'<rect x="{x:.0f}" y="{base - hgt}" width="{bw}" height="{hgt}" fill="{PALETTE}">'
                    f'<title>{escape(str(k))}: {v}</title></rect>'
-                   f'<text x="{x + bw / 2:.0f}" y="{base - hgt - 4}" font-size="11" text-anchor="middle">{"" if v is None else v}</text>'
+                   f'<text x="{x + bw / 2:.0f}" y="{base - hgt - 4}" font-size="11" text-anchor="middle">'
+                   f'{"" if v is None else v}</text>'
                    + (f'<text x="{x + bw / 2:.0f}" y="{base + 14}" font-size="10" text-anchor="middle">{escape(str(k))}</text>'
                       if i % every == 0 else ""))
     out.append("</svg>")

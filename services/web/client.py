@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable
+from typing import Any
 
 import httpx
 
@@ -24,7 +25,7 @@ class ConsoleSettings:
     page_size: int = 20
 
     @classmethod
-    def from_env(cls) -> "ConsoleSettings":
+    def from_env(cls) -> ConsoleSettings:
         env = os.environ
         urls = {n: env.get(f"{n.upper()}_URL") or f"http://127.0.0.1:{env.get(f'{n.upper()}_PORT', DEFAULT_PORTS[n])}"
                 for n in SERVICES}

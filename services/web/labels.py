@@ -15,8 +15,8 @@ PROCEDURES = {"normal": "普通程序", "simplified": "简易程序"}
 OUTCOMES = {"supported": "支持", "explained": "解释说明", "not_supported": "不支持"}
 RATINGS = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 LEVELS = {"normal": "正常", "notice": "提示", "warning": "预警", "serious_warning": "严重预警", "overdue": "超期"}
-STAGES = {"acceptance": "受理", "handling": "办理", "assignment": "交转办", "objection": "异议期", "review": "复查", "re_review": "复核", "sign": "签收",
-          "evaluation": "评价"}
+STAGES = {"acceptance": "受理", "handling": "办理", "assignment": "交转办", "objection": "异议期", "review": "复查",
+          "re_review": "复核", "sign": "签收", "evaluation": "评价"}
 ASSIGN_STATES = {"unassigned": "待交办", "to_sign": "待签收", "signed": "已签收", "objected": "已退回（异议）",
                  "returned": "已退回", "to_accept": "待受理", "in_hand": "办理中", "co_handling": "协办"}
 ROLES = {"admin": "管理员", "clerk": "登记员", "dispatcher": "交办员", "handler": "承办人",

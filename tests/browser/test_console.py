@@ -10,7 +10,6 @@ import pytest
 from services.web.app import short_id
 from tests.e2e.conftest import BEIJING, RECEIVED
 
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 HANDLER_UNIT = "999901-d02"  # demo-handler's unit, 县人力资源和社会保障局

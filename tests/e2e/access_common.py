@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 XINFANG = str(Path(sys.executable).parent / "xinfang")
 TOWNSHIP_A, TOWNSHIP_B = "999901001000", "999901002000"
 VILLAGE_A, VILLAGE_B = "999901001003", "999901002004"

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import io
 
-from tests.e2e.access_common import (ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B,  # noqa: F401
-                                     _as, _count)
+from tests.e2e.access_common import ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B, _as, _count  # noqa: F401
 from tests.e2e.conftest import RECEIVED
 
 # the periods that hold the fixture letters (they came in four days before the run)
@@ -65,6 +64,7 @@ ROWS = {
     ("reporting", "GET", "/api/v1/exports/monthly.csv"): statistic(f"/api/v1/exports/monthly.csv?month={RECEIVED:%Y-%m}", None),
     ("reporting", "GET", "/api/v1/exports/quarterly.xlsx"): statistic(f"/api/v1/exports/quarterly.xlsx?quarter={QUARTER}", None),
     ("reporting", "GET", "/api/v1/exports/quarterly.csv"): statistic(f"/api/v1/exports/quarterly.csv?quarter={QUARTER}", None),
-    ("reporting", "GET", "/api/v1/exports/yearly.xlsx"): statistic(f"/api/v1/exports/yearly.xlsx?year={RECEIVED.year}", _registered_in_sheet),
+    ("reporting", "GET", "/api/v1/exports/yearly.xlsx"): statistic(
+        f"/api/v1/exports/yearly.xlsx?year={RECEIVED.year}", _registered_in_sheet),
     ("reporting", "GET", "/api/v1/exports/yearly.csv"): statistic(f"/api/v1/exports/yearly.csv?year={RECEIVED.year}", None),
 }

@@ -1,8 +1,7 @@
 """Access rows for routing: a user of township A against township B's case."""
 from __future__ import annotations
 
-from tests.e2e.access_common import (ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B,  # noqa: F401
-                                     _as, _count, add_user)
+from tests.e2e.access_common import ID_B, PHONE_B, TOWNSHIP_A, TOWNSHIP_B, VILLAGE_A, VILLAGE_B, _as, _count, add_user  # noqa: F401
 
 _made: set[tuple[str, str]] = set()  # (the system's routing database, username): each system has its own users
 

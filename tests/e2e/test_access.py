@@ -193,7 +193,6 @@ def test_without_a_valid_token_every_endpoint_but_sign_in_and_tracking_is_401(sy
 
 
 def test_no_id_or_phone_number_in_clear_in_logs_reporting_or_intake_storage(system, world):
-    system.stack.services  # logs are written by the supervisor as the services print
     for log in (system.stack.data_dir / "logs").glob("*.log"):
         text = log.read_text(errors="replace")
         assert ID_B not in text and PHONE_B not in text, log.name

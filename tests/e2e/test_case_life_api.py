@@ -1,5 +1,5 @@
 """One case's whole life through the API, as the offices and the petitioner live it."""
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -12,7 +12,9 @@ def test_register_accept_extend_reply_evaluate_close_then_review(system):
     case = system.register()
     cid, code = case["case_id"], case["tracking_code"]
     # the default rule gives it to 城关镇; a handler of that government acts on it
-    import os, subprocess, sys
+    import os
+    import subprocess
+    import sys
     from pathlib import Path
     env = {**os.environ, "ROUTING_DATABASE_URL": system.db_urls["routing"], "XINFANG_NEW_PASSWORD": "pass-for-tests"}
     subprocess.run([str(Path(sys.executable).parent / "xinfang"), "users", "add", "handler-cg", "--role", "handler",
@@ -56,7 +58,7 @@ def test_register_accept_extend_reply_evaluate_close_then_review(system):
         "CaseRegistered", "CaseAccepted", "HandlingExtended", "CaseReplied", "CaseEvaluated", "CaseClosed",
         "ReviewRequested"]
     assert {n["kind"] for n in file["notices"]} == {"acceptance_notice", "extension_notice", "reply"}
-    assert file["dates"]["accepted_at"].startswith(received_plus(1, 10, 0).astimezone(timezone.utc).isoformat()[:16])
+    assert file["dates"]["accepted_at"].startswith(received_plus(1, 10, 0).astimezone(UTC).isoformat()[:16])
     assert file["history"][4]["actor"] == "petitioner"
 
 

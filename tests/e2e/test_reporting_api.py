@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -31,7 +31,7 @@ def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
                     timeout=20, what="the case in the handler's view")
     system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary").json()["registered"] == before + 1,
                     timeout=20, what="reporting to count the case")
-    registered_only = datetime.now(timezone.utc).isoformat()
+    registered_only = datetime.now(UTC).isoformat()
 
     def act(path, body):
         r = system.post("intake", f"/api/v1/cases/{cid}/{path}", body, user="handler-cgz")
@@ -61,7 +61,7 @@ def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
 def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
     system.wait_for(lambda: system.get("reporting", "/api/v1/stats/summary").json()["registered"] >= 1,
                     timeout=20, what="something to count")
-    as_of = quote(datetime.now(timezone.utc).isoformat())
+    as_of = quote(datetime.now(UTC).isoformat())
     r = system.get("reporting", f"/api/v1/exports/monthly.xlsx?month={MONTH}&as_of={as_of}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = load_workbook(io.BytesIO(r.content))

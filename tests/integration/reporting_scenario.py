@@ -6,11 +6,21 @@ except case H1, imported from the old system on 15 May with its March dates.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from xinfang.contracts import new_envelope
-from xinfang.contracts.events import (CaseAccepted, CaseAssigned, CaseClosed, CaseEvaluated, CaseNotAccepted,
-                                      CaseRegistered, CaseReplied, DeadlineSet, HandlingExtended, ReviewRequested)
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseAssigned,
+    CaseClosed,
+    CaseEvaluated,
+    CaseNotAccepted,
+    CaseRegistered,
+    CaseReplied,
+    DeadlineSet,
+    HandlingExtended,
+    ReviewRequested,
+)
 
 CST = timezone(timedelta(hours=8))
 A_GOV, B_GOV, D01 = "999901001-gov", "999901002-gov", "999901-d01"
@@ -27,7 +37,7 @@ class History:
 
     def _add(self, payload, case, at, producer, recorded=None, office=COUNTY):
         env = new_envelope(payload, case_id=case, office=office, actor="test", producer=producer, occurred_at=at)
-        self.events.append(env.model_copy(update={"recorded_at": (recorded or at).astimezone(timezone.utc)}))
+        self.events.append(env.model_copy(update={"recorded_at": (recorded or at).astimezone(UTC)}))
 
     def case(self, case, received, division, *, flags=("first_petition",), channel="letter", headcount=1,
              repeat_of=None, recorded=None, category="0101", office=None, registered=None):

@@ -2,7 +2,7 @@
 and a township's clerk pages through their own township's cases only."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from xinfang.security import Principal
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 COUNTY = Principal("county-admin", "admin", "999901000000")
 TOWNSHIP_A = Principal("clerk-a", "clerk", "999901001000")
-T0 = datetime(2025, 3, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 1, tzinfo=UTC)
 
 
 def case_row(i: int) -> dict:

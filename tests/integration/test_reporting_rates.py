@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from services.reporting import projections, queries, rates
 from services.reporting.adapters import metadata
-from tests.integration.reporting_scenario import A_GOV, B_GOV, D, D01, VILLAGE_A, VILLAGE_B, History, march_history
 from tests.conftest import migrated
+from tests.integration.reporting_scenario import A_GOV, B_GOV, D01, VILLAGE_A, VILLAGE_B, D, History, march_history
 from xinfang.storage import Database, UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"

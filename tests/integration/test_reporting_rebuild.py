@@ -9,9 +9,9 @@ import pytest
 
 from services.reporting import queries, rates
 from services.reporting.rebuild import rebuild
-from tests.integration.reporting_scenario import A_GOV, D, History, VILLAGE_A, march_history
-from tests.integration.test_reporting_rates import COUNTY, JUNE, TOWNSHIP_A, UNIT_A, feed, march
 from tests.conftest import migrated
+from tests.integration.reporting_scenario import A_GOV, VILLAGE_A, D, History, march_history
+from tests.integration.test_reporting_rates import COUNTY, JUNE, TOWNSHIP_A, UNIT_A, feed, march
 from xinfang.storage import Database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"

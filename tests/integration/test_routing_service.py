@@ -1,6 +1,6 @@
 """Routing's service layer on a real PostgreSQL database with the demo county: a case is routed
 once; a redelivered registration or a rule changed afterwards never routes it again."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ def db(pg_url):
 
 def registered(case_id: str, division="999901001004", category="0501"):
     return new_envelope(CaseRegistered(
-        tracking_code_hint="ABCD", channel="letter", received_at=datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc),
+        tracking_code_hint="ABCD", channel="letter", received_at=datetime(2026, 11, 20, 1, 30, tzinfo=UTC),
         petitioners=[PetitionerRef(petitioner_id="p1", id_type="resident_id", id_number_masked="1101**********1233")],
         headcount=1, purpose="appeal", category_code=category, division_code=division, summary="土地纠纷"),
         case_id=case_id, office="999901001000", actor="demo-clerk", producer="intake")
@@ -68,7 +68,7 @@ def test_seeding_the_demo_again_adds_no_rule_twice_and_does_not_revive_a_retired
 def test_an_imported_case_is_assigned_and_signed_when_the_old_system_registered_it(db):
     env = registered("old-1")
     env = env.model_copy(update={"payload": {**env.payload, "imported": True},
-                                 "occurred_at": datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)})
+                                 "occurred_at": datetime(2025, 3, 3, 1, 0, tzinfo=UTC)})
     consume(db, env)
     with db.engine.connect() as c:
         made = c.execute(sa.text("SELECT event_type, occurred_at FROM events WHERE case_id = 'old-1' "

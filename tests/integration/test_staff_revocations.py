@@ -3,7 +3,7 @@ often Kafka delivers them, on SQLite and PostgreSQL; routing records it with the
 publishes, in the transaction that disabled the account."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from xinfang.storage import UnitOfWork
 from xinfang.storage.tables import outbox
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-T0 = datetime(2026, 11, 24, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 5, tzinfo=UTC)
 
 
 def revoked(user: str, at: datetime):

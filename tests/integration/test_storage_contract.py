@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned
-from xinfang.storage.sets import one_of
 from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork
+from xinfang.storage.sets import one_of
 from xinfang.storage.tables import events, inbox, outbox, positions
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "routing" / "migrations"
@@ -169,7 +169,7 @@ class StorageContract:
         odd = ['plain', 'with "quote"', 'back\\slash', 'a,b', '{brace}', 'NULL', ' spaced ', '信访']
         many = odd + [f"c-{i:05d}" for i in range(1200)]  # more than one SQLite chunk
         with UnitOfWork(db) as uow:
-            for i, case in enumerate(many + ["not-asked", "null"]):
+            for case in many + ["not-asked", "null"]:
                 uow.append(case, 0, [assigned(case)])
         found = []
         with db.engine.connect() as c:

@@ -3,7 +3,7 @@ also when the process starts again from the same database; orders escalate; aler
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from xinfang.security import Principal
 from xinfang.storage import Database, UnitOfWork
 
 MIGRATIONS = Path(services.supervision.__file__).parent / "migrations"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 OFFICE = "999901000000"
 
 
@@ -48,7 +48,7 @@ def published(db) -> Counter:
                                  "WHERE event_type IN ('DeadlineWarned', 'DeadlineExpired')")).all()
     import json
     out = Counter()
-    for case_id, t, body in rows:
+    for case_id, _t, body in rows:
         p = json.loads(body)["payload"]
         out[(case_id, p["stage"], p.get("level", "overdue"))] += 1
     return out

@@ -1,16 +1,25 @@
 """The life of a case, given events / when a command / then an event or the rule that forbids it."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.intake import domain
 from services.intake.domain import Case, IntakeRules, RuleViolation
 from xinfang.contracts import new_envelope
-from xinfang.contracts.events import (CaseAccepted, CaseClosed, CaseEvaluated, CaseNotAccepted, CaseRegistered,
-                                      CaseReplied, HandlingExtended, PetitionerRef, ReviewRequested)
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseClosed,
+    CaseEvaluated,
+    CaseNotAccepted,
+    CaseRegistered,
+    CaseReplied,
+    HandlingExtended,
+    PetitionerRef,
+    ReviewRequested,
+)
 from xinfang.errors import InvalidInput
 
-T0 = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 RULES = IntakeRules()
 
 

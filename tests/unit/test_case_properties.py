@@ -4,7 +4,8 @@ Hypothesis generates sequences of commands at random times; the case accepts som
 others. An independent reading of the resulting event trace then checks every rule."""
 from datetime import timedelta
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.intake.domain import Case, IntakeRules
 from tests.unit.test_case_life import T0, registered
@@ -81,7 +82,7 @@ def check_trace(flags, trace) -> None:
     assert [r.payload["stage"] for r in replies] == ["handling", "review", "re_review"][:len(replies)]
     reviews = [e for e in trace if e.event_type == "ReviewRequested"]
     assert [r.payload["level"] for r in reviews] == ["review", "re_review"][:len(reviews)]
-    for req, reply in zip(reviews, replies):
+    for req, reply in zip(reviews, replies, strict=False):
         assert req.occurred_at - reply.occurred_at <= timedelta(days=RULES.review_window_days)
         assert trace.index(reply) < trace.index(req), "a review follows the reply it contests"
     evals = [e for e in trace if e.event_type == "CaseEvaluated"]

@@ -1,7 +1,7 @@
 """The event contracts: one envelope, versioned schemas, old events stay readable."""
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ def test_a_stored_v1_registration_reads_as_the_current_version():
 def test_an_envelope_round_trips_and_keeps_ids_and_times():
     p = CaseAssigned(unit_id="999901001-gov", rule="default")
     env = new_envelope(p, case_id="c-1", office="999901001000", actor="system:routing", producer="routing",
-                       occurred_at=datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc))
+                       occurred_at=datetime(2026, 11, 20, 1, 30, tzinfo=UTC))
     back = decode(encode(env))
     assert back == env
     assert back.correlation_id == env.event_id and back.causation_id is None

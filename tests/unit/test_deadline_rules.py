@@ -7,8 +7,7 @@ from types import SimpleNamespace as P
 
 import pytest
 
-from services.supervision.domain import (AlertRules, CaseClocks, Clock, DeadlineRules, Started, Stopped,
-                                         parent_division)
+from services.supervision.domain import AlertRules, CaseClocks, Clock, DeadlineRules, Started, Stopped, parent_division
 from xinfang.workdays import CHINA, WorkCalendar, end_of_day
 
 RULES = DeadlineRules()

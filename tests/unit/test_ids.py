@@ -1,7 +1,7 @@
 """New event and case ids are version-7 UUIDs: time-ordered, so the stores' id indexes take them
 near their end (see xinfang/ids.py)."""
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from services.web.app import short_id
 from xinfang.contracts import new_envelope
@@ -10,7 +10,7 @@ from xinfang.ids import new_id, uuid7
 
 
 def test_an_id_is_an_rfc_9562_version_7_uuid_carrying_its_millisecond():
-    at = datetime(2026, 11, 24, 9, 30, 15, 123000, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 24, 9, 30, 15, 123000, tzinfo=UTC)
     u = uuid7(at)
     assert u.version == 7 and u.variant == uuid.RFC_4122
     assert u.int >> 80 == int(at.timestamp() * 1000)
@@ -18,7 +18,7 @@ def test_an_id_is_an_rfc_9562_version_7_uuid_carrying_its_millisecond():
 
 
 def test_ids_made_later_sort_after_earlier_ones_and_a_burst_repeats_none():
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [new_id(t0 + timedelta(milliseconds=i)) for i in range(2000)]
     assert ids == sorted(ids)
     burst = [new_id() for _ in range(10_000)]  # many in one millisecond: the random part tells them apart
@@ -34,7 +34,7 @@ def test_a_new_envelope_gets_a_time_ordered_event_id():
 
 def test_lists_tell_apart_cases_registered_the_same_minute():
     # the console shows an id by a short form; its first eight characters are its time
-    at = datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     a, b = new_id(at), new_id(at + timedelta(seconds=20))
     assert a[:8] == b[:8]
     assert short_id(a) != short_id(b) and len(short_id(a)) == 8 and a.endswith(short_id(a))

@@ -1,5 +1,5 @@
 """Intake's registration rules, given / when / then, without I/O."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from xinfang.auth import Forbidden
 from xinfang.errors import InvalidInput
 from xinfang.security import Principal
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 COUNTY_CLERK = Principal("demo-clerk", "clerk", "999901000000")
 KNOWN = {"999901000000", "999901001000", "999901001001", "999901002001"}.__contains__
 

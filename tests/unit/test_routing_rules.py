@@ -1,11 +1,11 @@
 """Routing's domain: rules with precedence and fallback, review routing, the cross-region rule,
 and a case's assignment given its events (sign once, object within 5 working days, reassign)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.routing import domain
-from services.routing.domain import Assignment, Rule, RoutingRules, UnitInfo
+from services.routing.domain import Assignment, RoutingRules, Rule, UnitInfo
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseOwnedByLeader, CaseSignedFor
 from xinfang.errors import Conflict, InvalidInput
@@ -189,10 +189,10 @@ def test_the_objection_window_is_configuration():
 
 def test_the_window_is_counted_in_china_time():
     # 23:30 UTC on 9 October is 07:30 on 10 October in China: still the 5th working day
-    late = datetime(2026, 10, 9, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2026, 10, 9, 23, 30, tzinfo=UTC)
     assert given(ASSIGNED).object("999901001-gov", "x", late, CAL, RoutingRules())
     with pytest.raises(Conflict):
-        given(ASSIGNED).object("999901001-gov", "x", datetime(2026, 10, 11, 16, 30, tzinfo=timezone.utc), CAL,
+        given(ASSIGNED).object("999901001-gov", "x", datetime(2026, 10, 11, 16, 30, tzinfo=UTC), CAL,
                                RoutingRules())
 
 
@@ -222,7 +222,7 @@ def test_an_objection_after_a_reassignment_counts_from_the_new_assignment():
 
 def test_a_step_cannot_be_dated_before_the_previous_one_or_in_the_future():
     a = given(ASSIGNED)
-    now = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, tzinfo=UTC)
     with pytest.raises(InvalidInput):
         a.check_time(MONDAY - timedelta(days=1), now, RoutingRules())
     with pytest.raises(InvalidInput):

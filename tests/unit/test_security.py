@@ -5,8 +5,16 @@ import pytest
 
 from services.intake.domain import TRACKING_ALPHABET, new_tracking_code
 from xinfang.privacy import PiiVault, mask_id, mask_phone, redact, resident_id_valid
-from xinfang.security import (InvalidToken, Principal, TokenIssuer, TokenVerifier, division_prefix,
-                              generate_keypair, hash_password, verify_password)
+from xinfang.security import (
+    InvalidToken,
+    Principal,
+    TokenIssuer,
+    TokenVerifier,
+    division_prefix,
+    generate_keypair,
+    hash_password,
+    verify_password,
+)
 
 COUNTY_LEADER = Principal("leader", "leader", "999901000000")
 TOWNSHIP_CLERK = Principal("clerk-a", "clerk", "999901001000", unit_id="999901001-gov")

@@ -1,12 +1,12 @@
 """Which tokens a revocation ends, and how every service comes to hear of it."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from xinfang.auth import issued_before
 from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 from xinfang.staff import EVENT, with_revocations
 
-AT = datetime(2026, 11, 24, 5, 0, 0, 400_000, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 24, 5, 0, 0, 400_000, tzinfo=UTC)
 
 
 def test_tokens_issued_before_the_revocation_or_in_its_second_are_ended():

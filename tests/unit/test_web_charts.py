@@ -18,4 +18,4 @@ def test_five_years_of_months_are_labelled_whole_and_apart():
     assert shown[0][1] == "2021年1月" and len(shown) >= 4
     assert all(t in dict((k, 1) for k, _ in months) for _, t in shown)  # whole labels, never cut
     # centres at least one full label's width apart (10 px a character at this size)
-    assert all(b[0] - a[0] >= 10 * max(len(a[1]), len(b[1])) - 1 for a, b in zip(shown, shown[1:]))
+    assert all(b[0] - a[0] >= 10 * max(len(a[1]), len(b[1])) - 1 for a, b in zip(shown, shown[1:], strict=False))

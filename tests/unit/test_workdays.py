@@ -6,7 +6,7 @@ import json
 import logging
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -80,9 +80,9 @@ def test_a_wrong_schedule_file_is_refused_with_the_reason(doc, says):
 
 
 def test_days_are_counted_in_china(tmp_path):
-    late_evening_utc = datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc)   # 01:00 on the 23rd in Beijing
+    late_evening_utc = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)   # 01:00 on the 23rd in Beijing
     assert local_date(late_evening_utc) == date(2026, 11, 23)
-    assert end_of_day(date(2026, 11, 23)).astimezone(timezone.utc) == datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)
+    assert end_of_day(date(2026, 11, 23)).astimezone(UTC) == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 
 
 def test_operator_loads_a_year_from_the_cli(tmp_path):

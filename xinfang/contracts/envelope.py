@@ -7,7 +7,7 @@ Times are UTC ISO-8601. ``payload`` is validated against the schema registered f
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,7 +20,7 @@ class DecodeError(ValueError):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Envelope(BaseModel):
@@ -45,7 +45,7 @@ class Envelope(BaseModel):
     def _aware_utc(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("timestamps must carry a time zone")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
     @property
     def key(self) -> bytes:
@@ -89,7 +89,7 @@ def encode(envelope: Envelope) -> bytes:
 
 def decode(raw: bytes | str | dict) -> Envelope:
     """Parse, validate and upcast an envelope. Raises DecodeError with the reason."""
-    from xinfang.contracts.registry import registry, UnknownEventType
+    from xinfang.contracts.registry import UnknownEventType, registry
 
     try:
         data = raw if isinstance(raw, dict) else json.loads(raw)

@@ -6,8 +6,8 @@ older version stay readable forever; writers only ever write the current version
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from pydantic import BaseModel
 

@@ -166,14 +166,17 @@ class ApacheKafka:
         libs = ensure_jars(self.version, say=say)
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="xinfang-kafka-"))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._choose_ports()
-        config = self.root / "server.properties"
+        root = self.root
+        root.mkdir(parents=True, exist_ok=True)
+        self._choose_ports(root)
+        config = root / "server.properties"
         config.write_text(_SERVER.format(port=self.port, controller_port=self.controller_port, log_dirs=self.log_dir))
-        (self.root / "log4j.properties").write_text(_LOG4J)
+        (root / "log4j.properties").write_text(_LOG4J)
         java = java_binary()
+        if java is None:
+            raise BrokerError(unavailable(self.version) or "no Java runtime")
         jvm = [java, f"-Xmx{self.heap_mb}m", "-Xms128m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-               f"-Dlog4j.configuration=file:{self.root / 'log4j.properties'}", "-cp", f"{libs}/*"]
+               f"-Dlog4j.configuration=file:{root / 'log4j.properties'}", "-cp", f"{libs}/*"]
         self.fresh = not (self.log_dir / "meta.properties").exists()
         if self.fresh:
             fmt = subprocess.run([*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
@@ -182,10 +185,10 @@ class ApacheKafka:
                 raise BrokerError(f"kafka-storage format failed: {(fmt.stdout + fmt.stderr).strip()[-800:]}")
         return [*jvm, "kafka.Kafka", str(config)]
 
-    def _choose_ports(self) -> None:
+    def _choose_ports(self, root: Path) -> None:
         """The ports of the last start on this folder when they are free (clients keep their
         bootstrap address across a restart), else new free ones."""
-        saved = self.root / "ports.json"
+        saved = root / "ports.json"
         if self.port is None and saved.exists():
             ports = json.loads(saved.read_text())
             if not any(port_in_use(self.host, p) for p in ports.values()):
@@ -198,32 +201,31 @@ class ApacheKafka:
         saved.write_text(json.dumps({"broker": self.port, "controller": self.controller_port}))
 
     # -- lifecycle
-    def start(self, timeout: float = 90.0, say=lambda *_: None) -> "ApacheKafka":
+    def start(self, timeout: float = 90.0, say=lambda *_: None) -> ApacheKafka:
         cmd = self._prepare(say)
-        out = subprocess.DEVNULL
+        assert self.root is not None and self.port is not None  # both set by _prepare
         log_path = self.log_path or self.root / "broker.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True, preexec_fn=die_with_parent)
-        out.close()
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.root,
+                                         start_new_session=True, preexec_fn=die_with_parent)
         try:
             wait_for_port(self.host, self.port, timeout)
-            self._wait_serving(timeout)
+            self._wait_serving(self.proc, log_path, timeout)
         except BrokerError:
             self.kill()
             raise
         return self
 
-    def _wait_serving(self, timeout: float) -> None:
+    def _wait_serving(self, proc: subprocess.Popen, log: Path, timeout: float) -> None:
         """Listening is not yet serving: wait until the broker answers metadata."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise BrokerError(f"Apache Kafka exited with {self.proc.returncode}; see {self.log_path or self.root / 'broker.log'}")
+            if proc.poll() is not None:
+                raise BrokerError(f"Apache Kafka exited with {proc.returncode}; see {log}")
             try:
                 admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="xinfang-probe",
                                          request_timeout_ms=5000)
@@ -234,7 +236,7 @@ class ApacheKafka:
                     admin.close()
             except (KafkaError, OSError):
                 if time.monotonic() > deadline:
-                    raise BrokerError(f"Apache Kafka at {self.bootstrap} did not serve within {timeout:.0f}s")
+                    raise BrokerError(f"Apache Kafka at {self.bootstrap} did not serve within {timeout:.0f}s") from None
                 time.sleep(0.2)
 
     def kill(self) -> None:
@@ -257,7 +259,7 @@ class ApacheKafka:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
-    def __enter__(self) -> "ApacheKafka":
+    def __enter__(self) -> ApacheKafka:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from kafka import KafkaProducer
@@ -38,7 +38,7 @@ class OutboxRelay:
         db.on_events_committed(self._wake.set)
 
     # -- lifecycle
-    def start(self) -> "OutboxRelay":
+    def start(self) -> OutboxRelay:
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
         return self
@@ -134,7 +134,7 @@ class OutboxRelay:
             f.get(timeout=15)  # raises if any failed: nothing gets marked
         with self.db.engine.begin() as c:
             c.execute(outbox.update().where(outbox.c.id.in_([r.id for r in rows]))
-                      .values(published_at=datetime.now(timezone.utc)))
+                      .values(published_at=datetime.now(UTC)))
         self.published += len(rows)
         return len(rows)
 

@@ -21,9 +21,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, NamedTuple
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -139,7 +140,7 @@ class StreamProcessor:
         agent.__name__ = f"{self.service}_{sub.topic.replace('.', '_')}"
         self.app.agent(topic, name=agent.__name__)(agent)
 
-    async def process_batch(self, sub: Subscription, messages: list["Message"]) -> None:
+    async def process_batch(self, sub: Subscription, messages: list[Message]) -> None:
         todo: list[tuple[Message, Envelope]] = []
         for m in messages:
             try:
@@ -165,7 +166,7 @@ class StreamProcessor:
                 delay = min(delay * 2, 5.0)
                 continue
             self.applied += applied
-            for (m, env), error in failed:
+            for (m, _env), error in failed:
                 await self.dead_letter(m, error)
             # a concurrent writer got there first (another instance, or the API): the retry sees
             # its row; a conflict that persists is the event's own fault
@@ -178,7 +179,7 @@ class StreamProcessor:
             if todo:
                 await asyncio.sleep(0.05 * conflicts)
 
-    def _apply_batch(self, sub: Subscription, items: list[tuple["Message", Envelope]]):
+    def _apply_batch(self, sub: Subscription, items: list[tuple[Message, Envelope]]):
         """Apply a batch in one transaction, each event in its own savepoint: one that fails is
         set aside (dead letter or retry) and the others commit.
 
@@ -202,7 +203,7 @@ class StreamProcessor:
             with UnitOfWork(self.db) as uow:
                 return self._apply_each(uow, sub, items, inbox_per_event=True)
 
-    def _apply_each(self, uow: UnitOfWork, sub: Subscription, items: list[tuple["Message", Envelope]], *,
+    def _apply_each(self, uow: UnitOfWork, sub: Subscription, items: list[tuple[Message, Envelope]], *,
                     inbox_per_event: bool):
         applied = 0
         failed: list = []
@@ -240,14 +241,14 @@ class StreamProcessor:
         uow.commit()
         return applied, failed, conflicted
 
-    def _apply_whole(self, uow: UnitOfWork, sub: Subscription, items: list[tuple["Message", Envelope]]) -> int | None:
+    def _apply_whole(self, uow: UnitOfWork, sub: Subscription, items: list[tuple[Message, Envelope]]) -> int | None:
         """The batch through ``sub.batch_handler`` in one savepoint; None if it could not be
         applied whole (the savepoint is rolled back and the caller goes one event at a time)."""
         try:
             with uow.conn.begin_nested():
                 fresh = uow.mark_applied_many(self.consumer_name, [(env, m.topic, m.partition, m.offset)
                                                                    for m, env in items])
-                if fresh:
+                if fresh and sub.batch_handler is not None:
                     sub.batch_handler(uow, [items[i][1] for i in fresh])
             return len(fresh)
         except Exception as exc:
@@ -256,7 +257,7 @@ class StreamProcessor:
             log.info("batch of %d from %s applied one by one (%s)", len(items), sub.topic, type(exc).__name__)
             return None
 
-    async def dead_letter(self, m: "Message", error: str) -> None:
+    async def dead_letter(self, m: Message, error: str) -> None:
         from xinfang.privacy import redact
 
         topic, partition, offset, key, value = m
@@ -270,7 +271,7 @@ class StreamProcessor:
             "topic": topic, "partition": partition, "offset": offset,
             "key": key.decode("utf-8", "replace") if key else None,
             "consumer": self.consumer_name, "error": redact(error)[:2000],
-            "failed_at": datetime.now(timezone.utc).isoformat(), **body,
+            "failed_at": datetime.now(UTC).isoformat(), **body,
         }
         log.error("dead-lettered %s[%d]@%d: %s", topic, partition, offset, redact(error)[:300])
         fut = await self._dlq[topic].send(key=key, value=json.dumps(record, ensure_ascii=False).encode())

@@ -99,11 +99,11 @@ class LocalPostgres:
         except KeyError:
             raise PostgresUnavailable(
                 "running as root and there is no 'postgres' user to run PostgreSQL as: install Debian's "
-                "package (apt-get install postgresql) / 以 root 运行但没有 postgres 用户：请安装 postgresql 软件包")
+                "package (apt-get install postgresql) / 以 root 运行但没有 postgres 用户：请安装 postgresql 软件包") from None
         self._user = "postgres"
         return {"user": "postgres", "group": "postgres"}
 
-    def start(self, timeout: float = 60.0) -> "LocalPostgres":
+    def start(self, timeout: float = 60.0) -> LocalPostgres:
         self.bin_dir = server_bin_dir()
         if self.bin_dir is None:
             raise PostgresUnavailable(
@@ -133,26 +133,26 @@ class LocalPostgres:
                                      start_new_session=True, preexec_fn=_die_with_parent_quickly, **as_user)
         log.close()
         try:
-            self._wait_ready(timeout)
+            self._wait_ready(self.proc, self.folder, timeout)
         except Exception:
             self.stop()
             raise
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, proc: subprocess.Popen, folder: Path, timeout: float) -> None:
         import psycopg
 
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                tail = (self.folder / "server.log").read_text(errors="replace")[-800:]
-                raise PostgresUnavailable(f"postgres exited with {self.proc.returncode}: {tail}")
+            if proc.poll() is not None:
+                tail = (folder / "server.log").read_text(errors="replace")[-800:]
+                raise PostgresUnavailable(f"postgres exited with {proc.returncode}: {tail}")
             try:
                 psycopg.connect(self.admin_url, connect_timeout=2).close()
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
-                    raise PostgresUnavailable(f"PostgreSQL did not accept connections within {timeout:.0f}s")
+                    raise PostgresUnavailable(f"PostgreSQL did not accept connections within {timeout:.0f}s") from None
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -170,7 +170,7 @@ class LocalPostgres:
         if self.folder and self.folder.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __enter__(self) -> "LocalPostgres":
+    def __enter__(self) -> LocalPostgres:
         return self.start()
 
     def __exit__(self, *exc) -> None:

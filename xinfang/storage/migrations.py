@@ -79,6 +79,8 @@ def run_env() -> None:
     conn = context.config.attributes.get("connection")
     if conn is None:  # plain `alembic upgrade` from the command line
         url = context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("alembic: set sqlalchemy.url, or run the migrations through the service")
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             context.configure(connection=conn, render_as_batch=True)

@@ -7,7 +7,7 @@ arrays: chunks of IN, each answered from the index.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import psycopg
 import sqlalchemy as sa

@@ -5,8 +5,7 @@ these Table objects are for queries.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, Index)
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from xinfang.storage.types import UtcDateTime
 

@@ -2,17 +2,16 @@
 recorded with their effect. Nothing reaches Kafka that is not committed here first."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from xinfang.contracts import Envelope, decode, encode, topic_for
 from xinfang.storage.database import Database
-from xinfang.storage.tables import events, inbox, outbox, positions
 from xinfang.storage.sets import one_of
-
+from xinfang.storage.tables import events, inbox, outbox, positions
 
 # Built once: a statement built per call cost more than running it (SQLAlchemy derives each new
 # statement's cache key), and every consumed event runs these
@@ -44,19 +43,28 @@ def load_stream(conn: sa.Connection, stream_id: str) -> list[Envelope]:
     return [decode(r.body) for r in rows]
 
 
+def _entered(conn: sa.Connection | None) -> sa.Connection:
+    if conn is None:
+        raise RuntimeError("a unit of work or read view is used outside its `with` block")
+    return conn
+
+
 class ReadView:
     """Queries only, on a read connection: on SQLite it does not wait for the writer."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.conn: sa.Connection | None = None
+        self._conn: sa.Connection | None = None
 
-    def __enter__(self) -> "ReadView":
-        self.conn = self.db.read()
+    @property
+    def conn(self) -> sa.Connection:
+        return _entered(self._conn)
+
+    def __enter__(self) -> ReadView:
+        self._conn = self.db.read()
         return self
 
     def __exit__(self, *exc) -> None:
-        assert self.conn is not None
         self.conn.close()
 
     def execute(self, stmt, *args, **kw):
@@ -69,16 +77,19 @@ class ReadView:
 class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.conn: sa.Connection | None = None
+        self._conn: sa.Connection | None = None
         self._appended = 0
 
-    def __enter__(self) -> "UnitOfWork":
-        self.conn = self.db.engine.connect()
-        self.conn.begin()
+    @property
+    def conn(self) -> sa.Connection:
+        return _entered(self._conn)
+
+    def __enter__(self) -> UnitOfWork:
+        self._conn = self.db.engine.connect()
+        self._conn.begin()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.conn is not None
         try:
             if exc_type is None and self.conn.in_transaction():
                 self.commit()
@@ -88,7 +99,6 @@ class UnitOfWork:
             self.conn.close()
 
     def commit(self) -> None:
-        assert self.conn is not None
         try:
             self.conn.commit()
         except IntegrityError as exc:
@@ -116,7 +126,7 @@ class UnitOfWork:
             expected_version = actual
         elif actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stored = [env.model_copy(update={"stream_version": expected_version + i, "recorded_at": now})
                   for i, env in enumerate(new, start=1)]
         if not stored:
@@ -128,12 +138,12 @@ class UnitOfWork:
                     event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
                     event_type=env.event_type, schema_version=env.schema_version,
                     case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
-                ) for env, body in zip(stored, bodies)])
+                ) for env, body in zip(stored, bodies, strict=False)])
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
         self.conn.execute(_INSERT_OUTBOX, [dict(
             event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
-        ) for env, body in zip(stored, bodies)])
+        ) for env, body in zip(stored, bodies, strict=False)])
         self._appended += len(stored)
         return stored
 
@@ -150,7 +160,7 @@ class UnitOfWork:
             with self.conn.begin_nested():
                 self.conn.execute(_INSERT_INBOX, dict(
                     consumer=consumer, event_id=env.event_id, topic=topic, partition=partition,
-                    offset=offset, applied_at=datetime.now(timezone.utc),
+                    offset=offset, applied_at=datetime.now(UTC),
                 ))
         except IntegrityError as exc:
             raise AlreadyApplied(env.event_id) from exc
@@ -168,7 +178,7 @@ class UnitOfWork:
         """Record that ``consumer`` applied these deliveries ``(envelope, topic, partition, offset)``:
         one multi-row inbox insert, and each partition's position once. An event recorded meanwhile
         by another writer raises IntegrityError (the caller's transaction is then lost)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if items:
             self.conn.execute(_INSERT_INBOX, [dict(consumer=consumer, event_id=env.event_id, topic=topic,
                                                     partition=partition, offset=offset, applied_at=now)
