@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from xinfang.contracts import Envelope, registry
+from pydantic import BaseModel
+
+from xinfang.aggregate import Aggregate
+from xinfang.contracts import Envelope
 from xinfang.contracts.events import (
     CaseAccepted,
     CaseClosed,
@@ -160,7 +163,7 @@ STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "
 
 
 @dataclass
-class Case:
+class Case(Aggregate):
     """The case as intake decides on it. Changes only by ``apply``."""
 
     case_id: str
@@ -177,13 +180,6 @@ class Case:
     evaluated: bool = False
     history: list[Envelope] = field(default_factory=list)
 
-    @classmethod
-    def from_events(cls, case_id: str, events: list[Envelope]) -> Case:
-        case = cls(case_id)
-        for e in events:
-            case.apply(e)
-        return case
-
     # ---------------------------------------------------------------- state
 
     @property
@@ -199,29 +195,29 @@ class Case:
     def first_reply_at(self) -> datetime | None:
         return self.replies.get("handling")
 
-    def apply(self, env: Envelope) -> None:
-        p = registry.payload(env)
+    def when(self, event: BaseModel, env: Envelope) -> None:
         at = env.occurred_at
-        if isinstance(p, CaseRegistered):
-            self.status, self.office, self.registered, self.registered_at = "registered", env.office, p, env.recorded_at
-        elif isinstance(p, CaseAccepted):
-            self.status, self.procedure = "accepted", p.procedure
-        elif isinstance(p, CaseNotAccepted):
-            self.status = p.decision
-        elif isinstance(p, HandlingExtended):
-            self.extended = True
-        elif isinstance(p, CaseReplied):
-            self.replies[p.stage] = at
-            self.status = "replied"
-        elif isinstance(p, CaseClosed):
-            self.status = "closed"
-        elif isinstance(p, ReviewRequested):
-            self.review_level = p.level
-            self.status = "under_review" if p.level == "review" else "under_re_review"
-        elif isinstance(p, CaseEvaluated):
-            self.evaluated = True
+        match event:
+            case CaseRegistered():
+                self.status, self.office, self.registered, self.registered_at = (
+                    "registered", env.office, event, env.recorded_at)
+            case CaseAccepted():
+                self.status, self.procedure = "accepted", event.procedure
+            case CaseNotAccepted():
+                self.status = event.decision
+            case HandlingExtended():
+                self.extended = True
+            case CaseReplied():
+                self.replies[event.stage] = at
+                self.status = "replied"
+            case CaseClosed():
+                self.status = "closed"
+            case ReviewRequested():
+                self.review_level = event.level
+                self.status = "under_review" if event.level == "review" else "under_re_review"
+            case CaseEvaluated():
+                self.evaluated = True
         self.last_occurred_at = max(self.last_occurred_at or at, at)
-        self.version = env.stream_version or self.version + 1
         self.history.append(env)
 
     # ---------------------------------------------------------------- commands

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from xinfang.contracts import Envelope, registry
+from xinfang.aggregate import Aggregate
+from xinfang.contracts import Envelope
 from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseOwnedByLeader, CaseSignedFor
 from xinfang.errors import Conflict, InvalidInput
 from xinfang.security import division_level, division_prefix
@@ -183,7 +185,7 @@ CROSS_RULE = "cross_region_or_department"
 
 
 @dataclass
-class Assignment:
+class Assignment(Aggregate):
     case_id: str
     unit_id: str | None = None
     co_unit_ids: list[str] = field(default_factory=list)
@@ -194,27 +196,19 @@ class Assignment:
     last_at: datetime | None = None
     version: int = 0
 
-    @classmethod
-    def from_events(cls, case_id: str, history: Iterable[Envelope]) -> Assignment:
-        a = cls(case_id)
-        for env in history:
-            a.apply(env)
-        return a
-
-    def apply(self, env: Envelope) -> None:
-        p = registry.payload(env)
+    def when(self, event: BaseModel, env: Envelope) -> None:
         at = env.occurred_at
-        if isinstance(p, CaseAssigned):
-            self.unit_id, self.co_unit_ids, self.stage = p.unit_id, list(p.co_unit_ids), p.stage
-            self.state, self.assigned_at = "to_sign", at
-        elif isinstance(p, CaseSignedFor):
-            self.state = "signed"
-        elif isinstance(p, CaseObjected):
-            self.state = "objected"
-        elif isinstance(p, CaseOwnedByLeader):
-            self.owner_leader = p.leader
+        match event:
+            case CaseAssigned():
+                self.unit_id, self.co_unit_ids, self.stage = event.unit_id, list(event.co_unit_ids), event.stage
+                self.state, self.assigned_at = "to_sign", at
+            case CaseSignedFor():
+                self.state = "signed"
+            case CaseObjected():
+                self.state = "objected"
+            case CaseOwnedByLeader():
+                self.owner_leader = event.leader
         self.last_at = max(self.last_at or at, at)
-        self.version = env.stream_version or self.version + 1
 
     # ---- checks
 
