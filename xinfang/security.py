@@ -21,9 +21,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from xinfang import labels
+
 ROLES = ("clerk", "dispatcher", "handler", "supervisor", "leader", "admin")
-ROLE_NAMES_ZH = {"clerk": "登记员", "dispatcher": "交办员", "handler": "承办人", "supervisor": "督办员",
-                 "leader": "领导", "admin": "管理员"}
+ROLE_NAMES_ZH = labels.ROLES  # the one list of the roles' Chinese names
 # roles that see ID and phone numbers in clear (to register and to contact the petitioner)
 SEES_PERSONAL_DATA = frozenset({"clerk", "handler"})
 ISSUER = "xinfang"

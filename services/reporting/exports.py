@@ -9,6 +9,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from services.reporting import queries, rates
+from xinfang import labels
 from xinfang.errors import InvalidInput
 from xinfang.reference.divisions import division as _division
 from xinfang.storage import Database
@@ -74,7 +75,7 @@ def build(db: Database, kind: str, value: str | None, sc: queries.Scope, as_of: 
 
 def _tables(report: dict):
     """(sheet name, header, rows) of every table of the report."""
-    rate_rows = [[rates.RATE_NAMES_ZH[k], report["rates"][k]["numerator"], report["rates"][k]["denominator"],
+    rate_rows = [[labels.RATES[k], report["rates"][k]["numerator"], report["rates"][k]["denominator"],
                   report["rates"][k]["rate"]] for k in rates.RATES]
     yield "五率", ["指标", "分子", "分母", "比率"], rate_rows
     s = report["summary"]

@@ -13,15 +13,13 @@ from services.reporting import projections, rates
 from services.reporting.adapters import report_cases
 from services.reporting.adapters import report_facts as f
 from services.reporting.projections import active_generation
+from xinfang import labels
 from xinfang.errors import NotFound
 from xinfang.reference.categories import category_leaf
 from xinfang.reference.divisions import division as _division
 from xinfang.reference.divisions import units as _units
 from xinfang.security import Principal, division_prefix
 from xinfang.storage import Database
-
-CHANNEL_ZH = {"letter": "来信", "visit": "来访", "online": "网上信访", "phone": "电话"}
-PURPOSE_ZH = {"suggestion": "建议", "accusation": "检举控告", "appeal": "申诉求决"}
 
 
 @dataclass(frozen=True)
@@ -237,7 +235,7 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
             items.sort(key=lambda x: (x["rate"] is None, -(x["rate"] or 0), -x["denominator"], x["unit_id"]))
             for i, it in enumerate(items, start=1):
                 it["rank"] = i
-            out[part] = {"rate": rate, "rate_zh": rates.RATE_NAMES_ZH[rate], "rows": items, **context}
+            out[part] = {"rate": rate, "rate_zh": labels.RATES[rate], "rows": items, **context}
         elif part == "summary":
             rows = found.get("by_channel", [])
             totals = {k: sum(int(m[k] or 0) for m in rows) for k in COUNT_KEYS}
@@ -367,9 +365,9 @@ def label(by: str, key: str | None) -> str | None:
     if key is None:
         return "未交办" if by == "unit" else None
     if by == "channel":
-        return CHANNEL_ZH.get(key, key)
+        return labels.CHANNELS.get(key, key)
     if by == "purpose":
-        return PURPOSE_ZH.get(key, key)
+        return labels.PURPOSES.get(key, key)
     if by in ("division", "township"):
         d = _division(key)
         return d.name if d else key

@@ -24,8 +24,6 @@ import sqlalchemy as sa
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RATES = ("timely_acceptance", "on_time_reply", "evaluation", "satisfaction", "first_time_resolution")
-RATE_NAMES_ZH = {"timely_acceptance": "及时受理率", "on_time_reply": "按期答复率", "evaluation": "群众参评率",
-                 "satisfaction": "参评群众满意率", "first_time_resolution": "一次性化解率"}
 
 
 class ReportingRules(BaseSettings):
