@@ -188,7 +188,7 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
         v = case_view(gen, w.as_of, sc, r, w, candidates=candidates, sqlite=c.dialect.name == "sqlite").cte("v")
         if len(counted) + len(rated) > 1:
             # folded once for every branch; a single question lets the planner inline the view
-            # instead (PostgreSQL: a year's rates at 100,000 cases 111 -> 86 ms)
+            # instead, which is faster (docs/benchmarks.md)
             v = v.prefix_with("MATERIALIZED")
         defs = rates.definitions(v, w, r)
 
