@@ -1,0 +1,159 @@
+"""What every page of the console shares: the settings, one HTTP client to the services, the
+templates, the reference data (categories, divisions, units) kept a few minutes, and who each
+token names; with the formatting the templates use (Beijing time, short ids)."""
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from services.web import charts, labels
+from services.web.client import Api, ConsoleSettings, SignedOut, Unavailable, parts
+from xinfang.auth import client_key
+
+HERE = Path(__file__).parent
+COOKIE = "xf_token"
+BEIJING = timezone(timedelta(hours=8))
+HOME = {"clerk": "/register", "dispatcher": "/queue", "handler": "/inbox", "supervisor": "/supervision",
+        "leader": "/dashboard", "admin": "/cases"}
+NAV = [  # (path, title, roles or None for everyone)
+    ("/register", "登记", {"clerk", "dispatcher", "admin"}),
+    ("/queue", "交办队列", {"dispatcher", "admin"}),
+    ("/inbox", "本单位待办", {"handler", "admin"}),
+    ("/supervision", "督查督办", {"supervisor", "leader", "handler", "admin"}),
+    ("/dashboard", "统计分析", {"leader", "supervisor", "admin"}),
+    ("/cases", "信访事项", None),
+]
+
+
+def beijing(value) -> str:
+    """An instant as Beijing time, e.g. 2026-11-20 09:30."""
+    if not value:
+        return ""
+    try:
+        dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if dt.tzinfo is None:
+        return dt.strftime("%Y-%m-%d %H:%M")
+    return dt.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def last_day(end) -> str:
+    """The last day (Beijing) of a period the services answer with an exclusive end instant: a
+    period "to 31 December" ends at 1 January 00:00, and the leader chose the 31st."""
+    if not end:
+        return "不限"
+    dt = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    return (dt.astimezone(BEIJING) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+
+def sort_key(value) -> float:
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (dt if dt.tzinfo else dt.replace(tzinfo=BEIJING)).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+
+
+def short_id(value: str | None) -> str:
+    """An id as lists show it: its last eight characters, the random part. New ids are
+    time-ordered (xinfang/ids.py) and begin with their time, so cases registered the same minute
+    share their first eight."""
+    return (value or "")[-8:]
+
+
+class Reference:
+    """Categories, divisions and units change rarely: kept a few minutes per scope."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl, self._data = ttl, {}
+
+    async def get(self, key, load):
+        hit = self._data.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        value = await load()
+        self._data[key] = (time.monotonic() + self.ttl, value)
+        return value
+
+
+class Console:
+    """One console app's shared state; the pages reach it through the ``Site`` dependency
+    (services/web/deps.py)."""
+
+    def __init__(self, cfg: ConsoleSettings) -> None:
+        self.cfg = cfg
+        self.templates = templates = Jinja2Templates(directory=str(HERE / "templates"))
+        templates.env.globals.update(L=labels, charts=charts, NAV=NAV)
+        templates.env.filters["bj"] = beijing
+        templates.env.filters["lab"] = labels.label
+        templates.env.filters["short"] = short_id
+        templates.env.filters["last_day"] = last_day
+        templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
+        self.ref = Reference()
+        self.identities: dict[str, tuple[float, dict]] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def api(self, request: Request, token: bool = True) -> Api:
+        """The services as this visitor: with the token of their cookie, or none."""
+        return Api(self.http, self.cfg.urls, request.cookies.get(COOKIE) if token else None, client_key(request))
+
+    async def identify(self, a: Api) -> dict:
+        """Who the token names (routing's /api/v1/me), kept a minute; the services still check the
+        token on every call. No token, or one the services refuse: ``SignedOut``."""
+        if not a.token:
+            raise SignedOut()
+        key = hashlib.sha256(a.token.encode()).hexdigest()
+        hit = self.identities.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            me = await a.get("routing", "/api/v1/me")
+        except Unavailable:
+            raise SignedOut() from None
+        if len(self.identities) > 10_000:
+            self.identities.clear()
+        self.identities[key] = (time.monotonic() + 60, me)
+        return me
+
+    def render(self, request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return self.templates.TemplateResponse(request, name, {"page_size": self.cfg.page_size, **ctx},
+                                               status_code=status)
+
+    async def categories(self, a: Api) -> list[dict]:
+        return await self.ref.get("categories", lambda: a.get("intake", "/api/v1/categories"))
+
+    async def divisions(self, a: Api, me: dict) -> list[dict]:
+        return await self.ref.get(("divisions", me["jurisdiction"]), lambda: a.get("routing", "/api/v1/divisions"))
+
+    async def units(self, a: Api, me: dict) -> list[dict]:
+        key = ("units", me["role"], me["jurisdiction"], me.get("unit_id"))
+        return await self.ref.get(key, lambda: a.get("routing", "/api/v1/units"))
+
+    async def names(self, a: Api, me: dict) -> dict:
+        """code → name for categories, divisions and units (what the lists show)."""
+        cats, divs, us = await parts(self.categories(a), self.divisions(a, me), self.units(a, me))
+        out = {}
+        for top in cats.data or []:
+            out[top["code"]] = top["name"]
+            for leaf in top.get("children", []):
+                out[leaf["code"]] = f'{top["name"]}/{leaf["name"]}'
+        for d in divs.data or []:
+            out[d["code"]] = d["name"]
+        for u in us.data or []:
+            out[u["unit_id"]] = u["name"]
+        return out

@@ -1,0 +1,70 @@
+"""What the pages are given by FastAPI instead of fetching it themselves.
+
+- ``Site``: the app's ``Console`` (settings, templates, reference data).
+- ``VisitorApi``: the services as the visitor, with the token of their cookie if they have one
+  (public tracking); ``AnonymousApi``: without any token (signing in, the petitioner's rating).
+- ``Me``: the signed-in user as routing's ``/api/v1/me`` names them; ``UserApi``: the services
+  with that user's token. Declaring either signs the visitor in: with no cookie, or a token the
+  services refuse, the dependency raises ``SignedOut`` and the app answers it as it answers a
+  ``SignedOut`` from any later call: 303 to ``/login?next=<path>``, the cookie deleted
+  (services/web/app.py).
+
+A page's own parameters are checked before the visitor is signed in, as when each handler signed
+in as its first line: a malformed ``page`` answers 422, signed in or not, and asks routing nothing.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
+
+from services.web.client import Api
+from services.web.console import Console
+
+
+async def get_console(request: Request) -> Console:
+    return request.app.state.console
+
+
+Site = Annotated[Console, Depends(get_console)]
+
+
+async def visitor_api(request: Request, site: Site) -> Api:
+    return site.api(request)
+
+
+async def anonymous_api(request: Request, site: Site) -> Api:
+    return site.api(request, token=False)
+
+
+VisitorApi = Annotated[Api, Depends(visitor_api)]
+AnonymousApi = Annotated[Api, Depends(anonymous_api)]
+
+
+async def page_parameters(request: Request) -> None:
+    """The page's path and query parameters, validated as FastAPI validates them after the
+    dependencies: the same 422, before the sign-in (which FastAPI resolves first)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    _, path_errors = request_params_to_args(dependant.path_params, request.path_params)
+    _, query_errors = request_params_to_args(dependant.query_params, request.query_params)
+    if path_errors or query_errors:
+        raise RequestValidationError(path_errors + query_errors)
+
+
+async def current_user(_checked: Annotated[None, Depends(page_parameters)], site: Site, a: VisitorApi) -> dict:
+    return await site.identify(a)
+
+
+Me = Annotated[dict, Depends(current_user)]
+
+
+async def user_api(a: VisitorApi, _me: Me) -> Api:
+    return a
+
+
+UserApi = Annotated[Api, Depends(user_api)]

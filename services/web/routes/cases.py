@@ -1,0 +1,169 @@
+"""信访事项, every role's: the case list, the case file with its history and the actions the
+user's role may take on it, the printable receipt and notices."""
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.web import forms, labels
+from services.web.client import Api, ApiError, Unavailable, parts
+from services.web.console import BEIJING, Console, beijing, safe_next, sort_key
+from services.web.deps import Me, Site, UserApi
+
+router = APIRouter()
+INTAKE_COMMANDS = {"acceptance", "extension", "reply", "closure", "review-request"}
+
+
+@router.get("/cases", response_class=HTMLResponse)
+async def case_list(request: Request, site: Site, a: UserApi, me: Me, status: str = "", channel: str = "",
+                    division_code: str = "", category_code: str = "", purpose: str = "", flag: str = "",
+                    unit_id: str = "", received_from: str = "", received_to: str = "", q: str = "", page: int = 1):
+    page = max(1, page)
+    page_size = site.cfg.page_size
+    filters = {"status": status, "channel": channel, "division_code": division_code,
+               "category_code": category_code, "purpose": purpose, "flag": flag, "unit_id": unit_id,
+               "received_from": received_from, "received_to": received_to, "q": q}
+    api_filters = {**filters, "received_from": forms.instant(received_from and received_from + "T00:00"),
+                   "received_to": forms.instant(received_to and received_to + "T23:59:59")}
+    result, nm = await parts(a.get("intake", "/api/v1/cases", **api_filters, limit=page_size,
+                                   offset=(page - 1) * page_size), site.names(a, me))
+    divs, us = await parts(site.divisions(a, me), site.units(a, me))
+    return site.render(request, "cases.html", me=me, result=result, names=nm.data or {}, filters=filters,
+                       page=page, divs=divs, unit_choices=us.data or [],
+                       query=urlencode({k: v for k, v in filters.items() if v}))
+
+
+async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: str, *, errors=None, values=None,
+                    status=200, done=None):
+    path = f"/api/v1/cases/{quote(case_id, safe='')}"
+    case, assignment, deadlines, nm = await parts(
+        a.get("intake", path), a.get("routing", f"{path}/assignment"), a.get("supervision", f"{path}/deadlines"),
+        site.names(a, me))
+    if case.missing:
+        raise Unavailable("intake", "/api/v1/cases", "down")
+    if not case.ok:
+        return site.render(request, "not_found.html", status=404, me=me, message=case.error)
+    c = case.data
+    suggestion = None
+    unit_choices = []
+    if me["role"] in ("dispatcher", "admin"):
+        sug, us = await parts(a.post("routing", "/api/v1/rules/preview",
+                                     {"division_code": c["division_code"], "category_code": c["category_code"]}),
+                              site.units(a, me))
+        suggestion, unit_choices = sug, us.data or []
+    timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
+                 "who": h.get("actor"), "detail": _detail(h)} for h in c.get("history", [])]
+    if assignment.ok:
+        seen = {(t["what"], beijing(t["at"])) for t in timeline}
+        for h in assignment.data.get("history", []):
+            at, event = h.get("at") or h.get("occurred_at"), h.get("event") or h.get("event_type")
+            if not (at and event):
+                continue
+            item = {"at": at, "what": labels.label(labels.EVENTS, event), "who": h.get("by") or h.get("actor"),
+                    "detail": "；".join(x for x in (nm.data.get(h.get("unit_id"), h.get("unit_id") or ""),
+                                                   h.get("rule") or "", h.get("reason") or "") if x)}
+            if (item["what"], beijing(item["at"])) not in seen:
+                timeline.append(item)
+    timeline.sort(key=lambda t: sort_key(t["at"]))
+    return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
+                       deadlines=deadlines, names=nm.data or {}, timeline=timeline, errors=errors or {},
+                       values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_file(request: Request, site: Site, a: UserApi, me: Me, case_id: str, done: str | None = None):
+    return await case_page(site, request, a, me, case_id, done=done)
+
+
+@router.post("/cases/{case_id}/act/{action}", response_class=HTMLResponse)
+async def act(request: Request, site: Site, a: UserApi, me: Me, case_id: str, action: str):
+    form = await request.form()
+    values = {k: v for k, v in form.items()}
+    service, path, body = _command(action, case_id, form, me)
+    if service is None:
+        return site.render(request, "not_found.html", status=404, me=me, message="没有这项操作")
+    headers = {"If-Match": f'"{form["version"]}"'} if action in INTAKE_COMMANDS and form.get("version") else None
+    try:
+        await a.post(service, path, body, headers=headers)
+    except Unavailable:
+        errors = {f"{action}._": "该功能暂不可用"}
+        return await case_page(site, request, a, me, case_id, errors=errors, values={action: values}, status=503)
+    except ApiError as exc:
+        errors = exc.field_messages(prefix=f"{action}.")
+        errors[f"{action}._"] = exc.summary_zh() + (f"（{exc.rule}）" if exc.rule and exc.rule not in exc.message_zh else "")
+        return await case_page(site, request, a, me, case_id, errors=errors, values={action: values},
+                               status=exc.status)
+    nxt = form.get("next")
+    target = safe_next(nxt) if nxt else f"/cases/{case_id}"
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}done={quote(action)}", status_code=303)
+
+
+@router.get("/cases/{case_id}/receipt", response_class=HTMLResponse)
+async def receipt(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), site.names(a, me))
+    if not case.ok:
+        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
+    return site.render(request, "receipt.html", me=me, c=case.data, names=nm.data or {},
+                       printed=datetime.now(BEIJING))
+
+
+@router.get("/cases/{case_id}/notices/{index}", response_class=HTMLResponse)
+async def notice(request: Request, site: Site, a: UserApi, me: Me, case_id: str, index: int):
+    case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), site.names(a, me))
+    if not case.ok or not (0 <= index < len(case.data.get("notices", []))):
+        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "没有这份文书")
+    return site.render(request, "notice.html", me=me, c=case.data, n=case.data["notices"][index],
+                       names=nm.data or {})
+
+
+def _detail(h: dict) -> str:
+    d = h.get("data") or {}
+    bits = []
+    for key, table in (("channel", labels.CHANNELS), ("decision", labels.DECISIONS), ("procedure", labels.PROCEDURES),
+                       ("outcome", labels.OUTCOMES), ("rating", labels.RATINGS), ("level", labels.STAGES)):
+        if d.get(key):
+            bits.append(labels.label(table, d[key]))
+    if d.get("days"):
+        bits.append(f"延长{d['days']}日")
+    if d.get("reason"):
+        bits.append(str(d["reason"])[:60])
+    return "，".join(bits)
+
+
+def _command(action: str, case_id: str, form, me: dict):
+    """(service, path, body) of one case action from its form."""
+    t = forms.text
+    base = f"/api/v1/cases/{quote(case_id, safe='')}"
+    if action == "assignment":
+        return "routing", f"{base}/assignment", forms.drop_empty({
+            "unit_id": t(form.get("unit_id")), "reason": t(form.get("reason")), "mode": t(form.get("mode")) or "assign",
+            "co_unit_ids": [u for u in form.getlist("co_unit_ids") if u]})
+    if action == "sign":
+        return "routing", f"{base}/sign", {}
+    if action == "objection":
+        return "routing", f"{base}/objection", forms.drop_empty({"reason": t(form.get("reason"))})
+    if action == "ownership":
+        return "routing", f"{base}/ownership", forms.drop_empty({"leader": me["username"], "note": t(form.get("note"))})
+    if action == "acceptance":
+        return "intake", f"{base}/acceptance", forms.drop_empty({
+            "decision": t(form.get("decision")), "procedure": t(form.get("procedure")), "notice": t(form.get("notice"))})
+    if action == "extension":
+        return "intake", f"{base}/extension", forms.drop_empty({
+            "days": forms.number(form.get("days")), "reason": t(form.get("reason")), "approver": t(form.get("approver"))})
+    if action == "reply":
+        return "intake", f"{base}/reply", forms.drop_empty({"outcome": t(form.get("outcome")), "text": t(form.get("text"))})
+    if action == "closure":
+        return "intake", f"{base}/closure", {}
+    if action == "review-request":
+        return "intake", f"{base}/review-request", forms.drop_empty({"level": t(form.get("level")),
+                                                                      "reason": t(form.get("reason"))})
+    if action == "supervision-order":
+        return "supervision", f"{base}/supervision-orders", forms.drop_empty({
+            "requirement": t(form.get("requirement")), "reply_by": t(form.get("reply_by"))})
+    if action == "reminder":
+        return "supervision", f"{base}/reminders", forms.drop_empty({"text": t(form.get("text"))})
+    return None, None, None

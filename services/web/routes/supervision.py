@@ -1,0 +1,60 @@
+"""督查督办: the supervisor's lists (warnings, overdue, backlog, supervision orders, alerts) and a
+unit's answer to a supervision order (orders and reminders are issued from the case file,
+services/web/routes/cases.py)."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.web import forms
+from services.web.client import ApiError, Unavailable, parts
+from services.web.deps import Me, Site, UserApi
+
+router = APIRouter()
+LISTS = {"warnings": "/api/v1/warnings", "overdue": "/api/v1/overdue", "backlog": "/api/v1/backlog",
+         "orders": "/api/v1/supervision-orders", "alerts": "/api/v1/alerts"}
+
+
+@router.get("/supervision", response_class=HTMLResponse)
+async def supervision(request: Request, site: Site, a: UserApi, me: Me, view: str = "warnings", unit_id: str = "",
+                      division_code: str = "", level: str = "", status: str = "", page: int = 1,
+                      done: str | None = None):
+    page = max(1, page)
+    page_size = site.cfg.page_size
+    view = view if view in LISTS else "warnings"
+    filters = {"unit_id": unit_id, "division_code": division_code}
+    if view == "warnings":
+        filters["level"] = level
+    if view == "orders":
+        filters = {"status": status}
+    result, us, divs, nm = await parts(
+        a.get("supervision", LISTS[view], **filters, limit=page_size, offset=(page - 1) * page_size),
+        site.units(a, me), site.divisions(a, me), site.names(a, me))
+    by_unit, by_town = {}, {}
+    for it in (result.data or {}).get("items", []) if result.ok else []:
+        if it.get("unit_id"):
+            by_unit[it["unit_id"]] = by_unit.get(it["unit_id"], 0) + 1
+        if it.get("division_code"):
+            town = it["division_code"][:9] + "000"
+            by_town[town] = by_town.get(town, 0) + 1
+    query = urlencode({k: v for k, v in {"view": view, "unit_id": unit_id, "division_code": division_code,
+                                         "level": level, "status": status}.items() if v})
+    return site.render(request, "supervision.html", me=me, view=view, done=done, result=result,
+                       unit_choices=us.data or [], townships=[d for d in divs.data or [] if d.get("level") == "township"],
+                       names=nm.data or {}, by_unit=by_unit, by_town=by_town, page=page, query=query,
+                       f={"unit_id": unit_id, "division_code": division_code, "level": level, "status": status})
+
+
+@router.post("/supervision/orders/{order_id}/answer", response_class=HTMLResponse)
+async def answer_order(request: Request, site: Site, a: UserApi, me: Me, order_id: str):
+    form = await request.form()
+    try:
+        await a.post("supervision", f"/api/v1/supervision-orders/{quote(order_id, safe='')}/answer",
+                     forms.drop_empty({"text": forms.text(form.get("text"))}))
+    except Unavailable:
+        return site.render(request, "unavailable.html", status=503, me=me, what="supervision-orders answer")
+    except ApiError as exc:
+        return site.render(request, "not_found.html", status=exc.status, me=me, message=exc.summary_zh())
+    return RedirectResponse("/supervision?view=orders&done=answer", status_code=303)
