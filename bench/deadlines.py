@@ -7,7 +7,7 @@ from the smallest size to the largest, and at each size the run measures:
 
 - find next minute: the ticker's query for the crossings due within the next minute
   (``fire_at <= now + 60 s ORDER BY fire_at LIMIT 500``), median of 25 runs, and how many it found;
-- tick of 100 due: one real tick (``handlers.fire_due``) firing 100 crossings already due, each in
+- tick of 100 due: one real tick (``ticker.fire_due``) firing 100 crossings already due, each in
   its own transaction with its event appended to the store and outbox, per crossing;
 - RSS: the resident memory of this process, which holds nothing per case (the engine keeps its
   state in the database and reads only the due rows).
@@ -34,7 +34,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import services.supervision
-from services.supervision import handlers
+from services.supervision import ticker
 from services.supervision.adapters import checkpoints
 from xinfang.storage import Database
 
@@ -111,7 +111,7 @@ def tick_of_due(db: Database, now: datetime, n: int = 100) -> float:
                                               level="overdue", ref="", share=1.0, fire_at=now - timedelta(seconds=i + 1),
                                               due_at=now - timedelta(seconds=i + 1)) for i in range(n)])
     t0 = time.perf_counter()
-    fired = handlers.fire_due(db, now=now, limit=n)
+    fired = ticker.fire_due(db, now=now, limit=n)
     elapsed = time.perf_counter() - t0
     assert fired == n, f"fired {fired} of {n}"
     return elapsed / n

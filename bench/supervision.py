@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import replay  # noqa: E402
 
 from services.supervision import streams  # noqa: E402
-from services.supervision.handlers import Context  # noqa: E402
+from services.supervision.projections import Context  # noqa: E402
 from xinfang.contracts import topic_for  # noqa: E402
 from xinfang.messaging.streams import BATCH_MAX, Message, StreamProcessor  # noqa: E402
 

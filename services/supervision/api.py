@@ -8,7 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.supervision import handlers
+from services.supervision import handlers, views
+from services.supervision.handlers import AnswerSupervisionOrder, IssueSupervisionOrder, SendReminder
 from xinfang.security import Principal
 
 
@@ -38,14 +39,14 @@ def router(runtime) -> APIRouter:
     @r.get("/cases/{case_id}/deadlines", tags=["deadlines"])
     async def get_deadlines(case_id: str, me: Principal = Depends(runtime.current_user)):
         """The legal clock of each stage of a case: due, share used, level, status."""
-        return await asyncio.to_thread(handlers.get_deadlines, db, me, case_id, ctx.rules)
+        return await asyncio.to_thread(views.get_deadlines, db, me, case_id, ctx.rules)
 
     @r.get("/warnings", tags=["deadlines"])
     async def warnings(unit_id: str | None = None, division_code: str | None = None, level: Level | None = None,
                        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                        me: Principal = Depends(runtime.current_user)):
         """Running clocks past a warning share (预警 / 警告 / 严重警告), soonest due first."""
-        return await asyncio.to_thread(handlers.list_warnings, db, me, unit_id=unit_id, division_code=division_code,
+        return await asyncio.to_thread(views.list_warnings, db, me, unit_id=unit_id, division_code=division_code,
                                        level=level, limit=limit, offset=offset)
 
     @r.get("/overdue", tags=["deadlines"])
@@ -53,7 +54,7 @@ def router(runtime) -> APIRouter:
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                       me: Principal = Depends(runtime.current_user)):
         """Running clocks past their due instant (超期)."""
-        return await asyncio.to_thread(handlers.list_overdue, db, me, unit_id=unit_id, division_code=division_code,
+        return await asyncio.to_thread(views.list_overdue, db, me, unit_id=unit_id, division_code=division_code,
                                        limit=limit, offset=offset)
 
     @r.get("/backlog", tags=["deadlines"])
@@ -62,35 +63,36 @@ def router(runtime) -> APIRouter:
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                       me: Principal = Depends(runtime.current_user)):
         """积案 ledger: open cases past a limit, oldest first, with the leader who owns each (包案)."""
-        return await asyncio.to_thread(handlers.list_backlog, db, me, unit_id=unit_id, division_code=division_code,
+        return await asyncio.to_thread(views.list_backlog, db, me, unit_id=unit_id, division_code=division_code,
                                        owner_leader=owner_leader, limit=limit, offset=offset)
 
     @r.post("/cases/{case_id}/supervision-orders", status_code=201, tags=["supervision orders"])
     async def issue_order(case_id: str, body: OrderIn, me: Principal = Depends(runtime.current_user)):
         """督办单: a supervisor requires the unit to act and answer by a date; unanswered, it escalates."""
-        return await asyncio.to_thread(handlers.issue_order, db, me, case_id, body.requirement, body.reply_by)
+        cmd = IssueSupervisionOrder(case_id, body.requirement, body.reply_by)
+        return await asyncio.to_thread(handlers.issue_order, db, me, cmd)
 
     @r.get("/supervision-orders", tags=["supervision orders"])
     async def list_orders(status: Literal["open", "answered", "escalated"] | None = None, case_id: str | None = None,
                           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                           me: Principal = Depends(runtime.current_user)):
-        return await asyncio.to_thread(handlers.list_orders, db, me, status=status, case_id=case_id, limit=limit,
+        return await asyncio.to_thread(views.list_orders, db, me, status=status, case_id=case_id, limit=limit,
                                        offset=offset)
 
     @r.post("/supervision-orders/{order_id}/answer", tags=["supervision orders"])
     async def answer_order(order_id: str, body: AnswerIn, me: Principal = Depends(runtime.current_user)):
         """The handling unit's answer to a supervision order."""
-        return await asyncio.to_thread(handlers.answer_order, db, me, order_id, body.text)
+        return await asyncio.to_thread(handlers.answer_order, db, me, AnswerSupervisionOrder(order_id, body.text))
 
     @r.post("/cases/{case_id}/reminders", status_code=201, tags=["supervision orders"])
     async def remind(case_id: str, body: ReminderIn, me: Principal = Depends(runtime.current_user)):
         """催办: chase the unit; recorded as an event."""
-        return await asyncio.to_thread(handlers.send_reminder, db, me, case_id, body.text)
+        return await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text))
 
     @r.get("/alerts", tags=["alerts"])
     async def list_alerts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                           me: Principal = Depends(runtime.current_user)):
         """Collective-visit alerts (集体访预警) in the caller's scope, newest first."""
-        return await asyncio.to_thread(handlers.list_alerts, db, me, limit=limit, offset=offset)
+        return await asyncio.to_thread(views.list_alerts, db, me, limit=limit, offset=offset)
 
     return r

@@ -2,8 +2,9 @@
 from pathlib import Path
 
 from services.supervision import api, streams
-from services.supervision.handlers import Context, pending_checkpoints
+from services.supervision.projections import Context
 from services.supervision.ticker import Ticker
+from services.supervision.views import pending_checkpoints
 from xinfang.runtime import ServiceRuntime
 from xinfang.web import create_app
 

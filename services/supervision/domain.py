@@ -25,18 +25,38 @@ Warning levels: the shares 50 / 75 / 85 / 99 % map one to one onto 正常 / 预�
 (normal / notice / warning / serious_warning), then 超期 (overdue) at 100 %. Crossing 50 % keeps
 the clock ``normal`` (no event: nothing to chase yet); 75, 85 and 99 % publish DeadlineWarned
 notice, warning, serious_warning; 100 % publishes DeadlineExpired. Shares are of the elapsed
-wall-clock span between start and due instant (also for working-day clocks).
+wall-clock span between start and due instant (also for working-day clocks). An imported case's
+crossings up to its import are the old system's past: they set the clock's level, unpublished.
+
+Supervision orders (督办单): ``SupervisionOrder``, an aggregate on its case's stream. A supervisor,
+leader or admin issues one on an open case; only the case's handling unit (or an admin) answers it,
+once; unanswered at the end of its reply date it escalates to the level above the issuer.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from xinfang.contracts.events import DeadlineSet
-from xinfang.security import division_level, division_prefix
+from xinfang.aggregate import Aggregate
+from xinfang.contracts import Envelope
+from xinfang.contracts.events import (
+    CollectiveVisitAlerted,
+    DeadlineExpired,
+    DeadlineMet,
+    DeadlineSet,
+    DeadlineWarned,
+    ReminderSent,
+    SupervisionOrderAnswered,
+    SupervisionOrderEscalated,
+    SupervisionOrderIssued,
+)
+from xinfang.errors import Conflict, Forbidden, InvalidInput
+from xinfang.security import Principal, division_level, division_prefix, require_role
 from xinfang.workdays import WorkCalendar, end_of_day, local_date
 
 DayKind = Literal["calendar", "working"]
@@ -86,6 +106,14 @@ class AlertRules(BaseSettings):
             level = "county"
         return level, getattr(self, level)
 
+    def alert(self, office: str, headcount: int, division_code: str, alert_id: str) -> CollectiveVisitAlerted | None:
+        """The alert a registration by ``office`` raises: at or above its level's threshold; below, none."""
+        level, threshold = self.threshold(office)
+        if headcount < threshold:
+            return None
+        return CollectiveVisitAlerted(alert_id=alert_id, headcount=headcount, threshold=threshold,
+                                      level=level, division_code=division_code)  # type: ignore[arg-type]
+
 
 # ------------------------------------------------------------------ counting
 
@@ -107,6 +135,9 @@ def schedule_warning(start: datetime, due: datetime, kind: DayKind, cal: WorkCal
     ys = ", ".join(map(str, years))
     return (f"no holiday schedule for {ys}: working days counted Monday to Friday "
             f"(load it with `xinfang calendar load FILE`) / {ys} 年节假日安排未发布，暂按周一至周五计算")
+
+
+Crossing = tuple[str, float, datetime]  # (level, share, fire_at): a share of a clock that publishes an event
 
 
 @dataclass(frozen=True)
@@ -147,7 +178,7 @@ class Clock:
                 level = name
         return level
 
-    def checkpoints(self, shares) -> list[tuple[str, float, datetime]]:
+    def checkpoints(self, shares) -> list[Crossing]:
         """(level, share, fire_at) of each crossing that publishes an event, in time order."""
         if not self.warned:
             return []
@@ -161,6 +192,24 @@ class Clock:
         return DeadlineSet(stage=self.stage, starts_at=self.starts_at, due_at=self.due_at,  # type: ignore[arg-type]
                            limit_days=self.limit_days, day_kind=self.day_kind, basis=self.basis,
                            warning=self.warning)
+
+
+def crossing_event(stage: str, level: str, share: float, due_at: datetime) -> DeadlineWarned | DeadlineExpired:
+    """What a crossing publishes: at 100 % the clock expired; before, a warning at its level."""
+    if level == "overdue":
+        return DeadlineExpired(stage=stage, due_at=due_at)  # type: ignore[arg-type]
+    return DeadlineWarned(stage=stage, level=level, share_used=share, due_at=due_at)  # type: ignore[arg-type]
+
+
+def split_at_import(crossings: Sequence[Crossing], imported_at: datetime | None) -> tuple[str | None, list[Crossing]]:
+    """The level an imported case's clock had reached by its import (None: none yet), and the
+    crossings still news; ``crossings`` in time order, as ``Clock.checkpoints`` gives them.
+
+    Crossings up to the import are the old system's past, not news for a supervisor now (and the
+    case's later steps, still to come, may well have met the clock in time): they set the clock's
+    level but publish nothing. A case not imported has no such past."""
+    past = [c for c in crossings if imported_at is not None and c[2] <= imported_at]
+    return (past[-1][0] if past else None), list(crossings[len(past):])
 
 
 # ------------------------------------------------------------------ the case's clocks
@@ -178,6 +227,13 @@ class Stopped:
     met: bool                 # the stage's act happened (DeadlineMet); False: closed / moot
     on_time: bool | None = None
     due_at: datetime | None = None
+
+    def event(self) -> DeadlineMet | None:
+        """DeadlineMet, when the act the clock waited for happened; None for a clock merely stopped."""
+        if not self.met:
+            return None
+        return DeadlineMet(stage=self.stage, met_at=self.at, on_time=bool(self.on_time),  # type: ignore[arg-type]
+                           due_at=self.due_at)
 
 
 Decision = Started | Stopped
@@ -284,7 +340,14 @@ class CaseClocks:
         return [Stopped(stage, at, met, on_time if met else None, clock.due_at)]
 
 
-# ------------------------------------------------------------------ supervision orders
+# ------------------------------------------------------------------ supervision orders and reminders
+
+# Who may do what, within their scope. Tuples: a refusal names the roles needed in this order.
+ISSUING_ROLES = ("supervisor", "leader", "admin")   # 督办: issue a supervision order
+REMINDING_ROLES = ISSUING_ROLES                     # 催办: chase the handling unit
+ANSWERING_FOR_ANY_UNIT = ("admin",)                 # answers an order whichever unit it is addressed to
+
+OrderStatus = Literal["new", "open", "answered", "escalated"]
 
 
 def order_due(reply_by: date) -> datetime:
@@ -297,3 +360,104 @@ def parent_division(code: str) -> str:
     prefix = division_prefix(code)
     parent_len = {9: 6, 6: 4, 4: 2, 2: 0}.get(len(prefix), 9)
     return prefix[:parent_len].ljust(12, "0")
+
+
+def check_issuer(issuer: Principal, reply_by: date, today: date) -> None:
+    """Who may issue an order, and a reply date not yet past. Checked before the case is looked up:
+    a caller without the role is refused alike whether the case exists or not."""
+    require_role(issuer, *ISSUING_ROLES)
+    if reply_by < today:
+        raise InvalidInput("reply_by lies in the past", "答复期限不能早于今天", field="reply_by")
+
+
+def check_reminder(sender: Principal) -> None:
+    """Who may send a reminder; checked, like issuing, before the case is looked up."""
+    require_role(sender, *REMINDING_ROLES)
+
+
+@dataclass(frozen=True)
+class SupervisedCase:
+    """What orders and reminders need of a case, as supervision knows it from the events it consumed."""
+
+    case_id: str
+    office: str
+    unit_id: str | None   # the unit handling it now
+    closed: bool
+
+    def remind(self, text: str) -> ReminderSent:
+        """催办: a reminder chases the unit handling the case now."""
+        return ReminderSent(text=text, unit_id=self.unit_id)
+
+
+@dataclass
+class SupervisionOrder(Aggregate):
+    """督办单: a supervisor requires the case's handling unit to act and answer by a date.
+
+    Its events are on its case's stream, each naming the order; ``when`` folds only its own. Two of
+    its facts are fixed when it is issued and carried by no event, so they are given when the order
+    is drafted and kept with its state: the unit it is addressed to (the case's handling unit then),
+    which alone answers it, and the issuer's jurisdiction, above which it escalates.
+    """
+
+    order_id: str
+    unit_id: str | None = None
+    issuer_jurisdiction: str = ""
+    case_id: str = ""
+    office: str = ""
+    requirement: str = ""
+    reply_by: date | None = None
+    issued_by: str | None = None
+    issued_at: datetime | None = None
+    status: OrderStatus = "new"
+    answer_text: str | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    escalated_to: str | None = None
+    escalated_at: datetime | None = None
+    version: int = 0
+
+    @classmethod
+    def draft(cls, order_id: str, case: SupervisedCase, issuer: Principal) -> SupervisionOrder:
+        """A new order on ``case`` by ``issuer``, not yet issued."""
+        return cls(order_id, unit_id=case.unit_id, issuer_jurisdiction=issuer.jurisdiction)
+
+    def when(self, event: BaseModel, env: Envelope) -> None:
+        if getattr(event, "order_id", None) != self.order_id:
+            return  # another order of the same case
+        match event:
+            case SupervisionOrderIssued():
+                self.status, self.requirement, self.reply_by = "open", event.requirement, event.reply_by
+                self.case_id, self.office, self.issued_by, self.issued_at = (
+                    env.case_id, env.office, env.actor, env.occurred_at)
+            case SupervisionOrderAnswered():
+                self.status, self.answer_text, self.answered_at, self.answered_by = (
+                    "answered", event.text, env.occurred_at, env.actor)
+            case SupervisionOrderEscalated():
+                self.status, self.escalated_to, self.escalated_at = "escalated", event.escalated_to, env.occurred_at
+
+    # ---- commands
+
+    def issue(self, case: SupervisedCase, requirement: str, reply_by: date) -> SupervisionOrderIssued:
+        if self.status != "new":
+            raise Conflict(f"order {self.order_id} was issued already", f"督办单 {self.order_id} 已下发",
+                           rule="order_issued")
+        if case.closed:
+            raise Conflict("the case is closed", "该信访事项已办结", rule="case_closed")
+        return SupervisionOrderIssued(order_id=self.order_id, requirement=requirement, reply_by=reply_by)
+
+    def answer(self, answerer: Principal, text: str) -> SupervisionOrderAnswered:
+        """The addressed unit answers, once; an escalated order may still be answered."""
+        if answerer.role not in ANSWERING_FOR_ANY_UNIT and (answerer.unit_id is None
+                                                            or answerer.unit_id != self.unit_id):
+            raise Forbidden("only the handling unit answers a supervision order", "督办单须由承办单位答复")
+        if self.status == "answered":
+            raise Conflict("this order was answered already", "该督办单已答复", rule="order_answered")
+        return SupervisionOrderAnswered(order_id=self.order_id, text=text, unit_id=answerer.unit_id)
+
+    def escalate(self) -> SupervisionOrderEscalated | None:
+        """Still open at the end of its reply date: the order goes to the level above its issuer.
+        None once answered or escalated: there is nothing left to escalate."""
+        if self.status != "open" or self.reply_by is None:
+            return None
+        return SupervisionOrderEscalated(order_id=self.order_id, reply_by=self.reply_by,
+                                         escalated_to=parent_division(self.issuer_jurisdiction))

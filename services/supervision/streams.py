@@ -1,7 +1,7 @@
-"""Supervision's Kafka wiring: the case events that move its clocks."""
+"""Supervision's Kafka wiring: the case events that move its clocks, and which projection applies them."""
 from functools import partial
 
-from services.supervision import handlers
+from services.supervision import projections
 from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 
@@ -10,15 +10,9 @@ INTAKE_EVENTS = frozenset({"CaseRegistered", "CaseAccepted", "CaseNotAccepted", 
 ROUTING_EVENTS = frozenset({"CaseAssigned", "CaseSignedFor", "CaseObjected"})
 
 
-def _routing(uow, env, ctx):
-    if env.event_type == "CaseOwnedByLeader":
-        handlers.on_case_owned(uow, env)
-    else:
-        handlers.on_case_event(uow, env, ctx)
-
-
-def subscriptions(ctx: handlers.Context) -> list[Subscription]:
+def subscriptions(ctx: projections.Context) -> list[Subscription]:
     return [
-        Subscription(topic_for("intake"), partial(handlers.on_case_event, ctx=ctx), INTAKE_EVENTS),
-        Subscription(topic_for("routing"), partial(_routing, ctx=ctx), ROUTING_EVENTS | {"CaseOwnedByLeader"}),
+        Subscription(topic_for("intake"), partial(projections.on_case_event, ctx=ctx), INTAKE_EVENTS),
+        Subscription(topic_for("routing"), partial(projections.on_routing_event, ctx=ctx),
+                     ROUTING_EVENTS | {"CaseOwnedByLeader"}),
     ]

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 import services.supervision
-from services.supervision import handlers
+from services.supervision import handlers, projections, views
+from services.supervision.handlers import AnswerSupervisionOrder, IssueSupervisionOrder
+from services.supervision.ticker import fire_due
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseRegistered, PetitionerRef
@@ -39,7 +41,7 @@ def registered(case_id: str, received_at: datetime, headcount: int = 1):
 
 def consume(db, env, ctx=None):
     with UnitOfWork(db) as uow:
-        handlers.on_case_event(uow, env, ctx or handlers.Context())
+        projections.on_case_event(uow, env, ctx or projections.Context())
 
 
 def published(db) -> Counter:
@@ -58,10 +60,10 @@ def test_past_dated_crossings_fire_once_each_and_never_again_after_a_restart(db,
     consume(db, registered("old", NOW - timedelta(days=20)))    # assignment (15 d) overdue
     consume(db, registered("half", NOW - timedelta(days=50)))   # provisional handling (60 d) past 75 %
     consume(db, registered("new", NOW - timedelta(days=2)))     # nothing crossed yet
-    assert handlers.fire_due(db) == 3 + 1 + 3 + 1 + 1
-    assert handlers.fire_due(db) == 0
+    assert fire_due(db) == 3 + 1 + 3 + 1 + 1
+    assert fire_due(db) == 0
     again = Database(pg_url)  # the process restarted: same database, nothing fires twice
-    assert handlers.fire_due(again) == 0
+    assert fire_due(again) == 0
     again.dispose()
     assert published(db) == Counter({
         ("old", "assignment", "notice"): 1, ("old", "assignment", "warning"): 1,
@@ -70,11 +72,11 @@ def test_past_dated_crossings_fire_once_each_and_never_again_after_a_restart(db,
         ("half", "assignment", "serious_warning"): 1, ("half", "assignment", "overdue"): 1,
         ("half", "handling", "notice"): 1})
     me = Principal("sup", "supervisor", OFFICE)
-    overdue = handlers.list_overdue(db, me)
+    overdue = views.list_overdue(db, me)
     assert {(i["case_id"], i["stage"]) for i in overdue["items"]} == {("old", "assignment"), ("half", "assignment")}
-    warnings = handlers.list_warnings(db, me)
+    warnings = views.list_warnings(db, me)
     assert [(i["case_id"], i["stage"], i["level"]) for i in warnings["items"]] == [("half", "handling", "notice")]
-    d = handlers.get_deadlines(db, me, "old", handlers.Context().rules)
+    d = views.get_deadlines(db, me, "old", projections.Context().rules)
     assert {s["stage"]: s["status"] for s in d["stages"]} == {"assignment": "overdue", "handling": "running"}
 
 
@@ -83,7 +85,7 @@ def test_a_late_assignment_publishes_the_crossings_it_passed_even_before_the_tic
     consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="late", office=OFFICE, actor="r",
                              producer="routing", occurred_at=NOW))
     assert published(db)[("late", "assignment", "overdue")] == 1
-    handlers.fire_due(db)
+    fire_due(db)
     assert published(db)[("late", "assignment", "overdue")] == 1
     with db.engine.connect() as c:
         met = c.execute(sa.text("SELECT body FROM events WHERE event_type = 'DeadlineMet'")).scalar()
@@ -111,13 +113,14 @@ def test_an_unanswered_order_escalates_once_and_an_answered_one_does_not(db):
     consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="o", office=OFFICE, actor="r", producer="routing"))
     sup = Principal("sup", "supervisor", OFFICE)
     today = NOW.astimezone(timezone(timedelta(hours=8))).date()
-    first = handlers.issue_order(db, sup, "o", "三日内答复", today)
-    second = handlers.issue_order(db, sup, "o", "再次督办", today)
-    handlers.answer_order(db, Principal("h", "handler", "999901001000", unit_id="u1"), second["order_id"], "已办")
+    first = handlers.issue_order(db, sup, IssueSupervisionOrder("o", "三日内答复", today))
+    second = handlers.issue_order(db, sup, IssueSupervisionOrder("o", "再次督办", today))
+    handlers.answer_order(db, Principal("h", "handler", "999901001000", unit_id="u1"),
+                          AnswerSupervisionOrder(second["order_id"], "已办"))
     end_of_today = datetime.combine(today + timedelta(days=1), datetime.min.time(), timezone(timedelta(hours=8)))
-    assert handlers.fire_due(db, now=end_of_today) == 1
-    assert handlers.fire_due(db, now=end_of_today + timedelta(days=1)) == 0
-    orders = {o["order_id"]: o for o in handlers.list_orders(db, sup)["items"]}
+    assert fire_due(db, now=end_of_today) == 1
+    assert fire_due(db, now=end_of_today + timedelta(days=1)) == 0
+    orders = {o["order_id"]: o for o in views.list_orders(db, sup)["items"]}
     assert orders[first["order_id"]]["status"] == "escalated"
     assert orders[first["order_id"]]["escalated_to"] == "999900000000"  # the city above the county
     assert orders[second["order_id"]]["status"] == "answered"
@@ -126,9 +129,9 @@ def test_an_unanswered_order_escalates_once_and_an_answered_one_does_not(db):
 def test_a_collective_visit_at_the_county_threshold_raises_one_alert(db):
     consume(db, registered("big", NOW, headcount=50))
     consume(db, registered("small", NOW, headcount=49))
-    items = handlers.list_alerts(db, Principal("sup", "supervisor", OFFICE))["items"]
+    items = views.list_alerts(db, Principal("sup", "supervisor", OFFICE))["items"]
     assert [(a["case_id"], a["threshold"], a["level"]) for a in items] == [("big", 50, "county")]
-    assert handlers.list_alerts(db, Principal("x", "supervisor", "999902000000"))["items"] == []
+    assert views.list_alerts(db, Principal("x", "supervisor", "999902000000"))["items"] == []
 
 
 def imported(env):
@@ -145,18 +148,18 @@ def test_an_imported_cases_past_crossings_are_history_not_news_whichever_event_c
                             producer="routing", occurred_at=t0)
     for env in ([assigned, reg] if routing_first else [reg, assigned]):
         consume(db, env)
-        assert handlers.fire_due(db) == 0  # the ticker runs between the import's events
+        assert fire_due(db) == 0  # the ticker runs between the import's events
     consume(db, new_envelope(CaseAccepted(procedure="normal", notice="受理"), case_id="imp", office=OFFICE,
                              actor="h", producer="intake", occurred_at=t0 + timedelta(days=5)))
-    assert handlers.fire_due(db) == 0
+    assert fire_due(db) == 0
     assert published(db) == Counter()
     me = Principal("sup", "supervisor", OFFICE)
-    d = {s["stage"]: s for s in handlers.get_deadlines(db, me, "imp", handlers.Context().rules)["stages"]}
+    d = {s["stage"]: s for s in views.get_deadlines(db, me, "imp", projections.Context().rules)["stages"]}
     assert d["assignment"]["status"] == "met" and d["assignment"]["on_time"] is True
     assert d["acceptance"]["status"] == "met"
     # still unreplied today: 95 days into its 60: overdue in the lists, though never published
     assert d["handling"]["status"] == "overdue"
-    assert [(i["case_id"], i["stage"]) for i in handlers.list_overdue(db, me)["items"]] == [("imp", "handling")]
+    assert [(i["case_id"], i["stage"]) for i in views.list_overdue(db, me)["items"]] == [("imp", "handling")]
 
 
 def test_an_imported_case_still_running_publishes_the_crossings_after_its_import(db):
@@ -164,10 +167,10 @@ def test_an_imported_case_still_running_publishes_the_crossings_after_its_import
     consume(db, imported(registered("run", t0)))
     consume(db, new_envelope(CaseAssigned(unit_id="u1", imported=True), case_id="run", office=OFFICE, actor="r",
                              producer="routing", occurred_at=t0))
-    handlers.fire_due(db)
+    fire_due(db)
     assert published(db) == Counter()
     me = Principal("sup", "supervisor", OFFICE)
-    assert [(i["case_id"], i["stage"], i["level"]) for i in handlers.list_warnings(db, me)["items"]] == [
+    assert [(i["case_id"], i["stage"], i["level"]) for i in views.list_warnings(db, me)["items"]] == [
         ("run", "handling", "notice")]  # where it stands, though nobody was told in the old system's past
-    assert handlers.fire_due(db, now=NOW + timedelta(days=2)) == 1  # day 52: 85 % is news
+    assert fire_due(db, now=NOW + timedelta(days=2)) == 1  # day 52: 85 % is news
     assert published(db) == Counter({("run", "handling", "warning"): 1})
