@@ -98,13 +98,13 @@ def test_users_and_token_from_the_command_line(tmp_path):
     env = {**os.environ, "XINFANG_DATA_DIR": str(tmp_path), "XINFANG_NEW_PASSWORD": "long-enough-pw"}
     env.pop("ROUTING_DATABASE_URL", None)
     # the organisation must know the jurisdiction first: seed the demo county into routing's store
-    from services.routing import organisation
+    from services.routing import seed
     from services.routing.bootstrap import MIGRATIONS
     from xinfang.storage import Database
 
     db = Database(f"sqlite:///{tmp_path / 'routing.db'}")
     db.migrate(MIGRATIONS)
-    organisation.seed_demo(db)
+    seed.seed_demo(db)
     r = subprocess.run([XINFANG, "users", "add", "zhang", "--role", "clerk", "--jurisdiction", "999901003000"],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

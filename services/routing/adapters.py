@@ -1,6 +1,11 @@
-"""Routing's read models."""
+"""Routing's tables and the SQL its parts share: the assignment read model, the organisation
+(``SqlDirectory``, what the domain's ``Directory`` reads), the routing rules and the staff accounts."""
+from __future__ import annotations
+
+import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Index, MetaData, String, Table, Text
 
+from services.routing import domain
 from xinfang.storage.types import UtcDateTime
 
 metadata = MetaData()
@@ -89,3 +94,125 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
+
+
+# ------------------------------------------------------------------ a case's assignment row
+
+# built once: a statement built per call cost more than running it (SQLAlchemy derives each new
+# statement's cache key), and the consumer reads and writes a case's row for every event
+_ROW = sa.select(assignments).where(assignments.c.case_id == sa.bindparam("k_case"))
+_ROW_LOCKED = _ROW.with_for_update()
+_UPDATE_ROW = assignments.update().where(assignments.c.case_id == sa.bindparam("k_case"))
+_INSERT_ROW = assignments.insert()
+_DELETE_CO = co_handling.delete().where(co_handling.c.case_id == sa.bindparam("k_case"))
+
+
+def assignment_row(conn: sa.Connection, case_id: str, lock: bool = False):
+    return conn.execute(_ROW_LOCKED if lock else _ROW, {"k_case": case_id}).mappings().first()
+
+
+def update_assignment_row(conn: sa.Connection, case_id: str, values: dict) -> None:
+    conn.execute(_UPDATE_ROW, {"k_case": case_id, **values})
+
+
+def insert_assignment_row(conn: sa.Connection, row: dict) -> None:
+    conn.execute(_INSERT_ROW, row)
+
+
+def replace_co_handling(conn: sa.Connection, case_id: str, unit_ids: list[str]) -> None:
+    conn.execute(_DELETE_CO, {"k_case": case_id})
+    if unit_ids:
+        conn.execute(co_handling.insert(), [{"case_id": case_id, "unit_id": u} for u in dict.fromkeys(unit_ids)])
+
+
+# ------------------------------------------------------------------ the organisation and its rules
+
+
+def org_stream(code: str) -> str:
+    """The stream of a county's organisation events (divisions, units, routing rules)."""
+    return f"org:{code[:6]}"
+
+
+class SqlDirectory:
+    """domain.Directory over routing's projection tables, within one transaction."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def unit_of_kind(self, kind: str, division_code: str) -> str | None:
+        return self.conn.execute(sa.select(units.c.unit_id).where(
+            units.c.kind == kind, units.c.division_code == division_code, units.c.active.is_(True))
+            .order_by(units.c.unit_id)).scalar()
+
+    def division_exists(self, code: str) -> bool:
+        return self.conn.execute(sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
+
+    def unit_exists(self, unit_id: str) -> bool:
+        return self.conn.execute(sa.select(units.c.unit_id).where(units.c.unit_id == unit_id)).first() is not None
+
+    def unit(self, unit_id: str) -> domain.UnitInfo | None:
+        r = self.conn.execute(sa.select(units.c.unit_id, units.c.kind, units.c.division_code, units.c.active)
+                              .where(units.c.unit_id == unit_id)).first()
+        return domain.UnitInfo(r.unit_id, r.kind, r.division_code, r.active) if r else None
+
+    def unit_name(self, unit_id: str | None) -> str | None:
+        if unit_id is None:
+            return None
+        return self.conn.execute(sa.select(units.c.name).where(units.c.unit_id == unit_id)).scalar()
+
+    def rules_matching(self, division_code: str, category_code: str) -> list[domain.Rule]:
+        """Active rules whose prefixes match (precedence is the domain's)."""
+        q = sa.select(rules).where(rules.c.active.is_(True),
+                                   sa.literal(division_code).like(rules.c.division_prefix + "%"),
+                                   sa.literal(category_code).like(rules.c.category_prefix + "%"))
+        return [rule_of(r) for r in self.conn.execute(q).mappings()]
+
+    def active_rules(self, division_prefix: str) -> list[domain.Rule]:
+        q = sa.select(rules).where(rules.c.active.is_(True), rules.c.division_prefix == division_prefix)
+        return [rule_of(r) for r in self.conn.execute(q).mappings()]
+
+
+def rule_of(r) -> domain.Rule:
+    return domain.Rule(r["rule_id"], r["division_prefix"], r["category_prefix"], r["unit_id"], r["note"])
+
+
+def rule_row(conn: sa.Connection, rule_id: str, lock: bool = False):
+    q = sa.select(rules).where(rules.c.rule_id == rule_id)
+    return conn.execute(q.with_for_update() if lock else q).mappings().first()
+
+
+def rule_ids_starting(conn: sa.Connection, prefix: str) -> set[str]:
+    return set(conn.execute(sa.select(rules.c.rule_id).where(rules.c.rule_id.like(prefix + "%"))).scalars())
+
+
+# ------------------------------------------------------------------ staff accounts
+
+
+def user_row(conn: sa.Connection, username: str):
+    return conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+
+
+def account(conn: sa.Connection, username: str) -> domain.Account | None:
+    row = user_row(conn, username)
+    return domain.Account(row["username"], row["role"], row["jurisdiction"], row["active"]) if row else None
+
+
+def user_exists(conn: sa.Connection, username: str) -> bool:
+    return conn.execute(sa.select(users.c.username).where(users.c.username == username)).first() is not None
+
+
+def insert_user(conn: sa.Connection, **values) -> None:
+    conn.execute(users.insert().values(**values))
+
+
+def update_user(conn: sa.Connection, username: str, **values) -> bool:
+    """False when there is no such user."""
+    return conn.execute(users.update().where(users.c.username == username).values(**values)).rowcount > 0
+
+
+def user_jurisdiction(conn: sa.Connection, username: str) -> str:
+    return conn.execute(sa.select(users.c.jurisdiction).where(users.c.username == username)).scalar_one()
+
+
+def all_users(conn: sa.Connection) -> list:
+    return list(conn.execute(sa.select(users).order_by(users.c.username)).mappings())

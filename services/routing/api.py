@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.routing import handlers, organisation
+from services.routing import handlers, staff, views
 from xinfang.auth import RateLimiter, Unauthenticated, client_key
 from xinfang.security import Principal
 
@@ -75,7 +75,7 @@ def router(runtime, issuer) -> APIRouter:
     async def sign_in(body: SignInRequest, request: Request):
         """Sign in with user name and password; answers a bearer token every service accepts."""
         sign_in_limit.hit(f"{client_key(request)}:{body.username}")
-        p = await asyncio.to_thread(organisation.authenticate, runtime.db, body.username, body.password)
+        p = await asyncio.to_thread(staff.authenticate, runtime.db, body.username, body.password)
         if p is None:
             raise Unauthenticated("wrong user name or password", "用户名或密码错误")
         token, exp = issuer.issue(p)
@@ -86,30 +86,33 @@ def router(runtime, issuer) -> APIRouter:
     async def get_assignment(case_id: str, me: Principal = user):
         """The unit handling the case, co-handling units, state, who or which rule chose it, the
         leader who owns it, and the history."""
-        return await asyncio.to_thread(handlers.get_assignment, runtime.db, me, case_id)
+        return await asyncio.to_thread(views.get_assignment, runtime.db, me, case_id)
 
     @r.post("/cases/{case_id}/assignment", tags=["assignment"])
     async def assign(case_id: str, body: AssignmentIn, me: Principal = user):
         """Assign (交办), forward (转送) or reassign (改派) by hand (dispatcher, admin). Units in more
         than one division or department go to the joint-conference office (三跨三分离)."""
-        return await asyncio.to_thread(handlers.assign, runtime.db, me, case_id, body.unit_id, body.reason,
-                                       body.mode, body.co_unit_ids, body.occurred_at)
+        cmd = handlers.AssignCase(case_id, body.unit_id, body.reason, body.mode, tuple(body.co_unit_ids),
+                                  body.occurred_at)
+        return await asyncio.to_thread(handlers.assign, runtime.db, me, cmd)
 
     @r.post("/cases/{case_id}/sign", tags=["assignment"])
     async def sign(case_id: str, body: SignIn, me: Principal = user):
         """签收: the assigned unit takes the case, once."""
-        return await asyncio.to_thread(handlers.sign, runtime.db, me, case_id, body.occurred_at)
+        return await asyncio.to_thread(handlers.sign, runtime.db, me, handlers.SignForCase(case_id, body.occurred_at))
 
     @r.post("/cases/{case_id}/objection", tags=["assignment"])
     async def objection(case_id: str, body: ObjectionIn, me: Principal = user):
         """异议: the assigned unit says the case is not its remit, within 5 working days
         (409 with rule ``objection_window`` after); the case returns to the dispatcher."""
-        return await asyncio.to_thread(handlers.object_to, runtime.db, me, case_id, body.reason, body.occurred_at)
+        cmd = handlers.ObjectToAssignment(case_id, body.reason, body.occurred_at)
+        return await asyncio.to_thread(handlers.object_to, runtime.db, me, cmd)
 
     @r.post("/cases/{case_id}/ownership", tags=["assignment"])
     async def ownership(case_id: str, body: OwnershipIn, me: Principal = user):
         """包案: a leader takes personal charge of the case."""
-        return await asyncio.to_thread(handlers.take_ownership, runtime.db, me, case_id, body.leader, body.note)
+        cmd = handlers.TakeOwnership(case_id, body.leader, body.note)
+        return await asyncio.to_thread(handlers.take_ownership, runtime.db, me, cmd)
 
     @r.get("/units/{unit_id}/inbox", tags=["assignment"])
     async def unit_inbox(unit_id: str, me: Principal = user,
@@ -117,59 +120,59 @@ def router(runtime, issuer) -> APIRouter:
                          limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
         """A unit's cases: to sign, to accept, in hand, objected; with counts; and apart, ``co_handling``:
         the open cases it helps with (协办), each with its lead unit."""
-        return await asyncio.to_thread(handlers.inbox, runtime.db, me, unit_id, state, limit, offset)
+        return await asyncio.to_thread(views.inbox, runtime.db, me, unit_id, state, limit, offset)
 
     @r.get("/owned-cases", tags=["assignment"])
     async def owned_cases(me: Principal = user, leader: str | None = Query(None, description="whose (a leader: themself)"),
                           limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
         """包案: the cases a leader has taken charge of, open ones first, with counts."""
-        return await asyncio.to_thread(handlers.owned_cases, runtime.db, me, leader, limit, offset)
+        return await asyncio.to_thread(views.owned_cases, runtime.db, me, leader, limit, offset)
 
     @r.get("/queue", tags=["assignment"])
     async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned"] | None = None,
                                limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
         """The dispatcher's queue: unassigned and returned cases, each with a suggested unit."""
-        return await asyncio.to_thread(handlers.queue, runtime.db, me, state, limit, offset)
+        return await asyncio.to_thread(views.queue, runtime.db, me, state, limit, offset)
 
     @r.get("/rules", tags=["rules"])
     async def list_rules(me: Principal = user, include_retired: bool = False):
         """Routing rules that concern the caller's jurisdiction."""
-        return await asyncio.to_thread(organisation.list_rules, runtime.db, me, include_retired)
+        return await asyncio.to_thread(views.list_rules, runtime.db, me, include_retired)
 
     @r.post("/rules", status_code=201, tags=["rules"])
     async def add_rule(body: RuleIn, me: Principal = user):
         """A new routing rule (admin). The longest matching division prefix wins, then the longest
         category prefix; no rule: the petition office of the division or its nearest ancestor."""
-        return await asyncio.to_thread(organisation.add_rule, runtime.db, me, body.division_prefix,
-                                       body.category_prefix, body.unit_id, body.note)
+        cmd = handlers.AddRule(body.division_prefix, body.category_prefix, body.unit_id, body.note)
+        return await asyncio.to_thread(handlers.add_rule, runtime.db, me, cmd)
 
     @r.delete("/rules/{rule_id}", tags=["rules"])
     async def retire_rule(rule_id: str, me: Principal = user):
         """Retire a rule (admin). Cases already assigned keep their unit."""
-        return await asyncio.to_thread(organisation.retire_rule, runtime.db, me, rule_id)
+        return await asyncio.to_thread(handlers.retire_rule, runtime.db, me, handlers.RetireRule(rule_id))
 
     @r.post("/rules/preview", tags=["rules"])
     async def preview(body: PreviewIn, me: Principal = user):
         """Which unit a case of this division and category would get now, and by which rule."""
-        return await asyncio.to_thread(organisation.preview, runtime.db, me, body.division_code, body.category_code)
+        return await asyncio.to_thread(views.preview, runtime.db, me, body.division_code, body.category_code)
 
     @r.get("/divisions", tags=["organisation"])
     async def list_divisions(me: Principal = user):
         """Divisions in the caller's jurisdiction (12-digit code, name, level, parent)."""
-        return await asyncio.to_thread(organisation.list_divisions, runtime.db, me)
+        return await asyncio.to_thread(views.list_divisions, runtime.db, me)
 
     @r.post("/divisions", status_code=201, tags=["organisation"])
     async def add_division(body: DivisionIn, me: Principal = user):
-        return await asyncio.to_thread(organisation.add_division, runtime.db, me, body.code, body.name,
-                                       body.level, body.parent)
+        cmd = handlers.AddDivision(body.code, body.name, body.level, body.parent)
+        return await asyncio.to_thread(handlers.add_division, runtime.db, me, cmd)
 
     @r.get("/units", tags=["organisation"])
     async def list_units(me: Principal = user):
-        return await asyncio.to_thread(organisation.list_units, runtime.db, me)
+        return await asyncio.to_thread(views.list_units, runtime.db, me)
 
     @r.post("/units", status_code=201, tags=["organisation"])
     async def add_unit(body: UnitIn, me: Principal = user):
-        return await asyncio.to_thread(organisation.add_unit, runtime.db, me, body.unit_id, body.name,
-                                       body.kind, body.division_code)
+        cmd = handlers.AddUnit(body.unit_id, body.name, body.kind, body.division_code)
+        return await asyncio.to_thread(handlers.add_unit, runtime.db, me, cmd)
 
     return r

@@ -3,7 +3,7 @@ import logging
 import os
 from pathlib import Path
 
-from services.routing import api, organisation, streams
+from services.routing import api, seed, streams
 from xinfang.runtime import ServiceRuntime
 from xinfang.security import TokenIssuer, signing_key_from_env
 from xinfang.web import create_app
@@ -17,7 +17,7 @@ def build(**overrides):
     runtime = ServiceRuntime("routing", migrations=MIGRATIONS, subscriptions=streams.subscriptions(),
                              revocations_from_routing=False, **overrides)
     if os.environ.get("XINFANG_DEMO", "").lower() in ("1", "true", "yes"):
-        if organisation.seed_demo(runtime.db):
+        if seed.seed_demo(runtime.db):
             log.info("seeded the DEMO county (示范县) and the demo users")
     issuer = TokenIssuer(signing_key_from_env())
     app = create_app(runtime, title="Xinfang routing 交办转送",

@@ -32,10 +32,10 @@ def users_add(
                                  envvar="XINFANG_NEW_PASSWORD"),
 ):
     """Add a staff account."""
-    from services.routing import organisation
+    from services.routing import staff
 
     try:
-        u = organisation.create_user(routing_db(), username, password, role, jurisdiction, unit, name)
+        u = staff.create_user(routing_db(), username, password, role, jurisdiction, unit, name)
     except Exception as exc:
         fail(exc)
     console.print(f"added {u['username']} ({u['role']}, {u['jurisdiction']}) 已添加")
@@ -44,10 +44,10 @@ def users_add(
 @users_app.command("list")
 def users_list():
     """List staff accounts."""
-    from services.routing import organisation
+    from services.routing import staff
 
     rows = [(u["username"], u["display_name"] or "", u["role"], u["jurisdiction"], u["unit_id"] or "",
-             "yes" if u["active"] else "no") for u in organisation.list_users(routing_db())]
+             "yes" if u["active"] else "no") for u in staff.list_users(routing_db())]
     print_rows(("user", "name", "role", "jurisdiction", "unit", "active"), rows)
 
 
@@ -55,10 +55,10 @@ def users_list():
 def users_passwd(username: str, password: str = typer.Option(..., prompt=True, hide_input=True,
                                                              confirmation_prompt=True, envvar="XINFANG_NEW_PASSWORD")):
     """Set a user's password; the tokens issued before stop working in every service."""
-    from services.routing import organisation
+    from services.routing import staff
 
     try:
-        organisation.set_password(routing_db(), username, password)
+        staff.set_password(routing_db(), username, password)
     except Exception as exc:
         fail(exc)
     console.print("password changed 密码已修改")
@@ -67,10 +67,10 @@ def users_passwd(username: str, password: str = typer.Option(..., prompt=True, h
 @users_app.command("disable")
 def users_disable(username: str):
     """Disable an account: its tokens stop working in every service within moments."""
-    from services.routing import organisation
+    from services.routing import staff
 
     try:
-        organisation.set_active(routing_db(), username, False)
+        staff.set_active(routing_db(), username, False)
     except Exception as exc:
         fail(exc)
     console.print(f"{username} disabled 已停用")
@@ -80,14 +80,14 @@ def token_for(username: str) -> str:
     """A token for ``username``, signed with the operator's key or the development keys of ``xinfang up``."""
     import os
 
-    from services.routing import organisation
+    from services.routing import staff
     from xinfang.security import TokenIssuer, ensure_keypair, signing_key_from_env
 
     if not (os.environ.get("XINFANG_TOKEN_SIGNING_KEY") or os.environ.get("XINFANG_TOKEN_SIGNING_KEY_FILE")):
         priv, _ = ensure_keypair(settings().data_dir.resolve() / "keys")  # the keys `xinfang up` uses
         os.environ["XINFANG_TOKEN_SIGNING_KEY_FILE"] = str(priv)
     try:
-        principal = organisation.principal_of(routing_db(), username)
+        principal = staff.principal_of(routing_db(), username)
     except Exception as exc:
         fail(exc)
     tok, _ = TokenIssuer(signing_key_from_env()).issue(principal)

@@ -1,12 +1,14 @@
 """Routing's domain rules: which unit must handle a case (属地管理、分级负责；谁主管、谁负责),
-what the unit may do with it (签收、异议), and what a valid organisation looks like.
+when the joint-conference office leads instead (三跨三分离), what the unit may do with it (签收、异议),
+who may own it (包案), who may do what, and what a valid organisation and staff account look like.
 
 No I/O here. Routing rules are data (``Rule``); ``choose_unit`` applies them with precedence;
 ``Assignment`` is a case as routing sees it, folded from routing's own events, whose commands
-check the rules and return new events.
+check the rules and return new events. What the organisation holds comes in through ``Directory``.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,8 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from xinfang.aggregate import Aggregate
 from xinfang.contracts import Envelope
 from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseOwnedByLeader, CaseSignedFor
-from xinfang.errors import Conflict, InvalidInput
-from xinfang.security import division_level, division_prefix
+from xinfang.errors import Conflict, Forbidden, InvalidInput
+from xinfang.security import ROLES, Principal, division_level, division_prefix, require_role
 from xinfang.workdays import WorkCalendar, local_date
 
 
@@ -57,6 +59,31 @@ class Directory(Protocol):
     def unit_exists(self, unit_id: str) -> bool: ...
 
     def unit(self, unit_id: str) -> UnitInfo | None: ...
+
+
+# ------------------------------------------------------------------ who sees which cases
+
+# Role sets below are tuples, not sets: a refusal names the roles in their order.
+
+# A unit's own staff: they see their unit's cases, where everyone else sees their jurisdiction's.
+# Signing for and objecting to a case are not a role's: ``Assignment`` checks the unit.
+UNIT_ROLE = "handler"
+
+
+def may_see(user: Principal, office: str, unit_id: str | None, co_unit_ids: Sequence[str]) -> bool:
+    """A unit's staff see the cases their unit leads or helps with; anyone else, those of their jurisdiction."""
+    if user.role == UNIT_ROLE:
+        return user.unit_id is not None and (user.unit_id == unit_id or user.unit_id in co_unit_ids)
+    return user.in_jurisdiction(office)
+
+
+def may_read_inbox(user: Principal, unit: UnitInfo | None) -> bool:
+    """A unit's staff read their own unit's inbox; anyone else, a unit of their jurisdiction or their own."""
+    if unit is None:
+        return False
+    if user.role == UNIT_ROLE:
+        return user.unit_id == unit.unit_id
+    return user.in_jurisdiction(unit.division_code) or user.unit_id == unit.unit_id
 
 
 # ------------------------------------------------------------------ routing rules
@@ -120,6 +147,15 @@ def choose_unit(division_code: str, category_code: str, rules: Iterable[Rule], d
     return d if d.unit_id != exclude else Decision(None, f"{d.rule}, which objected")
 
 
+def active_unit(unit_id: str, directory: Directory, field: str) -> UnitInfo:
+    """The unit, if it exists and is active; else refused, naming ``field``."""
+    unit = directory.unit(unit_id)
+    if unit is None or not unit.active:
+        raise InvalidInput(f"unit {unit_id} does not exist or is inactive", f"单位 {unit_id} 不存在或已停用",
+                           field=field)
+    return unit
+
+
 def check_new_rule(rule: Rule, active: Iterable[Rule], directory: Directory) -> None:
     from xinfang.reference import category_leaf
 
@@ -134,10 +170,7 @@ def check_new_rule(rule: Rule, active: Iterable[Rule], directory: Directory) -> 
     if c and not (len(c) == 2 and any(t["code"] == c for t in CATEGORIES) or len(c) == 4 and category_leaf(c)):
         raise InvalidInput("category_prefix must be empty, a first-level or a second-level category code",
                            "分类前缀须为空、一级或二级分类代码", field="category_prefix")
-    unit = directory.unit(rule.unit_id)
-    if unit is None or not unit.active:
-        raise InvalidInput(f"unit {rule.unit_id} does not exist or is inactive", f"单位 {rule.unit_id} 不存在或已停用",
-                           field="unit_id")
+    unit = active_unit(rule.unit_id, directory, "unit_id")
     if unit.division_code[:6] != p[:6]:
         raise InvalidInput("the unit must belong to the rule's county", "承办单位须属于规则所在县",
                            field="unit_id")
@@ -148,7 +181,7 @@ def check_new_rule(rule: Rule, active: Iterable[Rule], directory: Directory) -> 
                            rule="one_rule_per_division_and_category")
 
 
-# ------------------------------------------------------------------ review and cross-region routing
+# ------------------------------------------------------------------ review routing (分级负责)
 
 
 def level_above(division_code: str) -> str | None:
@@ -172,13 +205,100 @@ def review_office(replying_unit: UnitInfo | None, stage: str, directory: Directo
     return Decision(office, f"{stage}: petition office of {above}, the level above {replying_unit.unit_id}")
 
 
+# ------------------------------------------------------------------ the dispatcher's choice and 三跨三分离
+
+ASSIGNING_ROLES = ("dispatcher", "admin")        # 交办、转送、改派 by hand
+QUEUE_ROLES = ("dispatcher", "admin", "leader")  # the cases nobody holds, each with a suggested unit
+CROSS_RULE = "cross_region_or_department"
+
+
 def spans_regions_or_departments(lead: UnitInfo, co: list[UnitInfo]) -> bool:
     """三跨三分离: the handling units lie in more than one division or are more than one department."""
     units = [lead, *co]
     return bool(co) and (len({u.division_code for u in units}) > 1 or sum(u.kind == "department" for u in units) > 1)
 
 
-CROSS_RULE = "cross_region_or_department"
+def county_of(division_code: str) -> str:
+    return division_code[:6] + "000000"
+
+
+@dataclass(frozen=True)
+class Handling:
+    """Who handles a case: the lead unit (主办), the units asked to help (协办), and the rule that
+    chose the lead when the dispatcher's choice did not stand."""
+
+    unit_id: str
+    co_unit_ids: tuple[str, ...] = ()
+    rule: str | None = None
+
+
+def handling_units(unit_id: str, co_unit_ids: Sequence[str], case_division: str, directory: Directory) -> Handling:
+    """The units a dispatcher names, each of them active, with 三跨三分离 applied."""
+    lead = active_unit(unit_id, directory, "unit_id")
+    co = [active_unit(u, directory, "co_unit_ids") for u in co_unit_ids]
+    return cross_region_lead(lead, co, case_division, directory)
+
+
+def cross_region_lead(lead: UnitInfo, co: Sequence[UnitInfo], case_division: str, directory: Directory) -> Handling:
+    """三跨三分离: units in more than one division, or more than one department, are led by the
+    joint-conference office of the case's county, and all of them help. A county without such an
+    office keeps the dispatcher's lead."""
+    named = [lead.unit_id, *(u.unit_id for u in co)]
+    if spans_regions_or_departments(lead, list(co)):
+        office = directory.unit_of_kind("joint_conference_office", county_of(case_division))
+        if office is not None:
+            return Handling(office, tuple(u for u in named if u != office),
+                            f"{CROSS_RULE}: the handling units span more than one division or department; "
+                            f"the joint-conference office {office} leads (三跨三分离)")
+    return Handling(lead.unit_id, tuple(named[1:]))
+
+
+# ------------------------------------------------------------------ who may own a case (包案)
+
+OWNER_ROLE = "leader"                                                 # who may own a case
+OWNERSHIP_ROLES = ("leader", "dispatcher", "admin")                   # a leader for themself, the others naming one
+OWNED_CASES_ROLES = ("leader", "supervisor", "dispatcher", "admin")  # who may list a leader's cases
+
+
+@dataclass(frozen=True)
+class Account:
+    """A member of staff as the rules see them."""
+
+    username: str
+    role: str
+    jurisdiction: str
+    active: bool = True
+
+
+def check_may_record_ownership(user: Principal, leader: str) -> None:
+    """包案 is recorded by a leader for themself, or by a dispatcher or admin naming the leader."""
+    require_role(user, *OWNERSHIP_ROLES)
+    if user.role == OWNER_ROLE and leader != user.username:
+        raise InvalidInput("a leader takes a case for themself", "领导只能本人包案", field="leader")
+
+
+def check_may_own(leader: str, account: Account | None, office: str) -> None:
+    """Only an active leader whose jurisdiction covers the case's office may own it (``account``:
+    the leader's, None when there is no such account)."""
+    if account is None or not account.active or account.role != OWNER_ROLE or \
+            not office.startswith(division_prefix(account.jurisdiction)):
+        raise InvalidInput(f"{leader} is not an active leader with jurisdiction over the case",
+                           f"{leader} 不是对该事项有管辖权的在职领导", field="leader")
+
+
+def owned_cases_leader(user: Principal, leader: str | None) -> str:
+    """Whose owned cases ``user`` may list: a leader their own; a supervisor, dispatcher or admin
+    the leader they name."""
+    require_role(user, *OWNED_CASES_ROLES)
+    if user.role == OWNER_ROLE:
+        if leader not in (None, "", user.username):
+            raise Forbidden("a leader sees the cases they own, not another leader's",
+                            "领导只能查看本人包案的事项")
+        return user.username
+    if not leader:
+        raise InvalidInput("leader: required (the leader whose cases to list)", "leader：必填（要查看的包案领导）",
+                           field="leader")
+    return leader
 
 
 # ------------------------------------------------------------------ the case as routing sees it
@@ -287,6 +407,7 @@ def inbox_state(state: str, stage: str, intake_state: str) -> str | None:
 
 # ------------------------------------------------------------------ the organisation
 
+ORGANISATION_ROLES = ("admin",)  # who adds divisions and units and adds or retires routing rules
 LEVEL_PARENT = {"city": "province", "county": "city", "township": "county", "village": "township"}
 
 
@@ -309,3 +430,37 @@ def check_new_unit(unit_id: str, division_code: str, directory: Directory) -> No
     if not directory.division_exists(division_code):
         raise InvalidInput("division_code must be an existing division", "所属区划必须已存在",
                            field="division_code")
+
+
+# ------------------------------------------------------------------ staff accounts
+
+# No role manages accounts: the operator does, from the command line (xinfang users).
+# A user's events are keyed "staff:<username>", within the stores' 64-character case ids.
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,39}")
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters",
+                           f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
+
+
+def check_new_account(username: str, password: str, role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "角色不正确", field="role")
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput("username: 2 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                           "用户名：2 至 40 位字母、数字、“.”“_”“-”，以字母或数字开头", field="username")
+    check_password(password)
+
+
+def check_account_place(role: str, jurisdiction: str, unit_id: str | None, directory: Directory) -> None:
+    """An account's jurisdiction is a known division; a handler belongs to a unit, which exists."""
+    if not directory.division_exists(jurisdiction):
+        raise InvalidInput(f"jurisdiction {jurisdiction} is not a known division", "管辖区划不存在",
+                           field="jurisdiction")
+    if role == UNIT_ROLE and not unit_id:
+        raise InvalidInput("a handler belongs to a unit", "承办人必须属于某个单位", field="unit_id")
+    if unit_id and not directory.unit_exists(unit_id):
+        raise InvalidInput(f"unit {unit_id} does not exist", f"单位 {unit_id} 不存在", field="unit_id")

@@ -1,6 +1,6 @@
 """Routing's Kafka wiring: intake's case events in (registration, review requests, and the
-acceptance / reply / closure that move a case through a unit's inbox)."""
-from services.routing import handlers
+acceptance / reply / closure that move a case through a unit's inbox), applied by the projections."""
+from services.routing import projections
 from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 
@@ -9,4 +9,4 @@ INTAKE_EVENTS = frozenset({"CaseRegistered", "ReviewRequested", "CaseAccepted", 
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(topic_for("intake"), handlers.on_intake_event, INTAKE_EVENTS)]
+    return [Subscription(topic_for("intake"), projections.on_intake_event, INTAKE_EVENTS)]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from services.routing import handlers, organisation
+from services.routing import handlers, projections, seed, views
 from services.routing.bootstrap import MIGRATIONS
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
@@ -21,7 +21,7 @@ DISPATCHER = Principal("demo-dispatcher", "dispatcher", "999901000000", "999901-
 @pytest.fixture
 def db(pg_url):
     with migrated(pg_url, MIGRATIONS) as d:
-        organisation.seed_demo(d)
+        seed.seed_demo(d)
         yield d
 
 
@@ -35,7 +35,7 @@ def registered(case_id: str, division="999901001004", category="0501"):
 
 def consume(db, env):
     with UnitOfWork(db) as uow:
-        handlers.on_intake_event(uow, env)
+        projections.on_intake_event(uow, env)
 
 
 def assigned_events(db, case_id) -> list[str]:
@@ -47,22 +47,22 @@ def assigned_events(db, case_id) -> list[str]:
 def test_a_redelivered_registration_and_a_retired_rule_leave_the_assignment_alone(db):
     env = registered("case-1")
     consume(db, env)
-    first = handlers.get_assignment(db, DISPATCHER, "case-1")
+    first = views.get_assignment(db, DISPATCHER, "case-1")
     assert (first["unit_id"], first["rule_id"]) == ("999901001-gov", "demo-999901001-05")
-    organisation.retire_rule(db, ADMIN, "demo-999901001-05")
-    organisation.add_rule(db, ADMIN, "999901001", "05", "999901-d03", "土地：县自然资源局")
+    handlers.retire_rule(db, ADMIN, handlers.RetireRule("demo-999901001-05"))
+    handlers.add_rule(db, ADMIN, handlers.AddRule("999901001", "05", "999901-d03", "土地：县自然资源局"))
     consume(db, env)  # Kafka delivers it again after the rules changed
     assert len(assigned_events(db, "case-1")) == 1
-    assert handlers.get_assignment(db, DISPATCHER, "case-1")["unit_id"] == "999901001-gov"
+    assert views.get_assignment(db, DISPATCHER, "case-1")["unit_id"] == "999901001-gov"
     consume(db, registered("case-2"))
-    assert handlers.get_assignment(db, DISPATCHER, "case-2")["unit_id"] == "999901-d03"
+    assert views.get_assignment(db, DISPATCHER, "case-2")["unit_id"] == "999901-d03"
 
 
 def test_seeding_the_demo_again_adds_no_rule_twice_and_does_not_revive_a_retired_one(db):
-    organisation.retire_rule(db, ADMIN, "demo-999901001-05")
-    organisation.seed_demo(db)
-    rules = {r["rule_id"]: r for r in organisation.list_rules(db, ADMIN, include_retired=True)}
-    assert len(rules) == len(organisation.demo_rules()) and rules["demo-999901001-05"]["active"] is False
+    handlers.retire_rule(db, ADMIN, handlers.RetireRule("demo-999901001-05"))
+    seed.seed_demo(db)
+    rules = {r["rule_id"]: r for r in views.list_rules(db, ADMIN, include_retired=True)}
+    assert len(rules) == len(seed.demo_rules()) and rules["demo-999901001-05"]["active"] is False
 
 
 def test_an_imported_case_is_assigned_and_signed_when_the_old_system_registered_it(db):
@@ -75,23 +75,24 @@ def test_an_imported_case_is_assigned_and_signed_when_the_old_system_registered_
                                  "ORDER BY version")).all()
     assert [t for t, _ in made] == ["CaseAssigned", "CaseSignedFor"]
     assert {at.year for _, at in made} == {2025}
-    a = handlers.get_assignment(db, DISPATCHER, "old-1")
+    a = views.get_assignment(db, DISPATCHER, "old-1")
     assert a["unit_id"] == "999901001-gov" and a["assigned_at"].year == 2025
-    inbox = handlers.inbox(db, DISPATCHER, "999901001-gov", None, 50, 0)
+    inbox = views.inbox(db, DISPATCHER, "999901001-gov", None, 50, 0)
     assert {i["case_id"]: i["state"] for i in inbox["items"]}["old-1"] == "to_accept"  # never "to sign"
 
 
 def test_units_asked_to_help_find_the_case_in_their_inbox_until_it_is_reassigned(db):
     consume(db, registered("case-co"))
-    handlers.assign(db, DISPATCHER, "case-co", "999901-d03", "国土所牵头", co_unit_ids=["999901001-gov", "999901-d01"])
+    handlers.assign(db, DISPATCHER, handlers.AssignCase("case-co", "999901-d03", "国土所牵头",
+                                                   co_unit_ids=("999901001-gov", "999901-d01")))
     # departments and a township together: the joint-conference office leads, all three help
     for unit in ("999901-d03", "999901001-gov", "999901-d01"):
-        helping = handlers.inbox(db, DISPATCHER, unit, "co_handling", 50, 0)
+        helping = views.inbox(db, DISPATCHER, unit, "co_handling", 50, 0)
         assert [(i["case_id"], i["lead_unit_id"]) for i in helping["items"]] == [("case-co", "999901-lxb")], unit
         assert helping["counts"]["co_handling"] == 1
-    assert "case-co" not in [i["case_id"] for i in handlers.inbox(db, DISPATCHER, "999901-d01", None, 50, 0)["items"]]
-    handlers.assign(db, DISPATCHER, "case-co", "999901-d03", "不再需要协办")
-    assert handlers.inbox(db, DISPATCHER, "999901-d01", "co_handling", 50, 0)["counts"]["co_handling"] == 0
+    assert "case-co" not in [i["case_id"] for i in views.inbox(db, DISPATCHER, "999901-d01", None, 50, 0)["items"]]
+    handlers.assign(db, DISPATCHER, handlers.AssignCase("case-co", "999901-d03", "不再需要协办"))
+    assert views.inbox(db, DISPATCHER, "999901-d01", "co_handling", 50, 0)["counts"]["co_handling"] == 0
 
 
 def test_the_co_handling_rows_are_filled_from_assignments_made_before_they_existed(pg_url):
@@ -119,11 +120,12 @@ def test_the_inbox_and_the_queue_say_how_many_rows_they_page_through(db):
     showed their first page and no way past it."""
     for i in range(5):
         consume(db, registered(f"case-p{i}"))
-    box = handlers.inbox(db, DISPATCHER, "999901001-gov", None, 2, 0)
+    box = views.inbox(db, DISPATCHER, "999901001-gov", None, 2, 0)
     assert (box["total"], len(box["items"])) == (5, 2) and box["counts"]["to_sign"] == 5
-    last = handlers.inbox(db, DISPATCHER, "999901001-gov", "to_sign", 2, 4)
+    last = views.inbox(db, DISPATCHER, "999901001-gov", "to_sign", 2, 4)
     assert (last["total"], [i["case_id"] for i in last["items"]]) == (5, ["case-p4"])
-    handlers.object_to(db, Principal("h", "handler", "999901001000", "999901001-gov"), "case-p0", "不属本单位职责")
-    queue = handlers.queue(db, DISPATCHER, "returned", 50, 0)
+    handlers.object_to(db, Principal("h", "handler", "999901001000", "999901001-gov"),
+                       handlers.ObjectToAssignment("case-p0", "不属本单位职责"))
+    queue = views.queue(db, DISPATCHER, "returned", 50, 0)
     assert queue["total"] == queue["counts"]["returned"] == 1
-    assert handlers.queue(db, DISPATCHER, None, 1, 0)["total"] == sum(queue["counts"].values())
+    assert views.queue(db, DISPATCHER, None, 1, 0)["total"] == sum(queue["counts"].values())

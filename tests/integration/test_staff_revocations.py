@@ -42,15 +42,16 @@ class RevocationContract:
         assert lookup("clerk-2") is None
 
     def test_routing_disables_publishes_and_records_in_one_transaction(self, routing_db):
-        from services.routing import organisation
-        organisation.seed_demo(routing_db)
-        organisation.set_active(routing_db, "demo-clerk", False)
+        from services.routing import seed
+        from services.routing import staff as accounts
+        seed.seed_demo(routing_db)
+        accounts.set_active(routing_db, "demo-clerk", False)
         at = staff.revoked_at(routing_db)("demo-clerk")
         assert at is not None
         with routing_db.engine.connect() as c:
             bodies = c.execute(sa.select(outbox.c.body).where(outbox.c.key == "staff:demo-clerk")).scalars().all()
         assert len(bodies) == 1 and '"StaffAccessRevoked"' in bodies[0] and '"demo-clerk"' in bodies[0]
-        organisation.set_active(routing_db, "demo-clerk", True)  # enabled again: the old tokens stay ended
+        accounts.set_active(routing_db, "demo-clerk", True)  # enabled again: the old tokens stay ended
         assert staff.revoked_at(routing_db)("demo-clerk") == at
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.organisation import DEMO_PASSWORD, DEMO_USERS
+from services.routing.seed import DEMO_PASSWORD, DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

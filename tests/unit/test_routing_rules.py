@@ -1,5 +1,6 @@
-"""Routing's domain: rules with precedence and fallback, review routing, the cross-region rule,
-and a case's assignment given its events (sign once, object within 5 working days, reassign)."""
+"""Routing's domain: rules with precedence and fallback, review routing, the cross-region rule
+(三跨三分离) and who leads then, who may own a case (包案) and see it, and a case's assignment given
+its events (sign once, object within 5 working days, reassign)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,8 @@ from services.routing import domain
 from services.routing.domain import Assignment, RoutingRules, Rule, UnitInfo
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseOwnedByLeader, CaseSignedFor
-from xinfang.errors import Conflict, InvalidInput
+from xinfang.errors import Conflict, Forbidden, InvalidInput
+from xinfang.security import Principal
 from xinfang.workdays import CHINA, WorkCalendar
 
 COUNTY = "999901000000"
@@ -130,6 +132,116 @@ def test_units_in_two_divisions_or_two_departments_span_regions_or_departments()
     assert domain.spans_regions_or_departments(GOV1, [D01])
     assert not domain.spans_regions_or_departments(D01, [])
     assert not domain.spans_regions_or_departments(D01, [XFJ])
+
+
+# ------------------------------------------------------------------ who leads: 三跨三分离
+
+
+def test_given_units_in_two_townships_when_the_dispatcher_assigns_then_the_joint_conference_office_leads():
+    h = domain.cross_region_lead(GOV1, [GOV2], "999901001004", ORG)
+    assert (h.unit_id, h.co_unit_ids) == ("999901-lxb", ("999901001-gov", "999901002-gov"))
+    assert h.rule.startswith(f"{domain.CROSS_RULE}: ") and "999901-lxb" in h.rule and "三跨三分离" in h.rule
+
+
+def test_given_two_county_departments_when_assigned_together_then_the_joint_office_leads_and_both_help():
+    h = domain.cross_region_lead(D03, [D01], COUNTY, ORG)
+    assert (h.unit_id, h.co_unit_ids) == ("999901-lxb", ("999901-d03", "999901-d01"))
+
+
+def test_given_one_department_and_the_petition_office_then_the_dispatchers_lead_stands_without_a_rule():
+    assert domain.cross_region_lead(D01, [XFJ], COUNTY, ORG) == domain.Handling("999901-d01", ("999901-xfj",))
+    assert domain.cross_region_lead(D01, [], COUNTY, ORG) == domain.Handling("999901-d01")
+
+
+def test_given_a_county_without_a_joint_conference_office_then_the_dispatchers_lead_stands():
+    org = Org([XFJ, D01, D02, GOV1, GOV2], ORG.divisions)
+    assert domain.cross_region_lead(GOV1, [GOV2], "999901001004", org) == \
+        domain.Handling("999901001-gov", ("999901002-gov",))
+
+
+def test_the_joint_conference_office_of_the_cases_county_leads_not_that_of_another():
+    other = UnitInfo("999902-lxb", "joint_conference_office", "999902000000")
+    org = Org([*ORG.units.values(), other], ORG.divisions)
+    assert domain.cross_region_lead(GOV1, [GOV2], "999901001004", org).unit_id == "999901-lxb"
+    assert domain.cross_region_lead(GOV1, [GOV2], "999902001001", org).unit_id == "999902-lxb"
+
+
+def test_given_the_joint_office_named_among_the_units_then_it_leads_once_and_is_not_asked_to_help():
+    h = domain.cross_region_lead(GOV1, [LXB, D01, D02], "999901001004", ORG)
+    assert (h.unit_id, h.co_unit_ids) == ("999901-lxb", ("999901001-gov", "999901-d01", "999901-d02"))
+
+
+def test_every_unit_the_dispatcher_names_must_exist_and_be_active():
+    inactive = UnitInfo("999901-d09", "department", COUNTY, active=False)
+    org = Org([*ORG.units.values(), inactive], ORG.divisions)
+    for lead, co, field in [("nobody", [], "unit_id"), ("999901-d09", [], "unit_id"),
+                            ("999901-d01", ["999901-d09"], "co_unit_ids"), ("999901-d01", ["nobody"], "co_unit_ids")]:
+        with pytest.raises(InvalidInput) as e:
+            domain.handling_units(lead, co, COUNTY, org)
+        assert e.value.field == field and "does not exist or is inactive" in e.value.message
+    assert domain.handling_units("999901001-gov", ["999901002-gov"], "999901001004", org).unit_id == "999901-lxb"
+
+
+# ------------------------------------------------------------------ who may own a case (包案), and see it
+
+LEADER = domain.Account("county-leader", "leader", COUNTY)
+TOWNSHIP_OFFICE = "999901001000"
+
+
+def test_given_an_active_leader_of_the_county_then_they_may_own_a_township_case():
+    domain.check_may_own("county-leader", LEADER, TOWNSHIP_OFFICE)
+
+
+@pytest.mark.parametrize("account", [
+    None,                                                         # no such account
+    domain.Account("county-leader", "leader", COUNTY, active=False),
+    domain.Account("county-leader", "dispatcher", COUNTY),        # not a leader
+    domain.Account("county-leader", "leader", "999901002000"),    # another township's leader
+    domain.Account("county-leader", "leader", "999902000000"),    # another county's
+])
+def test_only_an_active_leader_with_jurisdiction_over_the_case_may_own_it(account):
+    with pytest.raises(InvalidInput) as e:
+        domain.check_may_own("county-leader", account, TOWNSHIP_OFFICE)
+    assert e.value.field == "leader"
+    assert e.value.message == "county-leader is not an active leader with jurisdiction over the case"
+    assert e.value.message_zh == "county-leader 不是对该事项有管辖权的在职领导"
+
+
+def test_a_leader_takes_a_case_for_themself_and_a_dispatcher_or_admin_names_the_leader():
+    domain.check_may_record_ownership(Principal("county-leader", "leader", COUNTY), "county-leader")
+    for role in ("dispatcher", "admin"):
+        domain.check_may_record_ownership(Principal("someone", role, COUNTY), "county-leader")
+    with pytest.raises(InvalidInput) as e:
+        domain.check_may_record_ownership(Principal("other-leader", "leader", COUNTY), "county-leader")
+    assert e.value.message_zh == "领导只能本人包案"
+    for role in ("clerk", "handler", "supervisor"):
+        with pytest.raises(Forbidden) as f:
+            domain.check_may_record_ownership(Principal("someone", role, COUNTY), "county-leader")
+        assert f.value.message.endswith("(needs one of: leader, dispatcher, admin)")
+
+
+def test_a_leader_lists_their_own_cases_and_a_supervisor_names_the_leader():
+    me = Principal("county-leader", "leader", COUNTY)
+    assert domain.owned_cases_leader(me, None) == domain.owned_cases_leader(me, "") == "county-leader"
+    with pytest.raises(Forbidden):
+        domain.owned_cases_leader(me, "other-leader")
+    supervisor = Principal("s", "supervisor", COUNTY)
+    assert domain.owned_cases_leader(supervisor, "county-leader") == "county-leader"
+    with pytest.raises(InvalidInput) as e:
+        domain.owned_cases_leader(supervisor, None)
+    assert e.value.field == "leader"
+    with pytest.raises(Forbidden):
+        domain.owned_cases_leader(Principal("c", "clerk", COUNTY), "county-leader")
+
+
+def test_a_units_staff_see_the_cases_their_unit_leads_or_helps_with_anyone_else_their_jurisdictions():
+    handler = Principal("h", "handler", COUNTY, unit_id="999901-d01")
+    assert domain.may_see(handler, TOWNSHIP_OFFICE, "999901-d01", [])
+    assert domain.may_see(handler, TOWNSHIP_OFFICE, "999901-lxb", ["999901-d01"])
+    assert not domain.may_see(handler, TOWNSHIP_OFFICE, "999901-d02", ["999901-d03"])
+    assert not domain.may_see(Principal("h", "handler", COUNTY), TOWNSHIP_OFFICE, None, [])
+    assert domain.may_see(Principal("d", "dispatcher", COUNTY), TOWNSHIP_OFFICE, None, [])
+    assert not domain.may_see(Principal("d", "dispatcher", "999901002000"), TOWNSHIP_OFFICE, None, [])
 
 
 # ------------------------------------------------------------------ a case's assignment, given its events
@@ -258,3 +370,28 @@ def test_a_new_village_needs_an_existing_township_parent_with_its_prefix():
         domain.check_new_division("999901001009", "township", "999901000000", ORG)
     with pytest.raises(Conflict):
         domain.check_new_division("999901001001", "village", "999901001000", ORG)
+
+
+# ------------------------------------------------------------------ staff accounts
+
+
+def test_a_new_account_needs_a_known_role_a_valid_username_and_a_long_enough_password():
+    domain.check_new_account("zhang.san", "long-enough", "clerk")
+    for username, password, role, field in [("zhang", "long-enough", "boss", "role"),
+                                            ("z", "long-enough", "clerk", "username"),
+                                            ("-zhang", "long-enough", "clerk", "username"),
+                                            ("zhang", "short", "clerk", "password")]:
+        with pytest.raises(InvalidInput) as e:
+            domain.check_new_account(username, password, role)
+        assert e.value.field == field
+
+
+def test_a_handler_belongs_to_an_existing_unit_and_every_account_to_a_known_division():
+    domain.check_account_place("handler", COUNTY, "999901-d01", ORG)
+    domain.check_account_place("clerk", COUNTY, None, ORG)
+    for role, jurisdiction, unit, field in [("clerk", "999909000000", None, "jurisdiction"),
+                                            ("handler", COUNTY, None, "unit_id"),
+                                            ("clerk", COUNTY, "nobody", "unit_id")]:
+        with pytest.raises(InvalidInput) as e:
+            domain.check_account_place(role, jurisdiction, unit, ORG)
+        assert e.value.field == field
