@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.reporting import projections, queries, rates, streams  # noqa: E402
+from services.reporting import projections, rates, streams, views  # noqa: E402
 from services.reporting.bootstrap import MIGRATIONS  # noqa: E402
 from xinfang.contracts import Envelope, topic_for  # noqa: E402
 from xinfang.ids import new_id  # noqa: E402
@@ -299,20 +299,20 @@ def main() -> None:
               f"{'PASS' if rate >= 20_000 else 'MISS'} (target ≥ 20,000/s)")
 
         w = rates.period_of(date(2025, 1, 1), date(2025, 12, 31), datetime(2026, 2, 1, tzinfo=CST), "Asia/Shanghai")
-        for name, sc in (("county", queries.Scope(office_prefix="999901")),
-                         ("township", queries.Scope(office_prefix="999901", division_prefix="999901003")),
-                         ("unit", queries.Scope(office_prefix="999901", unit_id="999901-d02")),
-                         *([("province", queries.Scope(office_prefix="99"))] if a.province else [])):
+        for name, sc in (("county", views.Scope(office_prefix="999901")),
+                         ("township", views.Scope(office_prefix="999901", division_prefix="999901003")),
+                         ("unit", views.Scope(office_prefix="999901", unit_id="999901-d02")),
+                         *([("province", views.Scope(office_prefix="99"))] if a.province else [])):
             times, out = [], None
             for _ in range(5):
                 t = time.perf_counter()
-                out = queries.rate_figures(db, w, sc)
+                out = views.rate_figures(db, w, sc)
                 times.append(time.perf_counter() - t)
             ms = statistics.median(times) * 1000
             figs = " ".join(f"{k}={out[k]['numerator']}/{out[k]['denominator']}" for k in rates.RATES)
             print(f"rates 2025 {name:<9} median {ms:7.1f} ms  {'PASS' if ms <= 200 else 'MISS'} (≤ 200 ms)  {figs}")
         t = time.perf_counter()
-        s = queries.summary(db, w, queries.Scope(office_prefix="999901"))
+        s = views.summary(db, w, views.Scope(office_prefix="999901"))
         print(f"summary 2025 county {1000 * (time.perf_counter() - t):7.1f} ms  registered={s['registered']} "
               f"visit_batches={s['visit_batches']} person_times={s['person_times']} online_share={s['online_share']}")
         print(f"load average now {os.getloadavg()[0]:.1f}")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.reporting import exports, queries, rates
+from services.reporting import exports, rates, views
 from xinfang.errors import InvalidInput
 from xinfang.security import Principal
 
@@ -52,7 +52,7 @@ class Params:
         self.unit_id, self.division_code, self.as_of = unit_id or None, division_code or None, _as_of(as_of)
 
     def resolve(self, me: Principal):
-        sc = queries.scope(me, unit_id=self.unit_id, division_code=self.division_code)
+        sc = views.scope(me, unit_id=self.unit_id, division_code=self.division_code)
         return rates.period_of(self.frm, self.to, self.as_of, rates.rules().timezone), sc
 
 
@@ -65,22 +65,22 @@ def router(runtime) -> APIRouter:
     async def stats_rates(p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
         """The five rates (五率), each with its numerator and denominator (docs/rates.md)."""
         w, sc = p.resolve(me)
-        return await asyncio.to_thread(queries.rate_figures, db, w, sc)
+        return await asyncio.to_thread(views.rate_figures, db, w, sc)
 
     @r.get("/stats/summary", tags=["statistics"])
     async def stats_summary(p: Params = Depends(), me: Principal = Depends(runtime.current_user)):
         """Counts of the cases received in the period (default: all) in the caller's scope."""
         w, sc = p.resolve(me)
-        return await asyncio.to_thread(queries.summary, db, w, sc)
+        return await asyncio.to_thread(views.summary, db, w, sc)
 
     @r.get("/stats/breakdown", tags=["statistics"])
-    async def stats_breakdown(by: str = Query(..., description="|".join(queries.BREAKDOWNS)), p: Params = Depends(),
+    async def stats_breakdown(by: str = Query(..., description="|".join(views.BREAKDOWNS)), p: Params = Depends(),
                               me: Principal = Depends(runtime.current_user)):
-        if by not in queries.BREAKDOWNS:
-            raise InvalidInput(f"by: one of {', '.join(queries.BREAKDOWNS)}",
-                               f"by：应为 {'、'.join(queries.BREAKDOWNS)} 之一", field="by")
+        if by not in views.BREAKDOWNS:
+            raise InvalidInput(f"by: one of {', '.join(views.BREAKDOWNS)}",
+                               f"by：应为 {'、'.join(views.BREAKDOWNS)} 之一", field="by")
         w, sc = p.resolve(me)
-        return await asyncio.to_thread(queries.breakdown, db, w, sc, by)
+        return await asyncio.to_thread(views.breakdown, db, w, sc, by)
 
     @r.get("/stats/rankings", tags=["statistics"])
     async def stats_rankings(rate: str = Query("on_time_reply", description="|".join(rates.RATES)),
@@ -88,7 +88,7 @@ def router(runtime) -> APIRouter:
         """Units ranked by one rate (五率排名)."""
         _known_rate(rate)
         w, sc = p.resolve(me)
-        return await asyncio.to_thread(queries.rankings, db, w, sc, rate)
+        return await asyncio.to_thread(views.rankings, db, w, sc, rate)
 
     @r.get("/stats/dashboard", tags=["statistics"])
     async def stats_dashboard(rate: str = Query("on_time_reply", description="the rate units are ranked by"),
@@ -100,13 +100,13 @@ def router(runtime) -> APIRouter:
         period a year before (null for a period with no start)."""
         _known_rate(rate)
         w, sc = p.resolve(me)
-        return await asyncio.to_thread(queries.dashboard, db, w, sc, rate)
+        return await asyncio.to_thread(views.dashboard, db, w, sc, rate)
 
     def export(kind: str, field: str, fmt: str):
         async def endpoint(value: str | None = Query(None, alias=field), unit_id: str | None = None,
                            division_code: str | None = None, as_of: str | None = None,
                            me: Principal = Depends(runtime.current_user)):
-            sc = queries.scope(me, unit_id=unit_id or None, division_code=division_code or None)
+            sc = views.scope(me, unit_id=unit_id or None, division_code=division_code or None)
             report = await asyncio.to_thread(exports.build, db, kind, value, sc, _as_of(as_of))
             name = f"xinfang-{kind}-{value}.{fmt}"
             if fmt == "xlsx":

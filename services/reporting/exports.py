@@ -8,7 +8,7 @@ import io
 import re
 from datetime import date, datetime, timedelta
 
-from services.reporting import queries, rates
+from services.reporting import rates, views
 from xinfang import labels
 from xinfang.errors import InvalidInput
 from xinfang.reference.divisions import division as _division
@@ -46,7 +46,7 @@ def period(kind: str, value: str | None) -> tuple[date, date, str]:
     return first, last, name
 
 
-def scope_name(sc: queries.Scope) -> str:
+def scope_name(sc: views.Scope) -> str:
     parts = []
     prefix = sc.division_prefix or sc.office_prefix
     if prefix:
@@ -54,22 +54,22 @@ def scope_name(sc: queries.Scope) -> str:
         d = _division(code)
         parts.append(d.name if d else code)
     if sc.unit_id:
-        parts.append(queries.unit_name(sc.unit_id) or sc.unit_id)
+        parts.append(views.unit_name(sc.unit_id) or sc.unit_id)
     return "·".join(parts) or "全部"
 
 
-def build(db: Database, kind: str, value: str | None, sc: queries.Scope, as_of: datetime) -> dict:
+def build(db: Database, kind: str, value: str | None, sc: views.Scope, as_of: datetime) -> dict:
     first, last, name = period(kind, value)
     r = rates.rules()
     w = rates.period_of(first, last, as_of, r.timezone)
     # one statement, so every sheet is read from the same snapshot of the facts
-    found = queries.statistics(db, w, sc, ["rates", "summary", *(f"by_{by}" for by in queries.BREAKDOWNS)], r=r)
+    found = views.statistics(db, w, sc, ["rates", "summary", *(f"by_{by}" for by in views.BREAKDOWNS)], r=r)
     return {
         "title": f"{scope_name(sc)} {name}信访统计（数据截至 {as_of.astimezone(rates.ZoneInfo(r.timezone)):%Y-%m-%d %H:%M}）",
         "period": {"from": first.isoformat(), "to": last.isoformat(), "name": name},
         "rates": found["rates"],
         "summary": found["summary"],
-        "breakdowns": {by: found[f"by_{by}"]["rows"] for by in queries.BREAKDOWNS},
+        "breakdowns": {by: found[f"by_{by}"]["rows"] for by in views.BREAKDOWNS},
     }
 
 

@@ -1,6 +1,6 @@
 """The five rates (五率), defined once. docs/rates.md says the same in words; keep them together.
 
-Every rate is computed over the *case view* (one row per case, see ``queries.case_view``) built
+Every rate is computed over the *case view* (one row per case, see ``views.case_view``) built
 from the facts known at ``as_of`` (knowledge time), for a period ``[start, end)`` of business time.
 ``until`` is the end of the window the period is judged at: ``min(end, as_of)``, so a period
 still running is judged as it stands at ``as_of``, and a closed period as it stood at its end.

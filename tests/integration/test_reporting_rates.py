@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.reporting import projections, queries, rates
+from services.reporting import projections, rates, views
 from services.reporting.adapters import metadata
 from tests.conftest import migrated
 from tests.integration.reporting_scenario import A_GOV, B_GOV, D01, VILLAGE_A, VILLAGE_B, D, History, march_history
@@ -34,13 +34,13 @@ def march(as_of: date):
 
 
 def figures(db, sc, as_of=JUNE):
-    out = queries.rate_figures(db, march(as_of), sc)
+    out = views.rate_figures(db, march(as_of), sc)
     return {k: (out[k]["numerator"], out[k]["denominator"]) for k in rates.RATES}
 
 
-UNIT_A = queries.Scope(office_prefix="999901", unit_id=A_GOV)
-TOWNSHIP_A = queries.Scope(office_prefix="999901", division_prefix="999901001")
-COUNTY = queries.Scope(office_prefix="999901")
+UNIT_A = views.Scope(office_prefix="999901", unit_id=A_GOV)
+TOWNSHIP_A = views.Scope(office_prefix="999901", division_prefix="999901001")
+COUNTY = views.Scope(office_prefix="999901")
 
 
 class RatesContract:
@@ -99,49 +99,49 @@ class RatesContract:
         }
 
     def test_rate_is_the_quotient_and_null_without_denominator(self, fed):
-        out = queries.rate_figures(fed, march(JUNE), UNIT_A)
+        out = views.rate_figures(fed, march(JUNE), UNIT_A)
         assert out["satisfaction"] == {"rate": 0.6667, "numerator": 2, "denominator": 3}
-        empty = queries.rate_figures(fed, march(JUNE), queries.Scope(office_prefix="999901", unit_id="nobody"))
+        empty = views.rate_figures(fed, march(JUNE), views.Scope(office_prefix="999901", unit_id="nobody"))
         assert empty["on_time_reply"] == {"rate": None, "numerator": 0, "denominator": 0}
 
     def test_units_ranked_by_on_time_reply(self, fed):
-        rows = queries.rankings(fed, march(JUNE), COUNTY, "on_time_reply")["rows"]
+        rows = views.rankings(fed, march(JUNE), COUNTY, "on_time_reply")["rows"]
         assert [(r["unit_id"], r["numerator"], r["denominator"]) for r in rows] == [
             (D01, 2, 2), (A_GOV, 3, 5), (B_GOV, 0, 1)]
 
     def test_summary_and_breakdowns_of_march(self, fed):
-        s = queries.summary(fed, march(JUNE), COUNTY)
+        s = views.summary(fed, march(JUNE), COUNTY)
         # received in March: A1 A6 A7 H1 A8 B1 B2 C1
         assert (s["registered"], s["person_times"], s["visit_batches"], s["visit_person_times"]) == (8, 16, 3, 11)
         assert s["by_channel"] == {"letter": 2, "online": 3, "visit": 3} and s["online_share"] == 0.375
         assert (s["collective"], s["first_petition"]) == (1, 7)
         # as known on 1 April, H1 was not there
-        assert queries.summary(fed, march(APRIL), COUNTY)["registered"] == 7
-        units = {r["key"]: r["registered"] for r in queries.breakdown(fed, march(JUNE), COUNTY, "unit")["rows"]}
+        assert views.summary(fed, march(APRIL), COUNTY)["registered"] == 7
+        units = {r["key"]: r["registered"] for r in views.breakdown(fed, march(JUNE), COUNTY, "unit")["rows"]}
         assert units == {A_GOV: 4, B_GOV: 1, D01: 3}
         # the villages' cases counted with their townships'; the county's own case stays the county's
-        towns = queries.breakdown(fed, march(JUNE), COUNTY, "township")["rows"]
+        towns = views.breakdown(fed, march(JUNE), COUNTY, "township")["rows"]
         assert [(t["key"], t["registered"]) for t in towns] == [
             ("999901000000", 1), ("999901001000", 5), ("999901002000", 2)]
-        assert towns[1]["label"] == queries.label("division", "999901001000") != "999901001000"
-        months = queries.breakdown(fed, rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"),
+        assert towns[1]["label"] == views.label("division", "999901001000") != "999901001000"
+        months = views.breakdown(fed, rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"),
                                                         "Asia/Shanghai"), COUNTY, "month")["rows"]
         assert [(m["key"], m["registered"]) for m in months] == [("2026-01", 2), ("2026-02", 1), ("2026-03", 8), ("2026-04", 1)]
 
     def test_the_dashboard_gives_each_statistic_as_asked_alone(self, fed):
         """The leader's page asks everything in one statement over one fold of the cases: its
         figures are the hand-computed ones, and each part is what its own endpoint answers."""
-        parts = ["rates", "summary", "ranking", *(f"by_{b}" for b in queries.BREAKDOWNS)]
+        parts = ["rates", "summary", "ranking", *(f"by_{b}" for b in views.BREAKDOWNS)]
         all_time = rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"), "Asia/Shanghai")
         for w in (march(JUNE), march(APRIL), all_time):
             for sc in (COUNTY, TOWNSHIP_A, UNIT_A):
-                together = queries.statistics(fed, w, sc, parts, rate="timely_acceptance")
-                assert together["rates"] == queries.rate_figures(fed, w, sc)
-                assert together["summary"] == queries.summary(fed, w, sc)
-                assert together["ranking"] == queries.rankings(fed, w, sc, "timely_acceptance")
-                for b in queries.BREAKDOWNS:
-                    assert together[f"by_{b}"] == queries.breakdown(fed, w, sc, b), (b, sc)
-        together = queries.statistics(fed, march(JUNE), COUNTY, parts)
+                together = views.statistics(fed, w, sc, parts, rate="timely_acceptance")
+                assert together["rates"] == views.rate_figures(fed, w, sc)
+                assert together["summary"] == views.summary(fed, w, sc)
+                assert together["ranking"] == views.rankings(fed, w, sc, "timely_acceptance")
+                for b in views.BREAKDOWNS:
+                    assert together[f"by_{b}"] == views.breakdown(fed, w, sc, b), (b, sc)
+        together = views.statistics(fed, march(JUNE), COUNTY, parts)
         assert {k: (v["numerator"], v["denominator"]) for k, v in together["rates"].items() if k in rates.RATES} \
             == figures(fed, COUNTY) == {"timely_acceptance": (7, 9), "on_time_reply": (5, 8), "evaluation": (6, 7),
                                         "satisfaction": (4, 5), "first_time_resolution": (4, 6)}
@@ -156,8 +156,8 @@ class RatesContract:
         h = History()
         h.case("L1", D(3, 31, 17), VILLAGE_A, registered=D(4, 2)).assigned(A_GOV, D(4, 2, 11))
         feed(blank, h.events)
-        together = queries.statistics(blank, march(JUNE), COUNTY, ["rates", "summary", "by_month"])
-        assert together["summary"] == queries.summary(blank, march(JUNE), COUNTY)
+        together = views.statistics(blank, march(JUNE), COUNTY, ["rates", "summary", "by_month"])
+        assert together["summary"] == views.summary(blank, march(JUNE), COUNTY)
         assert together["summary"]["registered"] == 1
         assert [(m["key"], m["registered"]) for m in together["by_month"]["rows"]] == [("2026-03", 1)]
         assert together["rates"]["timely_acceptance"]["denominator"] == 0  # its limit falls in April
@@ -178,23 +178,23 @@ class RatesContract:
         feed(blank, h.events)
         as_of = D(3, 10, 12)
         w = rates.period_of(date(2026, 1, 1), None, as_of, "Asia/Shanghai")
-        summary = queries.summary(blank, w, COUNTY)
-        yoy = queries.year_on_year(blank, w, COUNTY, summary)
+        summary = views.summary(blank, w, COUNTY)
+        yoy = views.year_on_year(blank, w, COUNTY, summary)
         assert yoy["first_petition"] == {"current": 1, "previous": 2, "change": -0.5}
         assert yoy["registered"] == {"current": 2, "previous": 3, "change": round(-1 / 3, 4)}
         assert yoy["previous_period"] == {"from": "2025-01-01T00:00:00+08:00", "to": "2025-03-10T12:00:00+08:00"}
-        assert queries.dashboard(blank, w, COUNTY, "on_time_reply")["year_on_year"] == yoy  # as the page gets it
-        assert queries.received(blank, w, COUNTY) == {k: summary[k] for k in ("registered", "first_petition")}
+        assert views.dashboard(blank, w, COUNTY, "on_time_reply")["year_on_year"] == yoy  # as the page gets it
+        assert views.received(blank, w, COUNTY) == {k: summary[k] for k in ("registered", "first_petition")}
         # a township's: its own cases only; nothing a year before gives no change, not a division by zero
-        town_b = queries.Scope(office_prefix="999901", division_prefix="999901002")
-        yoy_b = queries.year_on_year(blank, w, town_b, queries.summary(blank, w, town_b))
+        town_b = views.Scope(office_prefix="999901", division_prefix="999901002")
+        yoy_b = views.year_on_year(blank, w, town_b, views.summary(blank, w, town_b))
         assert yoy_b["first_petition"] == {"current": 0, "previous": 1, "change": -1.0}
         march = rates.period_of(date(2026, 3, 1), date(2026, 3, 31), as_of, "Asia/Shanghai")
-        yoy_march = queries.year_on_year(blank, march, town_b, queries.summary(blank, march, town_b))
+        yoy_march = views.year_on_year(blank, march, town_b, views.summary(blank, march, town_b))
         assert yoy_march["registered"] == {"current": 0, "previous": 1, "change": -1.0}
-        county_march = queries.year_on_year(blank, march, COUNTY, queries.summary(blank, march, COUNTY))
+        county_march = views.year_on_year(blank, march, COUNTY, views.summary(blank, march, COUNTY))
         assert county_march["first_petition"] == {"current": 0, "previous": 1, "change": -1.0}
-        assert queries.year_on_year(blank, rates.Window(None, None, as_of), COUNTY, summary) is None
+        assert views.year_on_year(blank, rates.Window(None, None, as_of), COUNTY, summary) is None
 
     def test_no_personal_data_in_any_reporting_table(self, fed):
         with fed.engine.connect() as c:

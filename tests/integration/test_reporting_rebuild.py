@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.reporting import queries, rates
+from services.reporting import rates, views
 from services.reporting.rebuild import rebuild
 from tests.conftest import migrated
 from tests.integration.reporting_scenario import A_GOV, VILLAGE_A, D, History, march_history
@@ -21,9 +21,9 @@ def statistics(db) -> str:
     w = march(JUNE)
     out = {}
     for name, sc in (("county", COUNTY), ("township", TOWNSHIP_A), ("unit", UNIT_A)):
-        out[name] = {"rates": queries.rate_figures(db, w, sc), "summary": queries.summary(db, w, sc),
-                     "breakdowns": {by: queries.breakdown(db, w, sc, by) for by in queries.BREAKDOWNS},
-                     "rankings": {r: queries.rankings(db, w, sc, r) for r in rates.RATES}}
+        out[name] = {"rates": views.rate_figures(db, w, sc), "summary": views.summary(db, w, sc),
+                     "breakdowns": {by: views.breakdown(db, w, sc, by) for by in views.BREAKDOWNS},
+                     "rankings": {r: views.rankings(db, w, sc, r) for r in rates.RATES}}
     return json.dumps(out, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -46,18 +46,18 @@ class RebuildContract:
 
     def test_the_live_model_answers_during_the_rebuild_and_nothing_is_lost(self, db):
         feed(db, march_history())
-        before = queries.summary(db, march(JUNE), COUNTY)["registered"]
+        before = views.summary(db, march(JUNE), COUNTY)["registered"]
         late = History()
         late.case("A9", D(3, 30), VILLAGE_A).assigned(A_GOV, D(3, 30, 11))
 
         def meanwhile():
             # a new event arrives while the new generation is being built: the old one takes it
             feed(db, late.events)
-            assert queries.summary(db, march(JUNE), COUNTY)["registered"] == before + 1
+            assert views.summary(db, march(JUNE), COUNTY)["registered"] == before + 1
 
         rebuild(db, before_switch=meanwhile)
-        assert queries.summary(db, march(JUNE), COUNTY)["registered"] == before + 1
-        units = {r["key"]: r["registered"] for r in queries.breakdown(db, march(JUNE), COUNTY, "unit")["rows"]}
+        assert views.summary(db, march(JUNE), COUNTY)["registered"] == before + 1
+        units = {r["key"]: r["registered"] for r in views.breakdown(db, march(JUNE), COUNTY, "unit")["rows"]}
         assert units[A_GOV] == 5  # A1 A6 A7 H1 and A9
 
 
