@@ -1,10 +1,24 @@
-"""Intake's own tables beside the kernel ones: the case list (an inline projection written in
-the same transaction as the events) and petitioners' personal data, encrypted."""
+"""Intake's own tables beside the kernel ones, and every SQL statement on them: the case list (an
+inline projection written in the same transaction as the events), petitioners' personal data,
+encrypted, and routing's divisions and units as intake needs them.
+
+``conn`` below is anything that executes a statement: a UnitOfWork, a ReadView."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
+from services.intake import domain
+from xinfang.errors import NotFound
+from xinfang.security import Principal, division_prefix
 from xinfang.storage.types import UtcDateTime
+
+if TYPE_CHECKING:
+    from services.intake.views import CaseFilter
 
 metadata = MetaData()
 
@@ -12,7 +26,7 @@ cases = Table(
     "cases", metadata,
     Column("case_id", String(64), primary_key=True),
     Column("tracking_code", String(20), nullable=False, unique=True),
-    Column("status", String(32), nullable=False),
+    Column("status", String(32), nullable=False),   # domain.case_status: routing's assignment shows here
     Column("office", String(12), nullable=False),
     Column("division_code", String(12), nullable=False),
     Column("category_code", String(8), nullable=False),
@@ -60,3 +74,170 @@ units = Table(
     Column("unit_id", String(64), primary_key=True),
     Column("name", String(100), nullable=False),
 )
+
+
+# ---------------------------------------------------------------- finding a case
+
+def visible_to(user: Principal):
+    """The SQL condition for the cases this user may see."""
+    if user.role == "handler":
+        return cases.c.unit_id == user.unit_id
+    return cases.c.office.startswith(user.prefix)
+
+
+def _not_found(case_id: str) -> NotFound:
+    # out of scope answers as absent does: a case's existence does not leak
+    return NotFound(f"case {case_id} not found", f"未找到信访事项 {case_id}")
+
+
+def _no_such_tracking_code() -> NotFound:
+    return NotFound("no case has this tracking code", "查询码不存在，请核对后重试")
+
+
+def visible_status(conn, user: Principal, case_id: str) -> str:
+    """The stored status of a case ``user`` may see, else NotFound."""
+    status = conn.execute(sa.select(cases.c.status).where(cases.c.case_id == case_id, visible_to(user))).scalar()
+    if status is None:
+        raise _not_found(case_id)
+    return status
+
+
+def tracked_case(conn, tracking_code: str):
+    """The case a tracking code names, as the public sees it (its handling unit's name), else NotFound."""
+    row = conn.execute(sa.select(cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.registered_at,
+                                 cases.c.channel, units.c.name.label("unit_name"))
+                       .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
+                       .where(cases.c.tracking_code == tracking_code.strip().upper())).mappings().first()
+    if row is None:
+        raise _no_such_tracking_code()
+    return row
+
+
+def records_assignment(stored_status: str) -> bool:
+    """Whether the row says routing assigned the case. It says so in its status, which is enough:
+    ``domain.case_status`` asks only while the case is registered, and then the row stores
+    "assigned" exactly when routing assigned it (``record_assignment``)."""
+    return stored_status == domain.ASSIGNED
+
+
+# ---------------------------------------------------------------- the commands' reads and writes
+
+def division_known(conn, code: str) -> bool:
+    return conn.execute(sa.select(divisions.c.code).where(divisions.c.code == code)).first() is not None
+
+
+def cases_of_petitioners(conn, id_number_hashes: Sequence[str]):
+    """The earlier cases of anyone with one of these ID numbers (by their keyed hash)."""
+    return conn.execute(
+        sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final, cases.c.status)
+        .join(petitioners, petitioners.c.case_id == cases.c.case_id)
+        .where(petitioners.c.id_number_hash.in_(id_number_hashes)).distinct())
+
+
+def insert_case(conn, **row: Any) -> None:
+    conn.execute(cases.insert().values(**row))
+
+
+def insert_petitioner(conn, **row: Any) -> None:
+    conn.execute(petitioners.insert().values(**row))
+
+
+def update_case(conn, case_id: str, *, status: str, version: int, final: bool, updated_at: datetime) -> None:
+    conn.execute(cases.update().where(cases.c.case_id == case_id).values(
+        status=status, version=version, final=final, updated_at=updated_at))
+
+
+# ---------------------------------------------------------------- the projections' writes
+
+def record_assignment(conn, case_id: str, unit_id: str, co_unit_ids: Sequence[str]) -> None:
+    """The unit (and co-handling units) routing named, and the status ``domain.case_status(stored,
+    assigned=True)``: the database computes it in the same statement, so a command committed
+    meanwhile is never overwritten by a status read before it."""
+    assigned = sa.case(domain.STATUS_ONCE_ASSIGNED, value=cases.c.status, else_=cases.c.status)
+    conn.execute(cases.update().where(cases.c.case_id == case_id)
+                 .values(unit_id=unit_id, co_unit_ids=" ".join(co_unit_ids), status=assigned))
+
+
+def withdraw_unit(conn, case_id: str, unit_id: str) -> None:
+    """``unit_id`` no longer handles the case (if it still did)."""
+    conn.execute(cases.update().where(cases.c.case_id == case_id, cases.c.unit_id == unit_id).values(unit_id=None))
+
+
+def record_owner(conn, case_id: str, leader: str) -> None:
+    conn.execute(cases.update().where(cases.c.case_id == case_id).values(owner_leader=leader))
+
+
+def add_division(conn, code: str, name: str, level: str) -> None:
+    """The division, unless known already (a redelivered or repeated event changes nothing)."""
+    if conn.execute(sa.select(divisions.c.code).where(divisions.c.code == code)).first() is None:
+        conn.execute(divisions.insert().values(code=code, name=name, level=level))
+
+
+def add_unit(conn, unit_id: str, name: str) -> None:
+    """The unit, unless known already."""
+    if conn.execute(sa.select(units.c.unit_id).where(units.c.unit_id == unit_id)).first() is None:
+        conn.execute(units.insert().values(unit_id=unit_id, name=name))
+
+
+def rename_unit(conn, unit_id: str, name: str) -> None:
+    conn.execute(units.update().where(units.c.unit_id == unit_id).values(name=name))
+
+
+# ---------------------------------------------------------------- the views' reads
+
+def case_file_row(conn, user: Principal, case_id: str):
+    """The case's row with its handling unit's name, if ``user`` may see it, else NotFound."""
+    row = conn.execute(sa.select(cases, units.c.name.label("unit_name"))
+                       .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
+                       .where(cases.c.case_id == case_id, visible_to(user))).mappings().first()
+    if row is None:
+        raise _not_found(case_id)
+    return row
+
+
+def petitioners_of(conn, case_id: str):
+    return conn.execute(sa.select(petitioners).where(petitioners.c.case_id == case_id)).mappings().all()
+
+
+def _conditions(f: CaseFilter) -> list:
+    where = []
+    if f.status:
+        where.append(cases.c.status == f.status)
+    if f.channel:
+        where.append(cases.c.channel == f.channel)
+    if f.division_code:
+        where.append(cases.c.division_code.startswith(division_prefix(f.division_code)))
+    if f.category_code:
+        where.append(cases.c.category_code.startswith(f.category_code))
+    if f.purpose:
+        where.append(cases.c.purpose == f.purpose)
+    if f.flag:
+        where.append((" " + cases.c.flags + " ").contains(f" {f.flag} ", autoescape=True))
+    if f.unit_id:
+        where.append(cases.c.unit_id == f.unit_id)
+    if f.received_from:
+        where.append(cases.c.received_at >= f.received_from)
+    if f.received_to:
+        where.append(cases.c.received_at < f.received_to)
+    if f.q:
+        where.append(cases.c.summary.contains(f.q, autoescape=True))
+    return where
+
+
+def case_page(conn, user: Principal, f: CaseFilter, columns: Sequence[str], *, limit: int, offset: int):
+    """How many cases ``user`` may see match ``f``, and one page of them (``columns``), newest
+    registration first.
+
+    The page's case ids are found first, in ``ix_cases_listed`` (list order, with the scope's
+    columns), and only then are their rows read: a deep page steps over index entries, not rows."""
+    where = [visible_to(user), *_conditions(f)]
+    order = (cases.c.registered_at.desc(), cases.c.case_id.desc())
+    page = sa.select(cases.c.case_id).where(*where).order_by(*order).limit(limit).offset(offset).subquery()
+    total = conn.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar()
+    rows = conn.execute(sa.select(*[cases.c[k] for k in columns])
+                        .join(page, page.c.case_id == cases.c.case_id).order_by(*order)).mappings().all()
+    return total, rows
+
+
+def count_divisions(conn) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(divisions)).scalar() or 0)

@@ -1,4 +1,5 @@
-"""Intake's HTTP surface: parse, call the service layer, map errors. Nothing else."""
+"""Intake's HTTP surface: parse the request into a command or a query, call the handler or the
+view. Errors become HTTP statuses in ``xinfang.web``."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.intake import domain, handlers
+from services.intake import domain, handlers, views
 from xinfang.auth import RateLimiter, client_key
 from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
@@ -128,35 +129,31 @@ class ImportRequest(BaseModel):
     cases: list[HistoricalCase] = Field(min_length=1, max_length=500)
 
 
-def _steps(hc: HistoricalCase, unit_id: str | None):
-    from services.intake.handlers import RULES
-
-    steps = []
-    if hc.acceptance:
-        a = hc.acceptance
-        steps.append((lambda case, at, a=a: case.accept(a.decision, a.procedure, a.notice, unit_id, RULES), a.occurred_at))
-    if hc.extension:
-        e = hc.extension
-        steps.append((lambda case, at, e=e: case.extend(e.days, e.reason, e.approver, RULES), e.occurred_at))
-    if hc.reply:
-        r = hc.reply
-        steps.append((lambda case, at, r=r: case.reply(r.outcome, r.text), r.occurred_at))
-    if hc.evaluation:
-        v = hc.evaluation
-        steps.append((lambda case, at, v=v: case.evaluate(v.rating, at, RULES), v.occurred_at))
-    if hc.closure:
-        steps.append((lambda case, at: case.close(), hc.closure.occurred_at))
-    return steps
-
-
-def _registration(body: RegisterPetitionRequest) -> domain.Registration:
-    return domain.Registration(
+def _register(body: RegisterPetitionRequest) -> domain.RegisterPetition:
+    return domain.RegisterPetition(domain.Registration(
         channel=body.channel, received_at=body.received_at,
         petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), p.name, p.id_type, p.id_number, p.phone, p.address)
                      for p in body.petitioners],
         headcount=body.headcount, purpose=body.purpose, category_code=body.category_code,
         division_code=body.division_code, summary=body.summary, request=body.request,
-    )
+    ), occurred_at=body.occurred_at)
+
+
+def _legacy(hc: HistoricalCase) -> domain.LegacyCase:
+    """The old system's case as commands, in the order its steps happen."""
+    steps: list[domain.CaseCommand] = []
+    if a := hc.acceptance:
+        steps.append(domain.DecideAcceptance(a.decision, a.procedure, a.notice, unit_id=None,
+                                             occurred_at=a.occurred_at))
+    if e := hc.extension:
+        steps.append(domain.ExtendHandling(e.days, e.reason, e.approver, occurred_at=e.occurred_at))
+    if r := hc.reply:
+        steps.append(domain.ReplyToCase(r.outcome, r.text, occurred_at=r.occurred_at))
+    if v := hc.evaluation:
+        steps.append(domain.EvaluateCase(v.rating, occurred_at=v.occurred_at))
+    if c := hc.closure:
+        steps.append(domain.CloseCase(occurred_at=c.occurred_at))
+    return domain.LegacyCase(hc.legacy_id, _register(hc.registration), tuple(steps))
 
 
 def _aware(at: datetime | None, field: str) -> datetime | None:
@@ -174,7 +171,6 @@ def _version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().strip('W/').strip('"'))
     except ValueError:
-        from xinfang.errors import InvalidInput
         raise InvalidInput("If-Match must be the case version, e.g. \"3\"", "If-Match 应为事项版本号",
                            field="If-Match") from None
 
@@ -184,19 +180,21 @@ def router(runtime, vault) -> APIRouter:
     user = Depends(runtime.current_user)
     tracking_limit = RateLimiter(limit=30, window_s=60)
 
+    def run(me: Principal, case_id: str, command: domain.CaseCommand, if_match: str | None):
+        return asyncio.to_thread(handlers.run_command, runtime.db, me, case_id, command,
+                                 expected_version=_version(if_match))
+
     @r.post("/petitions", status_code=201, response_model=RegisteredResponse, tags=["registration"])
     async def register_petition(body: RegisterPetitionRequest, me: Principal = user):
         """Register a petition (登记). Clerks, dispatchers and administrators, within their jurisdiction."""
-        return await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _registration(body),
-                                       occurred_at=body.occurred_at)
+        return await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _register(body))
 
     @r.post("/imports", tags=["registration"])
     async def import_cases(body: ImportRequest, me: Principal = user):
         """Historical cases from the old system, each stored whole or refused with its reason;
         a case imported before (same legacy_id) is skipped. Used by `xinfang import FILE`."""
-        batch = [(hc.legacy_id, _registration(hc.registration), hc.registration.occurred_at, _steps(hc, None))
-                 for hc in body.cases]
-        results = await asyncio.to_thread(handlers.import_cases, runtime.db, vault, me, batch)
+        command = domain.ImportHistoricalCases(tuple(_legacy(hc) for hc in body.cases))
+        results = await asyncio.to_thread(handlers.import_cases, runtime.db, vault, me, command)
         counts = {k: sum(r["result"] == k for r in results) for k in ("imported", "skipped", "refused")}
         return {**counts, "results": results}
 
@@ -216,68 +214,58 @@ def router(runtime, vault) -> APIRouter:
                          limit: int = Query(default=50, ge=1, le=500),
                          offset: int = Query(default=0, ge=0)):
         """The cases the caller may see, newest first, with filters and paging."""
-        f = handlers.CaseFilter(status=status, channel=channel, division_code=division_code,
-                                category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,
-                                received_from=_aware(received_from, "received_from"),
-                                received_to=_aware(received_to, "received_to"), q=q)
-        return await asyncio.to_thread(handlers.list_cases, runtime.db, me, f, limit=limit, offset=offset)
+        f = views.CaseFilter(status=status, channel=channel, division_code=division_code,
+                             category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,
+                             received_from=_aware(received_from, "received_from"),
+                             received_to=_aware(received_to, "received_to"), q=q)
+        return await asyncio.to_thread(views.list_cases, runtime.db, me, f, limit=limit, offset=offset)
 
     @r.get("/cases/{case_id}", tags=["case file"])
     async def get_case(case_id: str, me: Principal = user):
         """The case file with its history. ID and phone numbers in clear only for clerks and handlers."""
-        return await asyncio.to_thread(handlers.get_case, runtime.db, vault, me, case_id)
+        return await asyncio.to_thread(views.get_case, runtime.db, vault, me, case_id)
 
     @r.post("/cases/{case_id}/acceptance", tags=["case life"])
     async def accept(case_id: str, body: AcceptanceRequest, me: Principal = user,
                      if_match: str | None = Header(default=None)):
         """The competent unit decides: accepted (normal or simplified), not accepted, no longer accepted."""
-        return await asyncio.to_thread(
-            handlers.run_command, runtime.db, me, case_id,
-            lambda case, at: case.accept(body.decision, body.procedure, body.notice, me.unit_id, handlers.RULES),
-            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+        return await run(me, case_id, domain.DecideAcceptance(body.decision, body.procedure, body.notice, me.unit_id,
+                                                              occurred_at=body.occurred_at), if_match)
 
     @r.post("/cases/{case_id}/extension", tags=["case life"])
     async def extend(case_id: str, body: ExtensionRequest, me: Principal = user,
                      if_match: str | None = Header(default=None)):
         """Extend the handling period once, by at most 30 days, with reason and approver."""
-        return await asyncio.to_thread(
-            handlers.run_command, runtime.db, me, case_id,
-            lambda case, at: case.extend(body.days, body.reason, body.approver or me.username, handlers.RULES),
-            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+        return await run(me, case_id, domain.ExtendHandling(body.days, body.reason, body.approver or me.username,
+                                                            occurred_at=body.occurred_at), if_match)
 
     @r.post("/cases/{case_id}/reply", tags=["case life"])
     async def reply(case_id: str, body: ReplyRequest, me: Principal = user,
                     if_match: str | None = Header(default=None)):
         """The written reply (答复意见书), or the review / re-review opinion while one is pending."""
-        return await asyncio.to_thread(
-            handlers.run_command, runtime.db, me, case_id, lambda case, at: case.reply(body.outcome, body.text),
-            roles=handlers.HANDLING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+        return await run(me, case_id, domain.ReplyToCase(body.outcome, body.text, occurred_at=body.occurred_at),
+                         if_match)
 
     @r.post("/cases/{case_id}/closure", tags=["case life"])
     async def close(case_id: str, body: ClosureRequest | None = None, me: Principal = user,
                     if_match: str | None = Header(default=None)):
         """Close the case out (办结) after its reply or a not-accepted decision."""
         body = body or ClosureRequest()
-        return await asyncio.to_thread(
-            handlers.run_command, runtime.db, me, case_id, lambda case, at: case.close(),
-            roles=handlers.CLOSING_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+        return await run(me, case_id, domain.CloseCase(occurred_at=body.occurred_at), if_match)
 
     @r.post("/cases/{case_id}/review-request", tags=["case life"])
     async def review_request(case_id: str, body: ReviewRequest, me: Principal = user,
                              if_match: str | None = Header(default=None)):
         """Record the petitioner's request for review (复查) or re-review (复核), within 30 days of the reply."""
-        return await asyncio.to_thread(
-            handlers.run_command, runtime.db, me, case_id,
-            lambda case, at: case.request_review(body.level, body.reason, at, handlers.RULES),
-            roles=handlers.REVIEW_ROLES, occurred_at=body.occurred_at, expected_version=_version(if_match))
+        return await run(me, case_id, domain.RequestReview(body.level, body.reason, occurred_at=body.occurred_at),
+                         if_match)
 
     @r.post("/track/{tracking_code}/evaluation", tags=["public tracking"])
     async def evaluate(tracking_code: str, body: EvaluationRequest, request: Request):
         """Public: the petitioner rates the handling once, after the reply (满意度评价). No sign-in."""
         tracking_limit.hit(client_key(request))
-        result = await asyncio.to_thread(
-            handlers.run_command, runtime.db, None, "", lambda case, at: case.evaluate(body.rating, at, handlers.RULES),
-            roles=None, occurred_at=body.occurred_at, by_tracking_code=tracking_code)
+        result = await asyncio.to_thread(handlers.evaluate_by_tracking_code, runtime.db, tracking_code,
+                                         domain.EvaluateCase(body.rating, occurred_at=body.occurred_at))
         return {"status": result["status"], "rating": body.rating, "evaluated": True}
 
     @r.get("/categories", tags=["reference"])
@@ -288,6 +276,6 @@ def router(runtime, vault) -> APIRouter:
     async def track(tracking_code: str, request: Request):
         """Public: the status of a case by its tracking code (查询码). No sign-in; rate-limited."""
         tracking_limit.hit(client_key(request))
-        return await asyncio.to_thread(handlers.track, runtime.db, tracking_code)
+        return await asyncio.to_thread(views.track, runtime.db, tracking_code)
 
     return r

@@ -1,7 +1,7 @@
 """Wires intake's adapters, entrypoints and runtime together, in one place."""
 from pathlib import Path
 
-from services.intake import api, handlers, streams
+from services.intake import api, streams, views
 from xinfang.config import settings
 from xinfang.privacy import PiiVault
 from xinfang.runtime import ServiceRuntime
@@ -12,7 +12,7 @@ def build(**overrides):
     runtime = ServiceRuntime("intake", migrations=Path(__file__).parent / "migrations",
                              subscriptions=streams.subscriptions(), **overrides)
     vault = PiiVault(settings().pii_key)
-    runtime.health_details.append(lambda: {"divisions_known": handlers.count_divisions(runtime.db)})
+    runtime.health_details.append(lambda: {"divisions_known": views.count_divisions(runtime.db)})
     app = create_app(runtime, title="Xinfang intake 信访登记",
                      description="Registration and the life of a case (信访事项登记与办理)")
     app.include_router(api.router(runtime, vault))

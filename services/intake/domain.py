@@ -1,7 +1,10 @@
 """Intake's domain rules: the case (信访事项) as an aggregate that changes only by its events.
 
-No I/O here. Commands are methods that check the rules and return new events; ``apply`` folds
-an event into the state. Every rule with a number in it takes the number from ``IntakeRules``.
+No I/O here. What a caller asks for is a command, a frozen dataclass below; ``Case.decide`` (or
+``register``) checks the rules and returns the new event, never changing the state itself;
+``apply`` folds an event into the state. Who may ask for each command is declared here too, and
+so is the one rule for the status a case answers with (``case_status``). Every rule with a number
+in it takes the number from ``IntakeRules``.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import ClassVar, Literal, assert_never
 
 from pydantic import BaseModel
 
@@ -37,7 +40,11 @@ from xinfang.privacy import mask_id, mask_phone, resident_id_valid
 from xinfang.reference import category_leaf
 from xinfang.security import Principal, division_level
 
-REGISTERING_ROLES = frozenset({"clerk", "dispatcher", "admin"})
+# who may ask for each command (the commands below name theirs)
+REGISTERING_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office, also for the old system's cases
+HANDLING_ROLES = frozenset({"handler", "admin"})      # accept, extend, reply: the competent unit
+CLOSING_ROLES = frozenset({"handler", "dispatcher", "admin"})
+REVIEW_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office records the petitioner's request
 TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
@@ -60,7 +67,7 @@ def new_tracking_code() -> str:
     return f"{body[:4]}-{body[4:8]}-{body[8:]}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PetitionerDetails:
     """A petitioner as the clerk typed them; only intake's store ever holds these in clear
     (encrypted)."""
@@ -73,11 +80,11 @@ class PetitionerDetails:
     address: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Registration:
     channel: str
     received_at: datetime
-    petitioners: list[PetitionerDetails]
+    petitioners: Sequence[PetitionerDetails]
     headcount: int
     purpose: str
     category_code: str
@@ -162,13 +169,126 @@ LEGAL_CHANNEL_ZH = "本事项属涉法涉诉，请依法通过诉讼、仲裁、
 STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "review", "re_review": "re_review"}
 
 
+# ---------------------------------------------------------------- commands
+
+@dataclass(frozen=True)
+class RegisterPetition:
+    """Register a petition (登记); ``register`` decides it. ``occurred_at``: when the registration
+    happened, by default when the letter or visit was received."""
+
+    registration: Registration
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DecideAcceptance:
+    """The competent unit's acceptance decision: accepted (normal or simplified procedure), not
+    accepted, or no longer accepted, with its written notice."""
+
+    roles: ClassVar[frozenset[str]] = HANDLING_ROLES
+    decision: Literal["accepted"] | Refusal
+    procedure: Procedure
+    notice: str
+    unit_id: str | None          # the deciding unit; None for a case from the old system
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExtendHandling:
+    """Extend the handling period, once, with the reason and the head who approved it."""
+
+    roles: ClassVar[frozenset[str]] = HANDLING_ROLES
+    days: int
+    reason: str
+    approver: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReplyToCase:
+    """The written reply, or the review / re-review opinion while one is pending."""
+
+    roles: ClassVar[frozenset[str]] = HANDLING_ROLES
+    outcome: Outcome
+    text: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    """Close the case out (办结) after its reply or a decision not to accept it."""
+
+    roles: ClassVar[frozenset[str]] = CLOSING_ROLES
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RequestReview:
+    """The petitioner's request for review (复查) or re-review (复核), as the office records it."""
+
+    roles: ClassVar[frozenset[str]] = REVIEW_ROLES
+    level: ReviewLevel
+    reason: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvaluateCase:
+    """The petitioner's rating of the handling (满意度评价), by tracking code: no staff role asks."""
+
+    roles: ClassVar[frozenset[str]] = frozenset()
+    rating: Rating
+    occurred_at: datetime | None = None
+
+
+CaseCommand = DecideAcceptance | ExtendHandling | ReplyToCase | CloseCase | RequestReview | EvaluateCase
+
+
+@dataclass(frozen=True)
+class LegacyCase:
+    """A case from the old system: its registration and later steps, each dated when it really
+    happened. ``legacy_id`` is the old system's number; the case id derives from it."""
+
+    legacy_id: str
+    registration: RegisterPetition
+    steps: tuple[CaseCommand, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportHistoricalCases:
+    """Bring the old system's cases in, each stored whole or refused with its reason."""
+
+    roles: ClassVar[frozenset[str]] = REGISTERING_ROLES
+    cases: tuple[LegacyCase, ...]
+
+
+# ---------------------------------------------------------------- the status a case answers with
+
+ASSIGNED = "assigned"
+# Routing's assignment (交办) is not one of the case's events, so the case cannot know it; it shows
+# only while the case still waits for the unit's acceptance decision
+STATUS_ONCE_ASSIGNED = {"registered": ASSIGNED}
+# a case still in its handling: the same matter is not accepted again meanwhile (第十六条)
+OPEN_STATUSES = frozenset({"registered", ASSIGNED, "accepted", "under_review", "under_re_review"})
+
+
+def case_status(own: str, assigned: bool) -> str:
+    """The one rule for the status intake answers: the case's own (``Case.status``, from its
+    events), except that a registered case routing has assigned to a unit reads "assigned".
+
+    Applied to its own answer it changes nothing more (``case_status(case_status(s, a), True) ==
+    case_status(s, True)``): so the read model may apply it, on an assignment, to the status it
+    stores, in one statement that a concurrent command cannot interleave with."""
+    return STATUS_ONCE_ASSIGNED.get(own, own) if assigned else own
+
+
 @dataclass
 class Case(Aggregate):
     """The case as intake decides on it. Changes only by ``apply``."""
 
     case_id: str
     version: int = 0
-    status: str = "new"
+    status: str = "new"                        # its own, from its events; the API answers case_status()
     office: str | None = None
     registered: CaseRegistered | None = None
     registered_at: datetime | None = None
@@ -220,7 +340,7 @@ class Case(Aggregate):
         self.last_occurred_at = max(self.last_occurred_at or at, at)
         self.history.append(env)
 
-    # ---------------------------------------------------------------- commands
+    # ---------------------------------------------------------------- decisions
 
     def check_time(self, occurred_at: datetime, now: datetime, rules: IntakeRules) -> None:
         if occurred_at > now + rules.clock_skew:
@@ -229,9 +349,27 @@ class Case(Aggregate):
             raise InvalidInput(f"occurred_at is before the previous step ({self.last_occurred_at.isoformat()})",
                                "发生时间不能早于上一步骤", field="occurred_at")
 
+    def decide(self, command: CaseCommand, at: datetime, rules: IntakeRules = IntakeRules()) -> BaseModel:
+        """The event ``command`` makes at ``at``, or the rule that refuses it."""
+        match command:
+            case DecideAcceptance():
+                return self.accept(command.decision, command.procedure, command.notice, command.unit_id, rules)
+            case ExtendHandling():
+                return self.extend(command.days, command.reason, command.approver, rules)
+            case ReplyToCase():
+                return self.reply(command.outcome, command.text)
+            case CloseCase():
+                return self.close()
+            case RequestReview():
+                return self.request_review(command.level, command.reason, at, rules)
+            case EvaluateCase():
+                return self.evaluate(command.rating, at, rules)
+            case _:
+                assert_never(command)
+
     def accept(self, decision: Literal["accepted"] | Refusal, procedure: Procedure, notice: str, unit_id: str | None,
                rules: IntakeRules = IntakeRules()):
-        if self.status not in ("registered", "assigned"):
+        if self.status != "registered":
             raise RuleViolation(f"an acceptance decision was made already (status {self.status})",
                                 "该事项已作出受理决定", rule="one acceptance decision per case")
         flags = set(self.flags)

@@ -1,5 +1,7 @@
 """Intake's case list on every backend: paging walks the whole list once, newest registration first,
-and a township's clerk pages through their own township's cases only."""
+and a township's clerk pages through their own township's cases only. And the status a case
+answers, the same in its file, its public tracking view and the list, as routing assigns it and
+the unit decides."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -7,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from services.intake import handlers
+from services.intake import domain, handlers, projections, views
 from services.intake.adapters import cases
 from tests.conftest import migrated
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import CaseAssigned, CaseObjected, DivisionAdded
+from xinfang.labels import STATUS
+from xinfang.privacy import PiiVault
 from xinfang.security import Principal
+from xinfang.storage import UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 COUNTY = Principal("county-admin", "admin", "999901000000")
@@ -32,7 +39,7 @@ def case_row(i: int) -> dict:
 def walk(db, user, limit: int) -> tuple[list[str], set[int]]:
     seen, totals, offset = [], set(), 0
     while True:
-        page = handlers.list_cases(db, user, limit=limit, offset=offset)
+        page = views.list_cases(db, user, limit=limit, offset=offset)
         totals.add(page["total"])
         seen += [c["case_id"] for c in page["items"]]
         if len(page["items"]) < limit:
@@ -68,7 +75,7 @@ class CaseListContract:
         assert sorted(seen) == sorted(mine)
 
     def test_a_page_past_the_end_is_empty_and_still_counts(self, db, stored):
-        page = handlers.list_cases(db, COUNTY, limit=20, offset=10_000)
+        page = views.list_cases(db, COUNTY, limit=20, offset=10_000)
         assert page["items"] == [] and page["total"] == self.N
 
 
@@ -80,6 +87,84 @@ class TestCaseListOnSQLite(CaseListContract):
 
 
 class TestCaseListOnPostgres(CaseListContract):
+    @pytest.fixture
+    def db(self, pg_url):
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d
+
+
+# ---------------------------------------------------------------- the status a case answers with
+
+CLERK = Principal("county-clerk", "clerk", "999901000000")
+HANDLER = Principal("handler", "handler", "999901001000", unit_id="999901001-gov")
+VAULT = PiiVault("a secret")
+
+
+def from_routing(db, payload, case_id: str = "") -> None:
+    env = new_envelope(payload, case_id=case_id, office="999901001000", actor="dispatcher", producer="routing",
+                       occurred_at=T0 + timedelta(days=1))
+    with UnitOfWork(db) as uow:
+        projections.on_routing_event(uow, env)
+
+
+def registered(db) -> dict:
+    from_routing(db, DivisionAdded(code="999901001001", name="村", level="village"))
+    reg = domain.Registration(
+        channel="letter", received_at=T0, headcount=1, purpose="appeal", category_code="0702",
+        division_code="999901001001", summary="拖欠工资", request="请求支付",
+        petitioners=[domain.PetitionerDetails("p1", "张三", "resident_id", "110101199003071233", None, "")])
+    return handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg))
+
+
+def answered(db, case: dict) -> tuple[str, str, str]:
+    """The status the case file, the public tracking view and the case list answer."""
+    listed = {c["case_id"]: c["status"] for c in views.list_cases(db, CLERK)["items"]}
+    return (views.get_case(db, VAULT, CLERK, case["case_id"])["status"],
+            views.track(db, case["tracking_code"])["status"], listed[case["case_id"]])
+
+
+class CaseStatusContract:
+    @pytest.fixture
+    def db(self):
+        raise NotImplementedError
+
+    def test_a_registered_case_reads_assigned_once_routing_assigns_it_even_after_an_objection(self, db):
+        case = registered(db)
+        assert case["status"] == "registered" and answered(db, case) == ("registered",) * 3
+        from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
+        assert answered(db, case) == ("assigned",) * 3
+        from_routing(db, CaseObjected(unit_id="999901001-gov", reason="不属本单位职责"), case["case_id"])
+        assert answered(db, case) == ("assigned",) * 3
+
+    def test_the_units_decision_replaces_assigned_and_a_later_assignment_leaves_it(self, db):
+        case = registered(db)
+        from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
+        decided = handlers.run_command(db, HANDLER, case["case_id"],
+                                       domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id,
+                                                               occurred_at=T0 + timedelta(days=2)))
+        assert decided["status"] == "accepted" and answered(db, case) == ("accepted",) * 3
+        from_routing(db, CaseAssigned(unit_id="999901001-gov", stage="review"), case["case_id"])
+        assert answered(db, case) == ("accepted",) * 3
+
+    @pytest.mark.parametrize("stored", sorted(STATUS))
+    def test_an_assignment_stores_the_rule_applied_to_the_stored_status(self, db, stored):
+        with db.engine.begin() as c:
+            c.execute(cases.insert(), [{**case_row(0), "status": stored}])
+        from_routing(db, CaseAssigned(unit_id="999901001-gov", co_unit_ids=["999901-d03"]), "C-00000")
+        with db.engine.connect() as c:
+            row = c.execute(cases.select()).mappings().one()
+        assert row["status"] == domain.case_status(stored, assigned=True)
+        assert (row["unit_id"], row["co_unit_ids"]) == ("999901001-gov", "999901-d03")
+
+
+class TestCaseStatusOnSQLite(CaseStatusContract):
+    @pytest.fixture
+    def db(self, tmp_path):
+        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
+            yield d
+
+
+class TestCaseStatusOnPostgres(CaseStatusContract):
     @pytest.fixture
     def db(self, pg_url):
         with migrated(pg_url, MIGRATIONS) as d:

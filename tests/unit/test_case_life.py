@@ -196,3 +196,60 @@ def test_occurred_at_is_never_before_the_previous_step_nor_in_the_future():
 def test_a_v1_reply_without_stage_reads_as_a_handling_reply():
     case = given(*ACCEPTED, (CaseReplied(outcome="explained", text="x"), 20))
     assert case.first_reply_at == T0 + timedelta(days=20)
+
+
+# ---------------------------------------------------------------- the status a case answers with
+
+NOT_ACCEPTED = [(registered(), 0), (CaseNotAccepted(decision="not_accepted", notice="n"), 2)]
+UNDER_REVIEW = REPLIED + [(ReviewRequested(level="review", reason="不服"), 45)]
+
+
+@pytest.mark.parametrize("steps, assigned, status", [
+    ([(registered(), 0)], False, "registered"),
+    ([(registered(), 0)], True, "assigned"),
+    (ACCEPTED, True, "accepted"),
+    (NOT_ACCEPTED, True, "not_accepted"),
+    (REPLIED, True, "replied"),
+    (UNDER_REVIEW, True, "under_review"),        # routing assigns the review to the level above
+    (REPLIED + [(CaseClosed(), 41)], False, "closed"),
+])
+def test_a_case_answers_its_own_status_and_assigned_only_while_registered(steps, assigned, status):
+    case = given(*steps)
+    assert domain.case_status(case.status, assigned=assigned) == status
+
+
+def test_the_units_decision_replaces_assigned():
+    case = given((registered(), 0))
+    assert domain.case_status(case.status, assigned=True) == "assigned"
+    accepted = case.decide(domain.DecideAcceptance("accepted", "normal", "受理", "u"), T0 + timedelta(days=3))
+    assert domain.case_status(given((registered(), 0), (accepted, 3)).status, assigned=True) == "accepted"
+
+
+@pytest.mark.parametrize("own", ["registered", "accepted", "not_accepted", "no_longer_accepted", "replied",
+                                 "under_review", "under_re_review", "closed"])
+@pytest.mark.parametrize("assigned_before", [False, True])
+def test_the_rule_applied_to_its_own_answer_gives_what_it_gives_the_case(own, assigned_before):
+    """Why the read model may apply the rule, on an assignment, to the status it stores."""
+    stored = domain.case_status(own, assigned=assigned_before)
+    assert domain.case_status(stored, assigned=True) == domain.case_status(own, assigned=True)
+
+
+# ---------------------------------------------------------------- commands
+
+@pytest.mark.parametrize("steps, command, event", [
+    ([(registered(), 0)], domain.DecideAcceptance("not_accepted", "normal", "不予受理", "u"),
+     CaseNotAccepted(decision="not_accepted", notice="不予受理", unit_id="u")),
+    (ACCEPTED, domain.ExtendHandling(10, "案情复杂", "局长"), HandlingExtended(days=10, reason="案情复杂", approver="局长")),
+    (ACCEPTED, domain.ReplyToCase("explained", "答复"), CaseReplied(outcome="explained", text="答复")),
+    (REPLIED, domain.CloseCase(), CaseClosed()),
+    (REPLIED, domain.RequestReview("review", "不服"), ReviewRequested(level="review", reason="不服")),
+    (REPLIED, domain.EvaluateCase("satisfied"), CaseEvaluated(rating="satisfied")),
+])
+def test_a_command_decides_the_event_its_rule_makes(steps, command, event):
+    assert given(*steps).decide(command, T0 + timedelta(days=45), RULES) == event
+
+
+def test_a_refused_command_names_its_rule():
+    with pytest.raises(RuleViolation) as err:
+        given((registered(), 0)).decide(domain.CloseCase(), T0, RULES)
+    assert err.value.rule == "答复后方可办结"

@@ -1,0 +1,52 @@
+"""Routing's events into intake's read models: which unit handles a case (so whose handlers may act
+on it, and the status it reads), the leader who owns it, and the divisions and units intake names."""
+from __future__ import annotations
+
+from services.intake import adapters
+from xinfang.contracts import Envelope, registry
+from xinfang.contracts.events import (
+    CaseAssigned,
+    CaseObjected,
+    CaseOwnedByLeader,
+    DivisionAdded,
+    UnitAdded,
+    UnitUpdated,
+)
+from xinfang.storage import UnitOfWork
+
+ROUTING_EVENTS = (CaseAssigned, CaseObjected, CaseOwnedByLeader, DivisionAdded, UnitAdded, UnitUpdated)
+
+
+def on_routing_event(uow: UnitOfWork, env: Envelope) -> None:
+    match registry.payload(env):
+        case CaseAssigned() as event:
+            on_case_assigned(uow, env.case_id, event)
+        case CaseObjected() as event:
+            on_case_objected(uow, env.case_id, event)
+        case CaseOwnedByLeader() as event:
+            on_case_owned(uow, env.case_id, event)
+        case DivisionAdded(code=code, name=name, level=level):
+            adapters.add_division(uow, code, name, level)
+        case UnitAdded(unit_id=unit_id, name=name):
+            adapters.add_unit(uow, unit_id, name)
+        case UnitUpdated(unit_id=unit_id, name=name) if name:
+            adapters.rename_unit(uow, unit_id, name)
+
+
+def on_case_assigned(uow: UnitOfWork, case_id: str, event: CaseAssigned) -> None:
+    """Routing assigned the case (for handling, or for review / re-review at the level above): the
+    unit named is the one whose handlers may act; the clerk's list shows it, and a case still
+    registered reads "assigned" (``domain.case_status``)."""
+    adapters.record_assignment(uow, case_id, event.unit_id, event.co_unit_ids)
+
+
+def on_case_objected(uow: UnitOfWork, case_id: str, event: CaseObjected) -> None:
+    """The unit objected that the case is not its remit: it goes back to the dispatcher, and the
+    objecting unit's handlers may no longer act on it until it is reassigned. Its status is left
+    as it is."""
+    adapters.withdraw_unit(uow, case_id, event.unit_id)
+
+
+def on_case_owned(uow: UnitOfWork, case_id: str, event: CaseOwnedByLeader) -> None:
+    """A leader took the case (包案): every later view shows it."""
+    adapters.record_owner(uow, case_id, event.leader)

@@ -1,0 +1,179 @@
+"""Intake's queries: the case list, the case file and the public tracking view. They read, never write."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.intake import adapters, domain
+from xinfang.contracts import Envelope, registry
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseClosed,
+    CaseEvaluated,
+    CaseNotAccepted,
+    CaseRegistered,
+    CaseReplied,
+    HandlingExtended,
+    ReviewRequested,
+)
+from xinfang.labels import STATUS, label
+from xinfang.privacy import PiiVault
+from xinfang.security import Principal
+from xinfang.storage import Database, ReadView
+
+
+def _status(case: domain.Case, row) -> str:
+    # the history is read after the row: a step committed in between shows in the history, so the
+    # case's own status decides, and the row adds what the events cannot tell
+    return domain.case_status(case.status, adapters.records_assignment(row["status"]))
+
+
+# ---------------------------------------------------------------- the case list
+
+LIST_COLUMNS = ("case_id", "status", "office", "division_code", "category_code", "channel", "purpose", "headcount",
+                "summary", "received_at", "registered_at", "unit_id", "flags", "repeat_of", "owner_leader")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case list may be narrowed by; every field optional."""
+
+    status: str | None = None
+    channel: str | None = None
+    division_code: str | None = None     # the division or anything below it
+    category_code: str | None = None     # the category or anything below it
+    purpose: str | None = None
+    flag: str | None = None
+    unit_id: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None  # exclusive
+    q: str | None = None                 # words in the summary
+
+
+def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter(), *, limit: int = 50,
+               offset: int = 0) -> dict:
+    """One page of the cases the user may see, newest registration first."""
+    with ReadView(db) as rv:
+        total, rows = adapters.case_page(rv, user, filters, LIST_COLUMNS, limit=limit, offset=offset)
+    items = [{**r, "flags": r["flags"].split()} for r in rows]
+    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": items}
+
+
+def count_divisions(db: Database) -> int:
+    with ReadView(db) as rv:
+        return adapters.count_divisions(rv)
+
+
+# ---------------------------------------------------------------- the case file
+
+def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> dict:
+    """The case file with its history. ID and phone numbers in clear only for those who see personal data."""
+    with ReadView(db) as rv:
+        row = adapters.case_file_row(rv, user, case_id)
+        history = rv.load(case_id)
+        people = adapters.petitioners_of(rv, case_id)
+    case = domain.Case.from_events(case_id, history)
+    return {
+        "case_id": row["case_id"],
+        "tracking_code": row["tracking_code"],
+        "status": _status(case, row),
+        **{k: row[k] for k in ("office", "division_code", "category_code", "channel", "purpose", "headcount",
+                               "summary", "request", "received_at", "registered_at", "unit_id", "unit_name",
+                               "owner_leader")},
+        "co_unit_ids": row["co_unit_ids"].split(),
+        "version": case.version,
+        "flags": case.flags,
+        "repeat_of": case.registered.repeat_of if case.registered else None,
+        "final": case.final,
+        "procedure": case.procedure,
+        "extended": case.extended,
+        "review_level": case.review_level,
+        "dates": _dates(history),
+        "notices": _notices(history),
+        "petitioners": [_petitioner(p, vault, user) for p in people],
+        "history": [_history_item(e) for e in history],
+    }
+
+
+def _notices(history: list[Envelope]) -> list[dict]:
+    """The written notices the case's steps carry, each with the document's name."""
+    out = []
+    for e in history:
+        extra: dict = {}
+        match registry.payload(e):
+            case CaseAccepted(notice=text):
+                kind, name_zh = "acceptance_notice", "受理告知书"
+            case CaseNotAccepted(notice=text):
+                kind, name_zh = "non_acceptance_notice", "不予受理 / 不再受理告知书"
+            case HandlingExtended(reason=text):
+                kind, name_zh = "extension_notice", "延长办理期限告知书"
+            case CaseReplied(text=text, stage=stage, outcome=outcome):
+                kind = "reply" if stage == "handling" else f"{stage}_opinion"
+                name_zh, extra = "处理 / 复查 / 复核意见书", {"outcome": outcome}
+            case _:
+                continue
+        out.append({"kind": kind, "name_zh": name_zh, "date": e.occurred_at, "text": text or None,
+                    "actor": e.actor, **extra})
+    return out
+
+
+def _dates(history: list[Envelope]) -> dict:
+    """When each step first happened; a reply and a review request, at each stage, the last time."""
+    out: dict = {}
+    for e in history:
+        at = e.occurred_at
+        match registry.payload(e):
+            case CaseReplied(stage=stage):
+                out["replied_at" if stage == "handling" else f"{stage}_replied_at"] = at
+            case ReviewRequested(level=level):
+                out[f"{level}_requested_at"] = at
+            case CaseRegistered():
+                out.setdefault("registered_at", at)
+            case CaseAccepted():
+                out.setdefault("accepted_at", at)
+            case CaseNotAccepted():
+                out.setdefault("decided_at", at)
+            case HandlingExtended():
+                out.setdefault("extended_at", at)
+            case CaseClosed():
+                out.setdefault("closed_at", at)
+            case CaseEvaluated():
+                out.setdefault("evaluated_at", at)
+    return out
+
+
+def _petitioner(p, vault: PiiVault, user: Principal) -> dict:
+    out = {"name": p["name"], "id_type": p["id_type"], "id_number": p["id_number_masked"],
+           "phone": p["phone_masked"], "masked": True}
+    if user.sees_personal_data:
+        out.update(id_number=vault.decrypt(p["id_number_enc"]), phone=vault.decrypt(p["phone_enc"]),
+                   address=vault.decrypt(p["address_enc"]), masked=False)
+    return out
+
+
+def _history_item(e: Envelope) -> dict:
+    """One step of the case: what, who, when; the payload carries no personal data in clear."""
+    return {"event_id": e.event_id, "event_type": e.event_type, "version": e.stream_version,
+            "actor": e.actor, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "data": e.payload}
+
+
+# ---------------------------------------------------------------- public tracking
+
+def track(db: Database, tracking_code: str) -> dict:
+    """The public view of a case by its tracking code: no personal data, nothing internal."""
+    with ReadView(db) as rv:
+        row = adapters.tracked_case(rv, tracking_code)
+        history = rv.load(row["case_id"])
+    case = domain.Case.from_events(row["case_id"], history)
+    replies = [(e, p) for e in history if isinstance(p := registry.payload(e), CaseReplied)]
+    status = _status(case, row)
+    return {"status": status, "status_zh": label(STATUS, status),
+            "channel": row["channel"], "received_at": row["received_at"], "registered_at": row["registered_at"],
+            "dates": _dates(history), "handling_unit": row["unit_name"],
+            "reply": _reply(*replies[-1]) if replies else None,
+            "can_evaluate": case.first_reply_at is not None and not case.evaluated,
+            "evaluated": case.evaluated}
+
+
+def _reply(e: Envelope, reply: CaseReplied) -> dict:
+    return {"outcome": reply.outcome, "text": reply.text, "stage": reply.stage, "date": e.occurred_at}
