@@ -53,17 +53,18 @@ def project(uow: UnitOfWork, env: Envelope) -> None:
     p = registry.payload(env)
     at = env.occurred_at
     by_user = None if env.actor.startswith("system:") else env.actor
-    if isinstance(p, CaseAssigned):
-        update_row(uow, env.case_id, unit_id=p.unit_id, co_unit_ids=json.dumps(p.co_unit_ids), state="to_sign",
-                   stage=p.stage, mode=p.mode, rule=p.rule, rule_id=rule_id_of(p.rule), chosen_by=by_user,
-                   reason=p.reason, assigned_at=at, state_since=at, objection_reason=None, queue_reason=None)
-        adapters.replace_co_handling(uow.conn, env.case_id, p.co_unit_ids)
-    elif isinstance(p, CaseSignedFor):
-        update_row(uow, env.case_id, state="signed", state_since=at)
-    elif isinstance(p, CaseObjected):
-        update_row(uow, env.case_id, state="objected", state_since=at, objection_reason=p.reason)
-    elif isinstance(p, CaseOwnedByLeader):
-        update_row(uow, env.case_id, owner_leader=p.leader)
+    match p:
+        case CaseAssigned():
+            update_row(uow, env.case_id, unit_id=p.unit_id, co_unit_ids=json.dumps(p.co_unit_ids), state="to_sign",
+                       stage=p.stage, mode=p.mode, rule=p.rule, rule_id=rule_id_of(p.rule), chosen_by=by_user,
+                       reason=p.reason, assigned_at=at, state_since=at, objection_reason=None, queue_reason=None)
+            adapters.replace_co_handling(uow.conn, env.case_id, p.co_unit_ids)
+        case CaseSignedFor():
+            update_row(uow, env.case_id, state="signed", state_since=at)
+        case CaseObjected():
+            update_row(uow, env.case_id, state="objected", state_since=at, objection_reason=p.reason)
+        case CaseOwnedByLeader():
+            update_row(uow, env.case_id, owner_leader=p.leader)
 
 
 def rule_id_of(rule: str | None) -> str | None:
@@ -86,23 +87,25 @@ def append(uow: UnitOfWork, case_id: str, office: str, expected: int, payload, a
 def project_org(uow: UnitOfWork, env: Envelope) -> None:
     """An organisation event into the divisions, units and rules tables."""
     p = registry.payload(env)
-    if isinstance(p, DivisionAdded):
-        uow.execute(divisions.insert().values(code=p.code, name=p.name, level=p.level, parent=p.parent, demo=p.demo))
-    elif isinstance(p, UnitAdded):
-        uow.execute(units.insert().values(unit_id=p.unit_id, name=p.name, kind=p.kind,
-                                          division_code=p.division_code, active=True, demo=p.demo))
-    elif isinstance(p, UnitUpdated):
-        values = {k: v for k, v in (("name", p.name), ("active", p.active)) if v is not None}
-        if values:
-            uow.execute(units.update().where(units.c.unit_id == p.unit_id).values(**values))
-    elif isinstance(p, RoutingRuleAdded):
-        uow.execute(rules.insert().values(
-            rule_id=p.rule_id, division_prefix=p.division_prefix, category_prefix=p.category_prefix,
-            unit_id=p.unit_id, note=p.note, active=True, added_at=env.occurred_at, added_by=env.actor,
-            demo=env.actor == DEMO_SEEDER))
-    elif isinstance(p, RoutingRuleRetired):
-        uow.execute(rules.update().where(rules.c.rule_id == p.rule_id)
-                    .values(active=False, retired_at=env.occurred_at, retired_by=env.actor))
+    match p:
+        case DivisionAdded():
+            uow.execute(divisions.insert().values(code=p.code, name=p.name, level=p.level, parent=p.parent,
+                                                  demo=p.demo))
+        case UnitAdded():
+            uow.execute(units.insert().values(unit_id=p.unit_id, name=p.name, kind=p.kind,
+                                              division_code=p.division_code, active=True, demo=p.demo))
+        case UnitUpdated():
+            values = {k: v for k, v in (("name", p.name), ("active", p.active)) if v is not None}
+            if values:
+                uow.execute(units.update().where(units.c.unit_id == p.unit_id).values(**values))
+        case RoutingRuleAdded():
+            uow.execute(rules.insert().values(
+                rule_id=p.rule_id, division_prefix=p.division_prefix, category_prefix=p.category_prefix,
+                unit_id=p.unit_id, note=p.note, active=True, added_at=env.occurred_at, added_by=env.actor,
+                demo=env.actor == DEMO_SEEDER))
+        case RoutingRuleRetired():
+            uow.execute(rules.update().where(rules.c.rule_id == p.rule_id)
+                        .values(active=False, retired_at=env.occurred_at, retired_by=env.actor))
 
 
 def append_org(uow: UnitOfWork, stream: str, payloads: list, actor: str) -> None:
@@ -132,15 +135,15 @@ def _retryable(fn):
 @_retryable
 def on_intake_event(uow: UnitOfWork, env: Envelope) -> None:
     p = registry.payload(env)
-    if isinstance(p, CaseRegistered):
-        on_case_registered(uow, env)
-    elif isinstance(p, ReviewRequested):
-        on_review_requested(uow, env, p)
-    elif isinstance(p, (CaseAccepted, CaseNotAccepted, CaseReplied, CaseClosed)):
-        if adapters.assignment_row(uow.conn, env.case_id) is None:
-            return
-        state = "accepted" if isinstance(p, CaseAccepted) else "done"
-        update_row(uow, env.case_id, intake_state=state)
+    match p:
+        case CaseRegistered():
+            on_case_registered(uow, env)
+        case ReviewRequested():
+            on_review_requested(uow, env, p)
+        case CaseAccepted() | CaseNotAccepted() | CaseReplied() | CaseClosed():
+            if adapters.assignment_row(uow.conn, env.case_id) is None:
+                return
+            update_row(uow, env.case_id, intake_state="accepted" if isinstance(p, CaseAccepted) else "done")
 
 
 def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
