@@ -17,6 +17,25 @@ from xinfang.storage.types import UtcDateTime
 
 metadata = MetaData()
 
+
+def _registration_columns() -> list[Column]:
+    """What a registration says of a case, kept both as a fact and on the folded case (fresh
+    columns each call: a column belongs to one table)."""
+    return [
+        Column("division_code", String(12), nullable=True),
+        Column("category_code", String(8), nullable=True),
+        Column("channel", String(16), nullable=True),
+        Column("purpose", String(16), nullable=True),
+        Column("headcount", Integer, nullable=True),
+        Column("received_at", UtcDateTime(), nullable=True),
+        Column("first_petition", Integer, nullable=True),
+        Column("repeat", Integer, nullable=True),
+        Column("skip_level", Integer, nullable=True),
+        Column("collective", Integer, nullable=True),
+        Column("law_related", Integer, nullable=True),
+    ]
+
+
 report_log = Table(
     "report_log", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
@@ -44,17 +63,7 @@ report_facts = Table(
     Column("rating", String(24), nullable=True),         # evaluations
     Column("decision", String(24), nullable=True),       # accepted | not_accepted | no_longer_accepted
     # registrations only
-    Column("division_code", String(12), nullable=True),
-    Column("category_code", String(8), nullable=True),
-    Column("channel", String(16), nullable=True),
-    Column("purpose", String(16), nullable=True),
-    Column("headcount", Integer, nullable=True),
-    Column("received_at", UtcDateTime(), nullable=True),
-    Column("first_petition", Integer, nullable=True),
-    Column("repeat", Integer, nullable=True),
-    Column("skip_level", Integer, nullable=True),
-    Column("collective", Integer, nullable=True),
-    Column("law_related", Integer, nullable=True),
+    *_registration_columns(),
     Column("repeat_of", String(64), nullable=True),
     # deadlines, assignments, evaluations: when a later one of the same case (and stage) became
     # known. The fact is the case's current one at ``as_of`` iff recorded_at <= as_of < superseded_at.
@@ -84,17 +93,7 @@ report_cases = Table(
     Column("due_to", UtcDateTime(), nullable=True),
     Column("registered", Integer, nullable=False),           # its registration is among the facts
     Column("office", String(12), nullable=True),
-    Column("division_code", String(12), nullable=True),
-    Column("category_code", String(8), nullable=True),
-    Column("channel", String(16), nullable=True),
-    Column("purpose", String(16), nullable=True),
-    Column("headcount", Integer, nullable=True),
-    Column("received_at", UtcDateTime(), nullable=True),
-    Column("first_petition", Integer, nullable=True),
-    Column("repeat", Integer, nullable=True),
-    Column("skip_level", Integer, nullable=True),
-    Column("collective", Integer, nullable=True),
-    Column("law_related", Integer, nullable=True),
+    *_registration_columns(),
     Column("unit_id", String(64), nullable=True),
     Column("decision_at", UtcDateTime(), nullable=True),
     Column("not_accepted", Integer, nullable=False),
