@@ -45,12 +45,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from xinfang.aggregate import Aggregate
 from xinfang.contracts import Envelope
 from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseAssigned,
+    CaseClosed,
+    CaseNotAccepted,
+    CaseObjected,
+    CaseRegistered,
+    CaseReplied,
+    CaseSignedFor,
     CollectiveVisitAlerted,
     DeadlineExpired,
     DeadlineMet,
     DeadlineSet,
     DeadlineWarned,
+    HandlingExtended,
     ReminderSent,
+    ReviewRequested,
     SupervisionOrderAnswered,
     SupervisionOrderEscalated,
     SupervisionOrderIssued,
@@ -251,67 +261,68 @@ class CaseClocks:
     closed: bool = False
     running: dict[str, Clock] = field(default_factory=dict)
 
-    def handle(self, event_type: str, p, at: datetime, rules: DeadlineRules, cal: WorkCalendar) -> list[Decision]:
+    def handle(self, p: BaseModel, at: datetime, rules: DeadlineRules, cal: WorkCalendar) -> list[Decision]:
         """The decisions one event makes; the state moves with them."""
         out: list[Decision] = []
         if self.closed:
             return out
-        if event_type == "CaseRegistered":
-            if self.received_at is not None:
-                return out
-            self.received_at = p.received_at
-            out.append(self._start(Clock.start("assignment", p.received_at, rules.assignment_days,
-                                               rules.assignment_day_kind, "received_at", cal)))
-            if self.assigned_at is not None:  # routing's event came first
-                out += self._stop("assignment", self.assigned_at, met=True)
-            if self.accepted_at is None:
-                out.append(self._start(Clock.start("handling", p.received_at, rules.handling_days,
-                                                   rules.handling_day_kind, "received_at (provisional until accepted)",
-                                                   cal)))
-        elif event_type == "CaseAssigned":
-            if getattr(p, "stage", "handling") != "handling":
-                return out  # a review level's unit: the review clock runs from the request
-            first = self.assigned_at is None
-            self.assigned_at = self.assigned_at or at
-            if first and "assignment" in self.running:
-                out += self._stop("assignment", at, met=True)
-            if self.accepted_at is None:
-                out.append(self._start(Clock.start("objection", at, rules.objection_days,
-                                                   rules.objection_day_kind, "assigned_at", cal)))
-                out.append(self._start(Clock.start("acceptance", at, rules.acceptance_days,
-                                                   rules.acceptance_day_kind, "assigned_at", cal)))
-        elif event_type in ("CaseSignedFor", "CaseObjected"):
-            out += self._stop("objection", at, met=False)
-        elif event_type == "CaseAccepted":
-            if self.accepted_at is not None:
-                return out
-            self.accepted_at, self.procedure = at, p.procedure
-            on_time = None
-            if p.procedure == "simplified" and self.assigned_at is not None:
-                on_time = at <= due_at(self.assigned_at, rules.simplified_acceptance_days,
-                                       rules.simplified_day_kind, cal)
-            out += self._stop("objection", at, met=False)
-            out += self._stop("acceptance", at, met=True, on_time=on_time)
-            out.append(self._start(self._handling(rules, cal)))
-        elif event_type == "CaseNotAccepted":
-            out += self._stop("objection", at, met=False)
-            out += self._stop("acceptance", at, met=True)
-            out += self._stop("handling", at, met=False)
-        elif event_type == "HandlingExtended":
-            if self.extended_days or self.accepted_at is None or "handling" not in self.running:
-                return out  # once only, and only on an accepted case's running clock
-            self.extended_days = max(0, min(int(p.days), rules.extension_max_days))
-            out.append(self._start(self._handling(rules, cal)))
-        elif event_type == "CaseReplied":
-            out += self._stop(p.stage, at, met=True)
-        elif event_type == "ReviewRequested":
-            days, kind = ((rules.review_days, rules.review_day_kind) if p.level == "review"
-                          else (rules.re_review_days, rules.re_review_day_kind))
-            out.append(self._start(Clock.start(p.level, at, days, kind, "review_requested_at", cal)))
-        elif event_type == "CaseClosed":
-            for stage in list(self.running):
-                out += self._stop(stage, at, met=False)
-            self.closed = True
+        match p:
+            case CaseRegistered():
+                if self.received_at is not None:
+                    return out
+                self.received_at = p.received_at
+                out.append(self._start(Clock.start("assignment", p.received_at, rules.assignment_days,
+                                                   rules.assignment_day_kind, "received_at", cal)))
+                if self.assigned_at is not None:  # routing's event came first
+                    out += self._stop("assignment", self.assigned_at, met=True)
+                if self.accepted_at is None:
+                    out.append(self._start(Clock.start("handling", p.received_at, rules.handling_days,
+                                                       rules.handling_day_kind,
+                                                       "received_at (provisional until accepted)", cal)))
+            case CaseAssigned():
+                if getattr(p, "stage", "handling") != "handling":
+                    return out  # a review level's unit: the review clock runs from the request
+                first = self.assigned_at is None
+                self.assigned_at = self.assigned_at or at
+                if first and "assignment" in self.running:
+                    out += self._stop("assignment", at, met=True)
+                if self.accepted_at is None:
+                    out.append(self._start(Clock.start("objection", at, rules.objection_days,
+                                                       rules.objection_day_kind, "assigned_at", cal)))
+                    out.append(self._start(Clock.start("acceptance", at, rules.acceptance_days,
+                                                       rules.acceptance_day_kind, "assigned_at", cal)))
+            case CaseSignedFor() | CaseObjected():
+                out += self._stop("objection", at, met=False)
+            case CaseAccepted():
+                if self.accepted_at is not None:
+                    return out
+                self.accepted_at, self.procedure = at, p.procedure
+                on_time = None
+                if p.procedure == "simplified" and self.assigned_at is not None:
+                    on_time = at <= due_at(self.assigned_at, rules.simplified_acceptance_days,
+                                           rules.simplified_day_kind, cal)
+                out += self._stop("objection", at, met=False)
+                out += self._stop("acceptance", at, met=True, on_time=on_time)
+                out.append(self._start(self._handling(rules, cal)))
+            case CaseNotAccepted():
+                out += self._stop("objection", at, met=False)
+                out += self._stop("acceptance", at, met=True)
+                out += self._stop("handling", at, met=False)
+            case HandlingExtended():
+                if self.extended_days or self.accepted_at is None or "handling" not in self.running:
+                    return out  # once only, and only on an accepted case's running clock
+                self.extended_days = max(0, min(int(p.days), rules.extension_max_days))
+                out.append(self._start(self._handling(rules, cal)))
+            case CaseReplied():
+                out += self._stop(p.stage, at, met=True)
+            case ReviewRequested():
+                days, kind = ((rules.review_days, rules.review_day_kind) if p.level == "review"
+                              else (rules.re_review_days, rules.re_review_day_kind))
+                out.append(self._start(Clock.start(p.level, at, days, kind, "review_requested_at", cal)))
+            case CaseClosed():
+                for stage in list(self.running):
+                    out += self._stop(stage, at, met=False)
+                self.closed = True
         return out
 
     def _handling(self, rules: DeadlineRules, cal: WorkCalendar) -> Clock:

@@ -11,6 +11,7 @@ from datetime import datetime
 from services.supervision import adapters, domain, handlers
 from services.supervision.adapters import utcnow
 from xinfang.contracts import Envelope, registry
+from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseNotAccepted, CaseOwnedByLeader, CaseRegistered
 from xinfang.storage import UnitOfWork
 from xinfang.workdays import WorkCalendar
 
@@ -33,17 +34,18 @@ def on_case_event(uow: UnitOfWork, env: Envelope, ctx: Context) -> None:
     state, row, stages = adapters.load_clocks(uow, env.case_id)
     extra: dict = {}
     at = env.occurred_at
-    if env.event_type == "CaseRegistered":
+    registered = isinstance(p, CaseRegistered)
+    if registered:
         extra["division_code"] = p.division_code
         at = p.received_at
     if getattr(p, "imported", False) and not (row and row["imported_at"]):
         extra["imported_at"] = env.recorded_at  # CaseRegistered or routing's CaseAssigned, whichever came first
     unit_id = getattr(p, "unit_id", None)
-    if env.event_type == "CaseAssigned" or (unit_id and env.event_type in ("CaseAccepted", "CaseNotAccepted")):
+    if isinstance(p, CaseAssigned) or (unit_id and isinstance(p, CaseAccepted | CaseNotAccepted)):
         extra["unit_id"] = unit_id
     live = set(state.running)  # stages whose checkpoints may be pending
     known = row is not None
-    decisions = state.handle(env.event_type, p, at, ctx.rules, ctx.calendar)
+    decisions = state.handle(p, at, ctx.rules, ctx.calendar)
     row = adapters.save_clocks(uow, state, row, env.office, **extra)
     if known and ("unit_id" in extra or "division_code" in extra):
         adapters.set_deadlines_scope(uow, env.case_id, row["unit_id"], row["division_code"])
@@ -55,7 +57,7 @@ def on_case_event(uow: UnitOfWork, env: Envelope, ctx: Context) -> None:
                 live.add(d.clock.stage)
             else:
                 _stop(uow, row, d, env, settle=d.stage in live)
-        if env.event_type == "CaseRegistered":
+        if registered:
             _maybe_alert(uow, env, p, ctx)
 
 
@@ -66,7 +68,7 @@ def on_case_owned(uow: UnitOfWork, env: Envelope) -> None:
 
 def on_routing_event(uow: UnitOfWork, env: Envelope, ctx: Context) -> None:
     """Routing's events: 包案 names the case's leader; the others move its clocks."""
-    if env.event_type == "CaseOwnedByLeader":
+    if registry.spec(env.event_type).model is CaseOwnedByLeader:  # its class, without parsing it twice
         on_case_owned(uow, env)
     else:
         on_case_event(uow, env, ctx)

@@ -8,6 +8,7 @@ from types import SimpleNamespace as P
 import pytest
 
 from services.supervision.domain import AlertRules, CaseClocks, Clock, DeadlineRules, Started, Stopped, parent_division
+from xinfang.contracts import registry
 from xinfang.workdays import CHINA, WorkCalendar, end_of_day
 
 RULES = DeadlineRules()
@@ -18,11 +19,12 @@ def cst(y, m, d, hh=10, mm=0) -> datetime:
 
 
 def given(*events, rules=RULES, cal=None) -> tuple[CaseClocks, list]:
-    """Replay events (type, payload, at); return the state and the decisions of the last one."""
+    """Replay events (type, the payload fields the clocks read, at); return the state and the
+    decisions of the last one. Each payload is its event class, holding only those fields."""
     cal = cal or WorkCalendar()
     state, last = CaseClocks("c-1"), []
     for event_type, payload, at in events:
-        last = state.handle(event_type, payload, at, rules, cal)
+        last = state.handle(registry.spec(event_type).model.model_construct(**vars(payload)), at, rules, cal)
     return state, last
 
 
