@@ -3,6 +3,12 @@ import uvicorn
 
 from services.web.app import create_app
 from services.web.client import ConsoleSettings
+from xinfang import tracing
+from xinfang.config import settings
+from xinfang.logs import configure
 
+configure("web", settings().log_level)  # as the services: text or XINFANG_LOG_FORMAT=json, masked
+tracing.setup("web")
 s = ConsoleSettings.from_env()
-uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info", access_log=False)
+uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, access_log=False)
+tracing.shutdown()

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from xinfang.config import DEFAULT_PORTS, SERVICES
+from xinfang.tracing import current_traceparent
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Api:
         h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         if self.client:  # the services' rate limits count each visitor, not the console (xinfang.auth.client_key)
             h["X-Forwarded-For"] = self.client
+        traceparent = current_traceparent()  # the page's span: the services continue its trace
+        if traceparent:
+            h["traceparent"] = traceparent
         return h
 
     async def request(self, method: str, service: str, path: str, *, params: dict | None = None,

@@ -17,6 +17,7 @@ from kafka.errors import KafkaError
 from xinfang.messaging.profiles import profile
 from xinfang.storage.database import Database
 from xinfang.storage.tables import outbox
+from xinfang.tracing import end_spans, kafka_headers, start_publish_span
 
 log = logging.getLogger("xinfang.relay")
 
@@ -117,21 +118,29 @@ class OutboxRelay:
     def publish_once(self) -> int:
         with self.db.engine.connect() as c:
             rows = c.execute(
-                sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.body, outbox.c.event_id)
+                sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.body, outbox.c.event_id,
+                          outbox.c.traceparent)
                 .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self.batch)
             ).all()
             c.rollback()
         if not rows:
             return 0
         producer = self._producer_or_connect()
-        futures = [
-            producer.send(r.topic, key=r.key.encode(), value=r.body.encode(),
-                          headers=[("event_id", r.event_id.encode())])
-            for r in rows
-        ]
-        producer.flush(timeout=15)
-        for f in futures:
-            f.get(timeout=15)  # raises if any failed: nothing gets marked
+        # a span per row, the child of the one that appended it; its traceparent goes as a header
+        spans = [start_publish_span(r.topic, r.traceparent, r.event_id) for r in rows]
+        try:
+            futures = [
+                producer.send(r.topic, key=r.key.encode(), value=r.body.encode(),
+                              headers=[("event_id", r.event_id.encode()), *kafka_headers(s)])
+                for r, s in zip(rows, spans, strict=True)
+            ]
+            producer.flush(timeout=15)
+            for f in futures:
+                f.get(timeout=15)  # raises if any failed: nothing gets marked
+        except BaseException as exc:
+            end_spans(spans, exc)
+            raise
+        end_spans(spans)
         with self.db.engine.begin() as c:
             c.execute(outbox.update().where(outbox.c.id.in_([r.id for r in rows]))
                       .values(published_at=datetime.now(UTC)))

@@ -63,6 +63,19 @@ def kernel_v1_down(op) -> None:
         op.drop_table(t)
 
 
+def outbox_traceparent_v2(op) -> None:
+    """The W3C traceparent of the span that appended the event (the request's, or the consumer's
+    for a reaction), stored with its outbox row so the relay sends it as a Kafka header. Nullable:
+    rows written before have none, and the relay starts a new trace for them."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("traceparent", sa.String(55), nullable=True))
+
+
+def outbox_traceparent_v2_down(op) -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("traceparent")
+
+
 def upgrade(engine: sa.Engine, script_location: str | Path, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))

@@ -38,6 +38,7 @@ outbox = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("published_at", UtcDateTime(), nullable=True),
+    Column("traceparent", String(55), nullable=True),  # W3C trace context of the appending span
     Index("ix_outbox_unpublished", "published_at", "id"),
 )
 
