@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from xinfang import metrics
 from xinfang.errors import Forbidden, TooManyRequests, Unauthenticated  # noqa: F401  (raised here, imported from here)
 from xinfang.security import ROLE_NAMES_ZH, InvalidToken, Principal, TokenVerifier, require_role  # noqa: F401
 
@@ -44,13 +45,16 @@ def current_user_dependency(verifier: TokenVerifier,
     before is refused as an expired one is."""
     def current_user(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if creds is None or creds.scheme.lower() != "bearer":
+            metrics.token_refused("missing")
             raise Unauthenticated("sign in first: this endpoint needs a bearer token",
                                   "请先登录：此接口需要有效的访问令牌")
         try:
             user, iat = verifier.verify_issued(creds.credentials)
         except InvalidToken as exc:
+            metrics.token_refused("invalid")
             raise Unauthenticated(f"{exc}; sign in again", "令牌无效或已过期，请重新登录") from exc
         if revoked_at is not None and issued_before(iat, revoked_at(user.username)):
+            metrics.token_refused("revoked")
             raise Unauthenticated("this token was revoked (the account was disabled or its password changed); "
                                   "sign in again", "令牌已失效（账号已停用或密码已修改），请重新登录")
         return user

@@ -47,6 +47,22 @@ class ServiceRuntime:
             datadir.mkdir(parents=True, exist_ok=True)
             self.streams = StreamProcessor(name, self.db, self.bootstrap, self.subscriptions,
                                            datadir=str(datadir), partitions=settings().topic_partitions)
+        self._install_metrics()
+
+    def _install_metrics(self) -> None:
+        """The scrape-time collectors: the outbox backlog, the consumer's lag (``xinfang.metrics``)."""
+        from xinfang import metrics
+
+        metrics.set_service(self.name)
+        if self.relay:
+            metrics.register_collector(f"outbox:{self.name}", metrics.OutboxCollector(self.name, self.db))
+        self.lag: metrics.ConsumerLagCollector | None = None
+        if self.streams:
+            self.lag = metrics.ConsumerLagCollector(
+                self.name, self.streams.consumer_name, self.db, self.bootstrap or "",
+                sorted({s.topic for s in self.subscriptions}), broker_kind=settings().broker,
+                partitions=settings().topic_partitions)
+            metrics.register_collector(f"lag:{self.name}", self.lag)
 
     async def start(self) -> None:
         if self.relay:
@@ -67,6 +83,8 @@ class ServiceRuntime:
                 log.exception("stopping stream processor")
         if self.relay:
             self.relay.stop()
+        if self.lag:
+            self.lag.close()
         self.db.dispose()
 
     def health(self) -> dict:
@@ -94,12 +112,43 @@ class ServiceRuntime:
         return report
 
 
+    def readiness(self) -> dict:
+        """What ``/readyz`` answers: the database reachable, the broker reachable (the relay
+        publishing; for a service without a relay, the broker answering the lag probe), the
+        consumer running. ``failing`` names what is not."""
+        report: dict = {"service": self.name}
+        failing: list[str] = []
+        db_ok = self.db.ping()
+        report["database"] = "ok" if db_ok else "unreachable"
+        if not db_ok:
+            failing.append("database")
+        if self.relay:
+            report["broker"] = "ok" if self.relay.last_error is None else self.relay.last_error
+            if self.relay.last_error is not None:
+                failing.append("broker")
+        elif self.lag and db_ok:
+            reachable = self.lag.probe() is not None
+            report["broker"] = "ok" if reachable else (self.lag.last_error or "unreachable")
+            if not reachable:
+                failing.append("broker")
+        if self.streams:
+            running = self.streams.running
+            report["consumer"] = "running" if running else "stopped"
+            if not running:
+                failing.append("consumer")
+        report["failing"] = failing
+        report["status"] = "not_ready" if failing else "ready"
+        return report
+
+
 def serve(app, cfg: ServiceSettings) -> None:
     import uvicorn
 
+    from xinfang import tracing
     from xinfang.logs import configure
 
     configure(cfg.name, settings().log_level)
+    tracing.setup(cfg.name)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
 
@@ -110,10 +159,19 @@ def main_for(build) -> None:
 
     cfg_name = build.__module__.split(".")[1]
     configure(cfg_name, settings().log_level)
+    from xinfang import tracing
+
+    tracing.setup(cfg_name)  # before build: the runtime's first appends (the demo seed) are traced too
     try:
         app, runtime = build()
     except SystemExit as exc:
-        print(exc, file=sys.stderr)
+        from xinfang.logs import log_format
+
+        if log_format() == "json":  # one JSON line as every other, not bare text
+            log.error("%s", exc)
+        else:
+            print(exc, file=sys.stderr)
         raise
     serve(app, runtime.cfg)
+    tracing.shutdown()  # the spans still batched for the exporter
     os._exit(0)  # Faust leaves non-daemon threads behind; the work is done

@@ -112,11 +112,31 @@ def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
                   openapi_url="/openapi.json")
     install_error_handlers(app)
+    from xinfang.tracing import TracingMiddleware  # a span per request; X-Correlation-Id into the logs
+
+    app.add_middleware(TracingMiddleware, service=getattr(runtime, "name", "service"))
 
     @app.get("/health", tags=["operations"])
     async def health():
         report = await asyncio.to_thread(runtime.health)
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @app.get("/livez", tags=["operations"])
+    async def livez():
+        """The process answers. Never asks the database or the broker: their outage must not
+        restart every pod."""
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz():
+        """Database reachable, broker reachable (the relay publishes), consumer running: 200 when
+        all hold, 503 naming the failing parts otherwise."""
+        report = await asyncio.to_thread(runtime.readiness)
+        return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
+
+    from xinfang import metrics
+
+    metrics.install(app, runtime.name)
 
     @app.get("/api/v1/me", tags=["identity"])
     async def me(user=Depends(runtime.current_user)):

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 
 from services.supervision import adapters, handlers
+from xinfang import metrics
 from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
 
 log = logging.getLogger("xinfang.supervision.ticker")
@@ -24,6 +25,7 @@ def fire_due(db: Database, now: datetime | None = None, limit: int = 500) -> int
     with db.read() as c:
         due = adapters.due_checkpoints(c, now, limit)
     fired = 0
+    late: list[tuple[str, datetime]] = []  # (stage, fire_at) of the crossings fired, once committed
     for cp_id in due:
         try:
             with UnitOfWork(db) as uow:
@@ -31,9 +33,16 @@ def fire_due(db: Database, now: datetime | None = None, limit: int = 500) -> int
                 if cp is None:
                     continue
                 office = adapters.office_of(uow, cp) or "000000000000"  # neither case nor order known: national
-                fired += handlers.fire_crossing(uow, cp, office)
+                if handlers.fire_crossing(uow, cp, office):
+                    fired += 1
+                    late.append((cp["stage"], cp["fire_at"]))
         except ConcurrencyConflict:
+            late.clear()  # rolled back: not fired
             engine_log.info("checkpoint %s: the case moved meanwhile, retrying next tick", cp_id)
+            continue
+        for stage, fire_at in late:
+            metrics.deadline_fired(stage, fire_at)
+        late.clear()
     return fired
 
 

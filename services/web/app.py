@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from services.web.client import ConsoleSettings, SignedOut, Unavailable
 from services.web.console import COOKIE, HERE, Console, beijing, last_day, short_id
 from services.web.routes import ROUTERS
+from xinfang import metrics
+from xinfang.tracing import TracingMiddleware
 
 __all__ = ["create_app", "beijing", "last_day", "short_id"]
 
@@ -22,6 +24,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     console = Console(cfg or ConsoleSettings.from_env())
     app = FastAPI(title="Xinfang web console 信访网页工作台", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
+    app.add_middleware(TracingMiddleware, service="web")  # a span per page; its client sends the traceparent on
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.on_event("shutdown")
@@ -43,4 +46,5 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    metrics.install(app, "web")  # /metrics, and each page counted and timed by its route template
     return app

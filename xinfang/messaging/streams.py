@@ -21,18 +21,24 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from xinfang import metrics
 from xinfang.contracts import DecodeError, Envelope, decode, dlq_topic
+from xinfang.logs import log_context
 from xinfang.messaging.profiles import profile
 from xinfang.storage import AlreadyApplied, Database, UnitOfWork
+from xinfang.tracing import kafka_traceparent, span
 
 log = logging.getLogger("xinfang.streams")
 
@@ -75,6 +81,7 @@ class Message(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes
+    traceparent: str | None = None  # the W3C trace context of its Kafka headers (the relay's span)
 
 
 @dataclass
@@ -134,7 +141,8 @@ class StreamProcessor:
             # up to BATCH_MAX messages, or what came within BATCH_WITHIN: one transaction each
             async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
                 await self.process_batch(sub, [
-                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
+                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value,
+                            kafka_traceparent(e.message.headers))
                     for e in events])
 
         agent.__name__ = f"{self.service}_{sub.topic.replace('.', '_')}"
@@ -150,11 +158,22 @@ class StreamProcessor:
                 continue
             if sub.event_types is None or env.event_type in sub.event_types:
                 todo.append((m, env))
+        # every message of the batch is handled by its end (applied, a duplicate, a type this
+        # subscription skips, or dead-lettered): ``positions`` moves past them all, so the lag
+        # (end offset - position - 1) falls to 0 even when a partition ends with skipped types
+        handled = _highest_offsets(messages)
+        if not todo:
+            await asyncio.to_thread(self._record_handled, handled)
         delay = 0.2
         conflicts = 0
+        batch_metrics = (metrics.BATCH_DURATION.labels(self.service, self.consumer_name, sub.topic),
+                         metrics.EVENTS_APPLIED.labels(self.service, self.consumer_name, sub.topic))
         while todo:
             try:
-                applied, failed, conflicted = await asyncio.to_thread(self._apply_batch, sub, todo)
+                started = time.perf_counter()
+                applied, failed, conflicted = await asyncio.to_thread(self._apply_batch, sub, todo, handled)
+                batch_metrics[0].observe(time.perf_counter() - started)
+                batch_metrics[1].inc(applied)
             except (OperationalError, DBAPIError) as exc:
                 if not _is_transient(exc):
                     for m, _ in todo:
@@ -179,7 +198,21 @@ class StreamProcessor:
             if todo:
                 await asyncio.sleep(0.05 * conflicts)
 
-    def _apply_batch(self, sub: Subscription, items: list[tuple[Message, Envelope]]):
+    def _record_handled(self, handled: dict[tuple[str, int], int]) -> None:
+        """The positions of a batch with nothing to apply (a hint for operators and the lag
+        metric: a failure here is logged, never retried)."""
+        try:
+            with self._apply_lock, UnitOfWork(self.db) as uow:
+                self._record_positions(uow, handled)
+        except (IntegrityError, OperationalError, DBAPIError) as exc:
+            log.info("positions of a skipped batch not recorded (%s)", type(exc).__name__)
+
+    def _record_positions(self, uow: UnitOfWork, handled: dict[tuple[str, int], int] | None) -> None:
+        for (topic, partition), offset in (handled or {}).items():
+            uow.record_position(self.consumer_name, topic, partition, offset)
+
+    def _apply_batch(self, sub: Subscription, items: list[tuple[Message, Envelope]],
+                     handled: dict[tuple[str, int], int] | None = None):
         """Apply a batch in one transaction, each event in its own savepoint: one that fails is
         set aside (dead letter or retry) and the others commit.
 
@@ -191,6 +224,7 @@ class StreamProcessor:
         with self._apply_lock:
             try:
                 with UnitOfWork(self.db) as uow:
+                    self._record_positions(uow, handled)
                     if sub.batch_handler is not None and len(items) > 1:
                         whole = self._apply_whole(uow, sub, items)
                         if whole is not None:
@@ -201,6 +235,7 @@ class StreamProcessor:
                 log.info("inbox of a batch of %d from %s written meanwhile: applying event by event",
                          len(items), sub.topic)
             with UnitOfWork(self.db) as uow:
+                self._record_positions(uow, handled)
                 return self._apply_each(uow, sub, items, inbox_per_event=True)
 
     def _apply_each(self, uow: UnitOfWork, sub: Subscription, items: list[tuple[Message, Envelope]], *,
@@ -214,28 +249,34 @@ class StreamProcessor:
         for m, env in items:
             if env.event_id in done:
                 continue
-            try:
-                with uow.conn.begin_nested():
-                    if inbox_per_event:
-                        uow.mark_applied(self.consumer_name, env, m.topic, m.partition, m.offset)
-                    sub.handler(uow, env)
-                applied += 1
-                done.add(env.event_id)
-                recorded.append((env, m.topic, m.partition, m.offset))
-            except AlreadyApplied:
-                continue
-            except IntegrityError:
-                conflicted.append((m, env))
-            except OperationalError:
-                raise
-            except DBAPIError as exc:
-                if _is_transient(exc):
-                    raise
-                failed.append(((m, env), f"{type(exc).__name__}: {exc.orig}"))
-            except Exception as exc:  # a handler that cannot apply this event
-                log.exception("cannot apply %s %s from %s[%d]@%d", env.event_type, env.event_id,
+            # its log lines carry its ids; what the handler appends, the trace of this apply span
+            with _event_scope(m, env) as event_span:
+                try:
+                    with uow.conn.begin_nested():
+                        if inbox_per_event:
+                            uow.mark_applied(self.consumer_name, env, m.topic, m.partition, m.offset)
+                        sub.handler(uow, env)
+                    applied += 1
+                    done.add(env.event_id)
+                    recorded.append((env, m.topic, m.partition, m.offset))
+                    log.debug("applied %s %s from %s[%d]@%d", env.event_type, env.event_id,
                               m.topic, m.partition, m.offset)
-                failed.append(((m, env), f"{type(exc).__name__}: {exc}"))
+                except AlreadyApplied:
+                    continue
+                except IntegrityError:
+                    conflicted.append((m, env))
+                except OperationalError:
+                    raise
+                except DBAPIError as exc:
+                    if _is_transient(exc):
+                        raise
+                    failed.append(((m, env), f"{type(exc).__name__}: {exc.orig}"))
+                except Exception as exc:  # a handler that cannot apply this event
+                    log.exception("cannot apply %s %s from %s[%d]@%d", env.event_type, env.event_id,
+                                  m.topic, m.partition, m.offset)
+                    if event_span.is_recording():
+                        event_span.record_exception(exc)
+                    failed.append(((m, env), f"{type(exc).__name__}: {exc}"))
         if not inbox_per_event:
             uow.record_applied(self.consumer_name, recorded)
         uow.commit()
@@ -245,11 +286,21 @@ class StreamProcessor:
         """The batch through ``sub.batch_handler`` in one savepoint; None if it could not be
         applied whole (the savepoint is rolled back and the caller goes one event at a time)."""
         try:
-            with uow.conn.begin_nested():
-                fresh = uow.mark_applied_many(self.consumer_name, [(env, m.topic, m.partition, m.offset)
-                                                                   for m, env in items])
-                if fresh and sub.batch_handler is not None:
-                    sub.batch_handler(uow, [items[i][1] for i in fresh])
+            # one span for the batch: the child of its events' trace if they share one, else linked
+            # to each; its lines name the batch's correlation and trace ids
+            traces = sorted({tp.split("-")[1] for m, _ in items if (tp := m.traceparent) and tp.count("-") == 3})
+            parent = next((m.traceparent for m, _ in items if m.traceparent), None) if len(traces) == 1 else None
+            with log_context(correlation_ids=sorted({env.correlation_id for _, env in items}), trace_ids=traces,
+                             topic=sub.topic, batch=len(items)), \
+                    span(f"apply {sub.topic} batch", kind=SpanKind.CONSUMER, parent=parent,
+                         links=[] if parent else [m.traceparent for m, _ in items],
+                         attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(items)}):
+                with uow.conn.begin_nested():
+                    fresh = uow.mark_applied_many(self.consumer_name, [(env, m.topic, m.partition, m.offset)
+                                                                       for m, env in items])
+                    if fresh and sub.batch_handler is not None:
+                        sub.batch_handler(uow, [items[i][1] for i in fresh])
+                log.debug("applied a batch of %d from %s", len(fresh), sub.topic)
             return len(fresh)
         except Exception as exc:
             if isinstance(exc, DBAPIError) and _is_transient(exc):  # the database is away: retried whole
@@ -260,7 +311,7 @@ class StreamProcessor:
     async def dead_letter(self, m: Message, error: str) -> None:
         from xinfang.privacy import redact
 
-        topic, partition, offset, key, value = m
+        topic, partition, offset, key, value = m.topic, m.partition, m.offset, m.key, m.value
 
         try:
             text = value.decode("utf-8")
@@ -277,6 +328,7 @@ class StreamProcessor:
         fut = await self._dlq[topic].send(key=key, value=json.dumps(record, ensure_ascii=False).encode())
         await fut
         self.dead_lettered += 1
+        metrics.DEAD_LETTERS.labels(self.service, self.consumer_name, topic).inc()
 
     async def start(self) -> None:
         await self.app.start()
@@ -290,6 +342,28 @@ class StreamProcessor:
             return bool(self.app.started) and not self.app.should_stop
         except Exception:
             return False
+
+
+@contextmanager
+def _event_scope(m: Message, env: Envelope):
+    """Around applying one event: its ids in the log context, and a consumer span continued from
+    the traceparent of its Kafka headers."""
+    with log_context(correlation_id=env.correlation_id, causation_id=env.causation_id, event_id=env.event_id,
+                     event_type=env.event_type, case_id=env.case_id), \
+            span(f"apply {env.event_type}", parent=m.traceparent, kind=SpanKind.CONSUMER,
+                 attributes={"messaging.system": "kafka", "messaging.source.name": m.topic,
+                             "messaging.message.id": env.event_id,
+                             "messaging.kafka.offset": m.offset}) as s:
+        yield s
+
+
+def _highest_offsets(messages: list[Message]) -> dict[tuple[str, int], int]:
+    top: dict[tuple[str, int], int] = {}
+    for m in messages:
+        key = (m.topic, m.partition)
+        if m.offset > top.get(key, -1):
+            top[key] = m.offset
+    return top
 
 
 def _is_transient(exc: DBAPIError) -> bool:

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from xinfang import metrics
 from xinfang.contracts import Envelope, decode, encode, topic_for
 from xinfang.storage.database import Database
 from xinfang.storage.sets import one_of
 from xinfang.storage.tables import events, inbox, outbox, positions
+from xinfang.tracing import current_traceparent
 
 # Built once: a statement built per call cost more than running it (SQLAlchemy derives each new
 # statement's cache key), and every consumed event runs these
@@ -104,6 +106,7 @@ class UnitOfWork:
         except IntegrityError as exc:
             raise _conflict_from(exc) from exc
         if self._appended:
+            metrics.events_appended(self._appended)  # counted once committed, not when rolled back
             self._appended = 0
             self.db.events_committed()
 
@@ -141,8 +144,10 @@ class UnitOfWork:
                 ) for env, body in zip(stored, bodies, strict=False)])
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+        traceparent = current_traceparent()  # the request's or the consumer's span: the relay sends it on
         self.conn.execute(_INSERT_OUTBOX, [dict(
             event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
+            traceparent=traceparent,
         ) for env, body in zip(stored, bodies, strict=False)])
         self._appended += len(stored)
         return stored

@@ -19,6 +19,20 @@ async def health(site: Site):
     return JSONResponse({"status": "ok", "service": "web", "services": site.cfg.urls})
 
 
+@router.get("/livez")
+async def livez():
+    """The console's process answers."""
+    return {"status": "ok", "service": "web"}
+
+
+@router.get("/readyz")
+async def readyz(site: Site):
+    """The console holds no database and no broker: it is ready once it serves. The services it
+    calls have their own /readyz (a console that went unready with them would only add a page
+    saying so to every outage)."""
+    return JSONResponse({"status": "ready", "service": "web", "failing": [], "services": site.cfg.urls})
+
+
 @router.get("/track", response_class=HTMLResponse)
 async def track(request: Request, site: Site, a: VisitorApi, code: str = "", done: str | None = None):
     result = None
