@@ -16,6 +16,8 @@ from services.reporting import cli as reporting_cli
 from services.routing import cli as routing_cli
 from xinfang.config import CONSOLE, SERVICES, settings
 from xinfang.terminal import console, print_rows
+from xinfang_cli import backup as backup_cli
+from xinfang_cli import ops as ops_cli
 
 app = typer.Typer(help="Xinfang 信访 — run and operate the petition case system.", no_args_is_help=True,
                   add_completion=False)
@@ -173,6 +175,9 @@ def _bootstrap() -> str:
 routing_cli.register(app)
 intake_cli.register(app, token_for=routing_cli.token_for)
 reporting_cli.register(app, token_for=routing_cli.token_for)
+# the operator's commands: lag, dead letters, backup and restore (xinfang_cli/ops.py, backup.py)
+ops_cli.register(app)
+backup_cli.register(app)
 
 
 def main() -> None:
