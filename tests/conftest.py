@@ -22,6 +22,7 @@ import pytest
 
 from xinfang.messaging import apache_kafka
 from xinfang.messaging.profiles import BROKERS
+from xinfang_cli.opsdb import without_password
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -48,7 +49,7 @@ _started: dict[str, str] = {}  # what the run actually started, for the summary 
 
 def _postgres_header() -> str:
     if GIVEN_PG:
-        return f"PostgreSQL: the server XINFANG_TEST_POSTGRES_URL names ({_without_password(GIVEN_PG)})"
+        return f"PostgreSQL: the server XINFANG_TEST_POSTGRES_URL names ({without_password(GIVEN_PG)})"
     if _DOCKER_ABSENT is None:
         return "PostgreSQL: postgres:16-alpine in a container (testcontainers)"
     from xinfang.storage.local_postgres import server_bin_dir, server_version
@@ -68,14 +69,6 @@ def _kafka_header() -> str:
         return f"Apache Kafka: its tests skip: {reason}"
     return (f"Apache Kafka {apache_kafka.KAFKA_VERSION} (KRaft) from Maven Central, jars in "
             f"{apache_kafka.libs_dir()}, run with {apache_kafka.java_binary()}")
-
-
-def _without_password(url: str) -> str:
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
 
 
 def pytest_report_header(config):
@@ -126,7 +119,7 @@ def pg_server():
             psycopg.connect(GIVEN_PG, connect_timeout=5).close()
         except psycopg.OperationalError as exc:
             pytest.fail(f"XINFANG_TEST_POSTGRES_URL names a server that does not answer: {exc}")
-        _started["PostgreSQL"] = _without_password(GIVEN_PG)
+        _started["PostgreSQL"] = without_password(GIVEN_PG)
         yield PgServer(GIVEN_PG)
         return
     if _DOCKER_ABSENT is None:

@@ -18,6 +18,7 @@ from xinfang.config import CONSOLE, SERVICES, settings
 from xinfang.terminal import console, print_rows
 from xinfang_cli import backup as backup_cli
 from xinfang_cli import ops as ops_cli
+from xinfang_cli import opsdb
 
 app = typer.Typer(help="Xinfang 信访 — run and operate the petition case system.", no_args_is_help=True,
                   add_completion=False)
@@ -110,7 +111,7 @@ def topics_create(partitions: int = typer.Option(None, help="partitions per topi
     """Create every Xinfang topic and its dead-letter topic (existing ones are left alone)."""
     from xinfang.messaging.admin import ensure_topics
 
-    bootstrap = _bootstrap()
+    bootstrap = opsdb.bootstrap()
     created = ensure_topics(bootstrap, partitions=partitions or settings().topic_partitions)
     console.print(f"created {len(created)}: {', '.join(created) or '-'}")
 
@@ -120,7 +121,7 @@ def topics_list():
     """List the broker's topics with their partition counts."""
     from xinfang.messaging.admin import list_topics
 
-    print_rows(("topic", "partitions"), list(list_topics(_bootstrap()).items()))
+    print_rows(("topic", "partitions"), list(list_topics(opsdb.bootstrap()).items()))
 
 
 @calendar_app.command("load")
@@ -160,15 +161,6 @@ def keys():
     for name, pem in (("XINFANG_TOKEN_SIGNING_KEY", private), ("XINFANG_TOKEN_VERIFY_KEY", public)):
         escaped = pem.strip().replace("\n", "\\n")
         print(f"export {name}='{escaped}'")
-
-
-def _bootstrap() -> str:
-    b = settings().kafka_bootstrap_servers
-    if not b:
-        console.print("KAFKA_BOOTSTRAP_SERVERS is not set (the embedded broker runs only inside `xinfang up`).\n"
-                      "未设置 KAFKA_BOOTSTRAP_SERVERS。")
-        raise typer.Exit(2)
-    return b
 
 
 # the services' own commands
