@@ -12,9 +12,9 @@ Where the context travels:
   and takes ``X-Correlation-Id`` into the log context; the console's client sends the current
   ``traceparent`` to the services.
 - Kafka: ``UnitOfWork.append`` stores ``current_traceparent()`` with each outbox row (the request's
-  or the consumer's span, in the same transaction); the relay publishes each row in a span that is
-  its child and sends that span's ``traceparent`` as a Kafka header; the stream processor applies
-  each event in a span continued from that header.
+  or the consumer's span, in the same transaction); the relay sends that ``traceparent`` as a Kafka
+  header, in one ``publish`` span per batch linked to each row's context; the stream processor
+  applies the events in a span continued from that header (one per batch when they share a trace).
 """
 from __future__ import annotations
 
@@ -171,12 +171,36 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def start_publish_span(topic: str, traceparent: str | None, event_id: str) -> trace.Span:
-    """The relay's span for sending one outbox row: the child of the span that appended it (a new
-    trace for rows stored without one). Not made current; the caller ends it after the ack."""
-    return tracer().start_span(f"publish {topic}", context=context_from(traceparent), kind=SpanKind.PRODUCER,
-                               attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
-                                           "messaging.message.id": event_id})
+def start_publish_spans(topics: Sequence[str], traceparents: Sequence[str | None]) -> tuple[
+        list[trace.Span], list[str | None]]:
+    """The relay's spans for sending one batch of outbox rows, and the traceparent each row's
+    Kafka record carries.
+
+    As OpenTelemetry's messaging conventions do for a batch: each record carries the context it
+    was created in (the span that appended it, in the same transaction), so the consumer's span
+    is that span's child; one ``publish`` span covers the send, linked to every record's context.
+    A row stored outside any trace gets a span of its own, the root of a new trace. Not made
+    current; the caller ends them after the ack (``end_spans``)."""
+    spans: list[trace.Span] = []
+    carried: list[str | None] = []
+    links: dict[str, Link] = {}
+    for topic, tp in zip(topics, traceparents, strict=True):
+        ctx = context_from(tp)
+        if tp and ctx is not None:
+            carried.append(tp)
+            links.setdefault(tp, Link(trace.get_current_span(ctx).get_span_context()))
+            continue
+        root = tracer().start_span(f"publish {topic}", kind=SpanKind.PRODUCER,
+                                   attributes={"messaging.system": "kafka", "messaging.destination.name": topic})
+        spans.append(root)
+        carried.append(traceparent_of(root))
+    if links:
+        names = sorted(set(topics))
+        spans.append(tracer().start_span(
+            f"publish {names[0] if len(names) == 1 else 'batch'}", kind=SpanKind.PRODUCER, links=list(links.values()),
+            attributes={"messaging.system": "kafka", "messaging.destination.name": ",".join(names),
+                        "messaging.batch.message_count": len(topics)}))
+    return spans, carried
 
 
 def end_spans(spans: Sequence[trace.Span], error: BaseException | None = None) -> None:
@@ -187,7 +211,6 @@ def end_spans(spans: Sequence[trace.Span], error: BaseException | None = None) -
         s.end()
 
 
-def kafka_headers(span: trace.Span) -> list[tuple[str, bytes]]:
-    """The Kafka headers that carry ``span``'s context to the consumer."""
-    tp = traceparent_of(span)
-    return [("traceparent", tp.encode("ascii"))] if tp else []
+def kafka_headers(traceparent: str | None) -> list[tuple[str, bytes]]:
+    """The Kafka headers that carry a record's trace context to the consumer."""
+    return [("traceparent", traceparent.encode("ascii"))] if traceparent else []

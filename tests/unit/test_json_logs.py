@@ -120,11 +120,12 @@ def test_without_an_exporter_nothing_is_recorded_but_the_trace_travels():
         assert not s.is_recording()  # sampled out: no exporter, nothing kept
         tp = tracing.current_traceparent()
     assert tp is not None and tp.startswith("00-")
-    publish = tracing.start_publish_span("intake.events", tp, "ev-1")
-    headers = tracing.kafka_headers(publish)
-    tracing.end_spans([publish])
-    assert headers and headers[0][0] == "traceparent"
-    assert headers[0][1].decode().split("-")[1] == tp.split("-")[1]
+    spans, carried = tracing.start_publish_spans(["intake.events", "intake.events"], [tp, None])
+    tracing.end_spans(spans)
+    # a record carries the context it was appended in; one stored outside any trace starts its own
+    assert carried[0] == tp and tracing.kafka_headers(carried[0]) == [("traceparent", tp.encode())]
+    assert carried[1] is not None and carried[1].split("-")[1] != tp.split("-")[1]
+    assert len(spans) == 2  # the new trace's root, and the one span of the batch's send
 
 
 def test_configure_picks_the_format(monkeypatch, capsys):

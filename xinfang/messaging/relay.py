@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 from xinfang.messaging.profiles import profile
 from xinfang.storage.database import Database
 from xinfang.storage.tables import outbox
-from xinfang.tracing import end_spans, kafka_headers, start_publish_span
+from xinfang.tracing import end_spans, kafka_headers, start_publish_spans
 
 log = logging.getLogger("xinfang.relay")
 
@@ -126,13 +126,13 @@ class OutboxRelay:
         if not rows:
             return 0
         producer = self._producer_or_connect()
-        # a span per row, the child of the one that appended it; its traceparent goes as a header
-        spans = [start_publish_span(r.topic, r.traceparent, r.event_id) for r in rows]
+        # each record carries the context of the span that appended it; one span covers the send
+        spans, carried = start_publish_spans([r.topic for r in rows], [r.traceparent for r in rows])
         try:
             futures = [
                 producer.send(r.topic, key=r.key.encode(), value=r.body.encode(),
-                              headers=[("event_id", r.event_id.encode()), *kafka_headers(s)])
-                for r, s in zip(rows, spans, strict=True)
+                              headers=[("event_id", r.event_id.encode()), *kafka_headers(tp)])
+                for r, tp in zip(rows, carried, strict=True)
             ]
             producer.flush(timeout=15)
             for f in futures:
