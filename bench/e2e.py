@@ -744,7 +744,10 @@ async def run_phases(stack: Stack, args, fetch_max_wait_ms: int) -> dict:
         print(f"latency phase: {args.rate:g}/s for {args.duration:g} s ...")
         before = cpu.snapshot()
         latency = await latency_phase(ep, args.rate, args.duration, args.poll_ms / 1000.0)
-        cpu_latency = CpuMeter.percent(before, cpu.snapshot())
+        after = cpu.snapshot()
+        cpu_latency = CpuMeter.percent(before, after)
+        n = latency["registered"] or 1
+        cpu_per_case_latency = {k: round(1000.0 * v / n, 2) for k, v in CpuMeter.seconds(before, after).items()}
         await asyncio.sleep(1.0)
         print(f"throughput phase: {args.burst_rate:g}/s for {args.burst_duration:g} s ...")
         before = cpu.snapshot()
@@ -761,6 +764,7 @@ async def run_phases(stack: Stack, args, fetch_max_wait_ms: int) -> dict:
                  if every[f"{q}_ms"] is not None and broker[f"{q}_ms"] else None) for q in ("p50", "p95", "p99")}
     return {"baseline": baseline, "latency": latency, "throughput": throughput, "ratio_vs_broker": ratio,
             "cpu_percent": {"idle": cpu_idle, "latency": cpu_latency, "throughput": cpu_throughput},
+            "cpu_ms_per_registration_latency": cpu_per_case_latency,
             "cpu_ms_per_registration_throughput": cpu_per_case}
 
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ SERVICES = ("intake", "routing", "supervision", "reporting")
 
 class _Sink(BaseHTTPRequestHandler):
     received = 0
+    scrapes = 0
 
     def do_POST(self):  # noqa: N802  (the http.server's name)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -40,20 +42,28 @@ class _Sink(BaseHTTPRequestHandler):
         pass
 
 
-def _scraper(stop: threading.Event, logfile: Path) -> threading.Thread:
-    """Scrape each service's /metrics once a second, finding their ports in the bench's output."""
+def scrape_interval_of_deploy() -> float:
+    """The scrape interval the shipped Prometheus configuration uses (deploy/prometheus)."""
+    conf = (HERE.parent / "deploy" / "prometheus" / "prometheus.yml").read_text()
+    found = re.search(r"scrape_interval:\s*(\d+)s", conf)
+    return float(found.group(1)) if found else 15.0
+
+
+def _scraper(stop: threading.Event, logfile: Path, interval: float) -> threading.Thread:
+    """Scrape each service's /metrics every ``interval`` seconds, finding their ports in the bench's output."""
     import httpx
 
     def run():
         ports: dict[str, int] = {}
-        while not stop.wait(1.0):
+        while not stop.wait(0.5 if not ports else interval):
             if not ports and logfile.exists():
                 found = re.search(r"\(ports (\{.*?\})\)", logfile.read_text(errors="replace"))
                 if found:
                     ports = json.loads(found.group(1).replace("'", '"'))
             for port in ports.values():
                 try:
-                    httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                    httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+                    _Sink.scrapes += 1
                 except httpx.HTTPError:
                     pass
     t = threading.Thread(target=run, daemon=True)
@@ -61,11 +71,11 @@ def _scraper(stop: threading.Event, logfile: Path) -> threading.Thread:
     return t
 
 
-def _run(label: str, env: dict, args: list[str], scrape: bool) -> dict:
+def _run(label: str, env: dict, args: list[str], scrape: float | None) -> dict:
     log = Path(f"/tmp/xinfang-observability-{label}.log")
     stop = threading.Event()
     if scrape:
-        _scraper(stop, log)
+        _scraper(stop, log, scrape)
     print(f"[{label}] bench/e2e.py {' '.join(args)} ...", flush=True)
     with open(log, "w") as out:
         done = subprocess.run([sys.executable, str(HERE / "e2e.py"), *args], env=env, stdout=out,
@@ -79,38 +89,72 @@ def _run(label: str, env: dict, args: list[str], scrape: bool) -> dict:
     return json.loads(path.read_text())
 
 
+# what each configuration turns on beside the baseline (nothing exported, plain logs, nobody scraping)
+CONFIGS = {
+    "off": (),
+    "json": ("json",),
+    "trace": ("trace",),
+    "scrape": ("scrape",),
+    "all": ("json", "trace", "scrape"),
+}
+
+
+def _services_total(per: dict) -> float:
+    return sum(per.get(name, 0.0) for name in SERVICES)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--broker", default="tansu")
     p.add_argument("--postgres", action="store_true")
+    p.add_argument("--rounds", type=int, default=2, help="runs of each configuration, interleaved (2)")
+    p.add_argument("--configs", default="off,all", help=f"which of {','.join(CONFIGS)} (off,all)")
+    p.add_argument("--scrape-interval", type=float, default=scrape_interval_of_deploy(),
+                   help="seconds between scrapes of every service (default: deploy/prometheus's)")
     p.add_argument("rest", nargs="*", help="more bench/e2e.py arguments (after --)")
     a = p.parse_args()
+    configs = [c for c in a.configs.split(",") if c]
+    if "off" not in configs:
+        configs.insert(0, "off")
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s): {', '.join(unknown)}")
     args = ["--broker", a.broker, *(["--postgres"] if a.postgres else []), *a.rest]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "XINFANG_LOG_FORMAT"))}
 
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
-    on_env = {**base_env, "XINFANG_LOG_FORMAT": "json",
-              "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_address[1]}"}
+    endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
 
-    off = _run("off", base_env, args, scrape=False)
-    on = _run("on", on_env, args, scrape=True)
+    runs: dict[str, list[dict]] = {c: [] for c in configs}
+    for r in range(a.rounds):
+        # interleaved, and the order reversed every other round, so a slow drift of the machine
+        # falls on every configuration alike
+        for c in (configs if r % 2 == 0 else list(reversed(configs))):
+            env = dict(base_env)
+            if "json" in CONFIGS[c]:
+                env["XINFANG_LOG_FORMAT"] = "json"
+            if "trace" in CONFIGS[c]:
+                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+            runs[c].append(_run(f"{c}-{r + 1}", env, args,
+                                a.scrape_interval if "scrape" in CONFIGS[c] else None))
     sink.shutdown()
 
-    a_off, a_on = off["cpu_ms_per_registration_throughput"], on["cpu_ms_per_registration_throughput"]
-    print(f"\nCPU ms per registration in the throughput phase ({a.broker}, "
-          f"{'postgresql' if a.postgres else 'sqlite'}); OTLP posts received in the second run: {_Sink.received}")
-    print(f"  {'':<12}{'off':>8}{'on':>8}{'change':>9}")
-    total_off = total_on = 0.0
-    for name in (*SERVICES, "broker"):
-        x, y = a_off.get(name), a_on.get(name)
-        if x is None or y is None:
-            continue
-        total_off += x
-        total_on += y
-        print(f"  {name:<12}{x:>8.2f}{y:>8.2f}{(y - x) / x * 100 if x else 0:>8.1f}%")
-    change = (total_on - total_off) / total_off * 100 if total_off else 0
-    print(f"  {'services':<12}{total_off:>8.2f}{total_on:>8.2f}{change:>8.1f}%   target: at most +5 %")
+    print(f"\nservice CPU ms per registration ({a.broker}, {'postgresql' if a.postgres else 'sqlite'}; "
+          f"{a.rounds} round(s), median; scrape every {a.scrape_interval:g} s; "
+          f"OTLP posts {_Sink.received}, scrapes {_Sink.scrapes})")
+    for phase in ("latency", "throughput"):
+        key = f"cpu_ms_per_registration_{phase}"
+        base = statistics.median(_services_total(x[key]) for x in runs["off"])
+        print(f"  {phase} phase")
+        print(f"    {'':<8}" + "".join(f"{n:>13}" for n in (*SERVICES, "services", "change")))
+        for c in configs:
+            per = {n: statistics.median(x[key].get(n, 0.0) for x in runs[c]) for n in SERVICES}
+            total = statistics.median(_services_total(x[key]) for x in runs[c])
+            change = (total - base) / base * 100 if base else 0.0
+            print(f"    {c:<8}" + "".join(f"{per[n]:>13.2f}" for n in SERVICES)
+                  + f"{total:>13.2f}{change:>12.1f}%")
+    print("  target: at most +5 % for 'all'")
     return 0
 
 
