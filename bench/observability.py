@@ -1,13 +1,17 @@
-"""What observability costs: bench/e2e.py twice in one run, without and with JSON logs, tracing
-exported and /metrics scraped, and the CPU per registration of each service side by side.
+"""What observability costs: bench/e2e.py run with and without JSON logs, exported tracing and
+/metrics scraping, in the same invocation, and the service CPU per registration side by side.
 
-    .venv/bin/python bench/observability.py [--broker kafka] [--postgres] [-- <more bench/e2e.py args>]
+    .venv/bin/python bench/observability.py [--broker kafka] [--postgres] [--rounds 3]
+        [--configs off,json,trace,scrape,all] [--scrape-interval S] [-- <more bench/e2e.py args>]
 
-The first run is the baseline: plain-text logs, tracing not exported (OTEL_EXPORTER_OTLP_ENDPOINT
-unset), nobody scraping /metrics. The second sets XINFANG_LOG_FORMAT=json, exports every span over
-OTLP/HTTP to a sink in this process that answers 200 and counts what it gets, and scrapes every
-service's /metrics once a second. The counters themselves are always on (they cannot be turned
-off), so their per-request cost is in both runs; what the second adds is everything else.
+"off" is the baseline: plain-text logs, tracing not exported (OTEL_EXPORTER_OTLP_ENDPOINT unset),
+nobody scraping /metrics. "json" sets XINFANG_LOG_FORMAT=json; "trace" exports every span over
+OTLP/HTTP to a sink in this process (it answers 200 and counts the posts); "scrape" scrapes every
+service's /metrics at the interval deploy/prometheus uses (15 s); "all" does the three. The
+counters and the trace context are always on (they cannot be turned off), so their cost is in
+the baseline too. Each configuration runs ``--rounds`` times, interleaved and in alternating
+order, and the median is compared. The throughput phase at a rate the stack sustains (e.g.
+``-- --burst-rate 60``) is the fair figure: the latency phase is mostly the bench's own polling.
 Target (the operations issue): at most 5 % more CPU per registration. Nothing asserts.
 """
 from __future__ import annotations
