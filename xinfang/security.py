@@ -13,6 +13,7 @@ Scope rules, in one place:
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -130,6 +131,17 @@ def signing_key_from_env() -> str:
 # ------------------------------------------------------------------ tokens
 
 
+def key_id(public: Ed25519PublicKey) -> str:
+    """A token key's name (the ``kid`` header): the start of the SHA-256 of its raw public bytes."""
+    import hashlib
+
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+
+
 class TokenIssuer:
     def __init__(self, private_pem: str, ttl_s: int = TOKEN_TTL_S) -> None:
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
@@ -137,6 +149,7 @@ class TokenIssuer:
             raise ValueError("the token signing key must be an Ed25519 key (`xinfang keys` makes one) / "
                              "签发令牌的密钥必须是 Ed25519 密钥")
         self._key = key
+        self._kid = key_id(key.public_key())
         self.ttl_s = ttl_s
 
     def issue(self, p: Principal) -> tuple[str, int]:
@@ -144,16 +157,27 @@ class TokenIssuer:
         exp = now + self.ttl_s
         claims = {**p.claims(), "sub": p.username, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": exp}
         claims.pop("username", None)
-        return jwt.encode(claims, self._key, algorithm="EdDSA"), exp
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self._kid}), exp
 
 
 class TokenVerifier:
+    """Verifies with one public key or several (PEM blocks one after another): during a rotation
+    every service holds the old and the new key, so tokens signed by either are good until the
+    old ones expire (docs/operations.md)."""
+
     def __init__(self, public_pem: str) -> None:
-        key = serialization.load_pem_public_key(public_pem.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("the token verify key must be an Ed25519 public key (`xinfang keys` makes one) / "
-                             "验证令牌的公钥必须是 Ed25519 公钥")
-        self._key = key
+        blocks = _PEM_BLOCK.findall(public_pem) or [public_pem]
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        for block in blocks:
+            key = serialization.load_pem_public_key(block.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("the token verify key must be an Ed25519 public key (`xinfang keys` makes one) / "
+                                 "验证令牌的公钥必须是 Ed25519 公钥")
+            self._keys[key_id(key)] = key
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
 
     def verify(self, token: str) -> Principal:
         return self.verify_issued(token)[0]
@@ -161,12 +185,26 @@ class TokenVerifier:
     def verify_issued(self, token: str) -> tuple[Principal, int | None]:
         """The token's principal and when it was issued (``iat``, whole seconds)."""
         try:
-            c = jwt.decode(token, self._key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
-                           options={"require": ["exp", "sub", "iss", "aud"]})
-        except jwt.ExpiredSignatureError as exc:
-            raise InvalidToken("token expired") from exc
+            kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {exc}") from exc
+        # a token names its key; one from before key ids is tried against each key held
+        candidates = [self._keys[kid]] if kid in self._keys else [] if kid else list(self._keys.values())
+        if not candidates:
+            raise InvalidToken("invalid token: signed with a key this service does not hold")
+        c: dict = {}
+        for i, key in enumerate(candidates):
+            try:
+                c = jwt.decode(token, key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
+                               options={"require": ["exp", "sub", "iss", "aud"]})
+                break
+            except jwt.InvalidSignatureError as exc:
+                if i == len(candidates) - 1:
+                    raise InvalidToken(f"invalid token: {exc}") from exc
+            except jwt.ExpiredSignatureError as exc:
+                raise InvalidToken("token expired") from exc
+            except jwt.PyJWTError as exc:
+                raise InvalidToken(f"invalid token: {exc}") from exc
         if c.get("role") not in ROLES or not c.get("jurisdiction"):
             raise InvalidToken("token lacks a role or jurisdiction")
         return Principal(username=c["sub"], role=c["role"], jurisdiction=c["jurisdiction"],

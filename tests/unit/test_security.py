@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from cryptography.fernet import InvalidToken as InvalidToken_
 
 from services.intake.domain import TRACKING_ALPHABET, new_tracking_code
 from xinfang.privacy import PiiVault, mask_id, mask_phone, redact, resident_id_valid
@@ -57,6 +58,23 @@ def test_tokens_verify_with_the_public_key_alone_and_refuse_forgery_and_expiry()
         TokenVerifier(public).verify(token[:-3] + "AAA")
 
 
+def test_during_a_token_key_rotation_tokens_of_the_old_and_the_new_key_are_both_good():
+    old_private, old_public = generate_keypair()
+    new_private, new_public = generate_keypair()
+    old_token, _ = TokenIssuer(old_private).issue(TOWNSHIP_CLERK)
+    new_token, _ = TokenIssuer(new_private).issue(COUNTY_LEADER)
+    both = TokenVerifier(old_public + new_public)  # one PEM block after the other, as the key file holds them
+    assert both.verify(old_token) == TOWNSHIP_CLERK and both.verify(new_token) == COUNTY_LEADER
+    # once the old key is dropped, its tokens are refused
+    with pytest.raises(InvalidToken, match="does not hold"):
+        TokenVerifier(new_public).verify(old_token)
+    # a token claiming the new key's id but signed by another key is still a forgery
+    new_header, _, new_sig = new_token.split(".")
+    _, other_payload, _ = old_token.split(".")
+    with pytest.raises(InvalidToken):
+        both.verify(f"{new_header}.{other_payload}.{new_sig}")
+
+
 def test_passwords_are_hashed_with_argon2id_and_verified():
     h = hash_password("correct horse")
     assert h.startswith("$argon2id$") and "correct horse" not in h
@@ -79,6 +97,20 @@ def test_personal_data_is_encrypted_matched_by_keyed_hash_and_masked():
     assert vault.blind_index("110101199003071233") != PiiVault("another").blind_index("110101199003071233")
     assert mask_id("330106199001011234") == "3301**********1234"
     assert mask_phone("13800000000") == "138****0000"
+
+
+def test_during_a_pii_key_rotation_old_rows_still_decrypt_and_match():
+    number = "110101199003071233"
+    old = PiiVault("the old secret")
+    ring = PiiVault("the new secret", ["the old secret"])
+    written_before = old.encrypt(number)
+    assert ring.decrypt(written_before) == number                    # still readable
+    assert old.blind_index(number) in ring.blind_indexes(number)     # still found by repeat detection
+    assert ring.blind_index(number) == PiiVault("the new secret").blind_index(number)  # new rows: new key only
+    with pytest.raises(InvalidToken_):                                # the old key cannot read new rows
+        old.decrypt(ring.encrypt(number))
+    assert ring.key_id != old.key_id and ring.previous_key_ids == (old.key_id,)
+    assert "secret" not in ring.key_id
 
 
 def test_logs_and_dead_letters_are_redacted():
