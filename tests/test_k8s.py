@@ -363,6 +363,9 @@ def test_settings_and_secrets(overlay):
             {f"{name.upper()}_DATABASE_URL", "XINFANG_PII_KEY", "XINFANG_TOKEN_VERIFY_KEY"}
         if name == "routing":
             wanted.add("XINFANG_TOKEN_SIGNING_KEY")  # routing alone signs
+        if name == "intake":
+            wanted.add("XINFANG_PII_PREVIOUS_KEYS")  # intake alone holds personal data
+            assert secrets["XINFANG_PII_PREVIOUS_KEYS"].get("optional") is True  # set only while rotating
         assert set(secrets) == wanted, name
         assert all(ref["name"] == "xinfang-secrets" for ref in secrets.values())
 

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     pii_key: str = Field(
         default="dev-only-key-change-me-in-production-0000",
         description="secret for encrypting and hashing ID and phone numbers")
+    pii_previous_keys: str = Field(
+        default="", description="during a rotation: the PII keys used before, separated by spaces; "
+                                "read, never written (docs/operations.md)")
     log_level: str = "INFO"
 
     @field_validator("pii_key")
@@ -37,6 +40,21 @@ class Settings(BaseSettings):
             raise ValueError("XINFANG_PII_KEY is empty or shorter than 32 characters: set it to a long random "
                              "secret / XINFANG_PII_KEY 未设置或少于 32 个字符：请设置足够长的随机密钥")
         return v
+
+    @field_validator("pii_previous_keys")
+    @classmethod
+    def _previous_keys_are_secrets(cls, v: str) -> str:
+        if any(len(k) < 32 for k in v.split()):
+            raise ValueError("XINFANG_PII_PREVIOUS_KEYS holds a key shorter than 32 characters: give the old keys "
+                             "whole, separated by spaces / XINFANG_PII_PREVIOUS_KEYS 中有少于 32 个字符的密钥："
+                             "请完整填写旧密钥，以空格分隔")
+        return v
+
+    def pii_vault(self):
+        """The PII keys as intake uses them: the current one, then any previous ones."""
+        from xinfang.privacy import PiiVault
+
+        return PiiVault(self.pii_key, self.pii_previous_keys.split())
 
 
 class ServiceSettings(BaseSettings):

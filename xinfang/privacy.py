@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 _ID = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -51,22 +52,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def pii_key_id(secret: str) -> str:
+    """A short name of a PII key, stored beside each row it wrote: derived apart from the keys
+    themselves, so it tells which key was used without saying anything of it."""
+    import hashlib
+
+    return hashlib.sha256(b"xinfang-pii-id:" + secret.encode()).hexdigest()[:12]
+
+
 class PiiVault:
     """Encrypts ID and phone numbers for storage and derives a keyed hash to match them.
 
     The key comes from configuration (``XINFANG_PII_KEY``); two keys are derived from it, one to
     encrypt (Fernet: AES-128-CBC + HMAC) and one for the blind index (HMAC-SHA256).
+
+    ``previous`` keys (``XINFANG_PII_PREVIOUS_KEYS``) are for a rotation: what they encrypted still
+    decrypts and what they hashed still matches, while everything new is written under the
+    current key, until ``xinfang pii rotate`` has rewritten every row and they can be dropped.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, previous: Sequence[str] = ()) -> None:
         import base64
         import hashlib
 
-        from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet, MultiFernet
 
-        enc = hashlib.sha256(b"xinfang-pii-enc:" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(enc))
-        self._mac_key = hashlib.sha256(b"xinfang-pii-mac:" + secret.encode()).digest()
+        ring = [secret, *(k for k in previous if k and k != secret)]
+        fernets = [Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"xinfang-pii-enc:" + k.encode()).digest()))
+                   for k in ring]
+        self._fernet = fernets[0]
+        self._ring = MultiFernet(fernets)
+        self._mac_keys = [hashlib.sha256(b"xinfang-pii-mac:" + k.encode()).digest() for k in ring]
+        self.key_id = pii_key_id(secret)
+        self.previous_key_ids = tuple(pii_key_id(k) for k in ring[1:])
 
     def encrypt(self, value: str | None) -> str | None:
         if value is None:
@@ -74,15 +92,25 @@ class PiiVault:
         return self._fernet.encrypt(value.encode()).decode()
 
     def decrypt(self, token: str | None) -> str | None:
+        """Under the current key or any previous one (``cryptography.fernet.InvalidToken`` if none)."""
         if token is None:
             return None
-        return self._fernet.decrypt(token.encode()).decode()
+        return self._ring.decrypt(token.encode()).decode()
 
     def blind_index(self, value: str) -> str:
+        """The keyed hash under the current key: what a new row stores."""
+        return self._mac(self._mac_keys[0], value)
+
+    def blind_indexes(self, value: str) -> list[str]:
+        """The keyed hash under every key of the ring: what a lookup matches during a rotation."""
+        return [self._mac(k, value) for k in self._mac_keys]
+
+    @staticmethod
+    def _mac(key: bytes, value: str) -> str:
         import hashlib
         import hmac
 
-        return hmac.new(self._mac_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

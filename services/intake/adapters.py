@@ -59,6 +59,7 @@ petitioners = Table(
     Column("phone_enc", Text, nullable=True),
     Column("phone_masked", String(32), nullable=True),
     Column("address_enc", Text, nullable=True),
+    Column("pii_key_id", String(16), nullable=True),  # which PII key wrote this row (NULL: before key ids)
 )
 
 # routing's organisation, as intake needs it: which divisions exist, what units are called
@@ -132,6 +133,28 @@ def cases_of_petitioners(conn, id_number_hashes: Sequence[str]):
         sa.select(cases.c.case_id, cases.c.category_code, cases.c.registered_at, cases.c.final, cases.c.status)
         .join(petitioners, petitioners.c.case_id == cases.c.case_id)
         .where(petitioners.c.id_number_hash.in_(id_number_hashes)).distinct())
+
+
+def petitioners_to_rotate(conn, key_id: str, limit: int, after: str = "") -> list:
+    """Up to ``limit`` petitioner rows not written under ``key_id``, in id order after ``after``."""
+    c = petitioners.c
+    return list(conn.execute(
+        sa.select(c.petitioner_id, c.id_number_enc, c.phone_enc, c.address_enc)
+        .where(sa.or_(c.pii_key_id.is_(None), c.pii_key_id != key_id), c.petitioner_id > after)
+        .order_by(c.petitioner_id).limit(limit)))
+
+
+def count_petitioners_by_key(conn) -> dict[str | None, int]:
+    c = petitioners.c
+    return {k: n for k, n in conn.execute(sa.select(c.pii_key_id, sa.func.count()).group_by(c.pii_key_id))}
+
+
+def rewrite_petitioner_pii(conn, petitioner_id: str, was_id_number_enc: str, **values: Any) -> bool:
+    """Compare-and-set: rewritten only if nobody changed the row since it was read."""
+    c = petitioners.c
+    done = conn.execute(petitioners.update().where(c.petitioner_id == petitioner_id,
+                                                   c.id_number_enc == was_id_number_enc).values(**values))
+    return done.rowcount == 1
 
 
 def insert_case(conn, **row: Any) -> None:

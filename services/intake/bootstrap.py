@@ -3,7 +3,6 @@ from pathlib import Path
 
 from services.intake import api, streams, views
 from xinfang.config import settings
-from xinfang.privacy import PiiVault
 from xinfang.runtime import ServiceRuntime
 from xinfang.web import create_app
 
@@ -11,7 +10,7 @@ from xinfang.web import create_app
 def build(**overrides):
     runtime = ServiceRuntime("intake", migrations=Path(__file__).parent / "migrations",
                              subscriptions=streams.subscriptions(), **overrides)
-    vault = PiiVault(settings().pii_key)
+    vault = settings().pii_vault()
     runtime.health_details.append(lambda: {"divisions_known": views.count_divisions(runtime.db)})
     app = create_app(runtime, title="Xinfang intake 信访登记",
                      description="Registration and the life of a case (信访事项登记与办理)")

@@ -3,6 +3,8 @@ the case's row, in one unit of work. The queries are in ``views``; routing's eve
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -31,7 +33,8 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
     now = datetime.now(UTC)
     reg = command.registration
     tracking_code = domain.new_tracking_code()
-    hashes = [vault.blind_index(p.id_number) for p in reg.petitioners]
+    # under every key of the ring: during a key rotation, earlier rows may still hold an old key's hash
+    hashes = [h for p in reg.petitioners for h in vault.blind_indexes(p.id_number)]
     prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final, r.status in domain.OPEN_STATUSES)
              for r in adapters.cases_of_petitioners(uow, hashes)]
     payload, office = domain.register(case_id, reg, tracking_code, actor=user,
@@ -67,7 +70,7 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
             id_number_enc=vault.encrypt(p.id_number), id_number_hash=vault.blind_index(p.id_number),
             id_number_masked=masked[p.petitioner_id].id_number_masked,
             phone_enc=vault.encrypt(p.phone), phone_masked=masked[p.petitioner_id].phone_masked,
-            address_enc=vault.encrypt(p.address),
+            address_enc=vault.encrypt(p.address), pii_key_id=vault.key_id,
         )
     out = {"case_id": case_id, "tracking_code": tracking_code, "office": office, "status": status,
            "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored[0].recorded_at}
@@ -153,3 +156,58 @@ def _decide(uow: UnitOfWork, case_id: str, actor: str, stored_status: str, comma
     return {"case_id": case_id, "status": status, "version": case.version,
             "event": {"event_id": stored.event_id, "event_type": stored.event_type,
                       "occurred_at": stored.occurred_at, **stored.payload}}
+
+
+# ---------------------------------------------------------------- rotation of the PII key
+
+@dataclass
+class PiiRotation:
+    rewritten: int = 0
+    unreadable: list[str] = field(default_factory=list)  # petitioner ids no key of the ring decrypts
+    changed_meanwhile: int = 0                           # edited while read: the next run takes them
+
+
+def rotate_pii_key(db: Database, vault: PiiVault, *, batch: int = 500,
+                   progress: Callable[[int], None] | None = None) -> PiiRotation:
+    """Rewrite every petitioner row not yet under the current key: decrypt with the ring, encrypt
+    and hash under the current key, one transaction per batch. Intake may keep running: what it
+    registers meanwhile is written under the current key already, and a row changed between
+    the read and the write is left for the next run. A rerun rewrites nothing twice."""
+    from cryptography.fernet import InvalidToken
+
+    out, after = PiiRotation(), ""
+    while True:
+        with UnitOfWork(db) as uow:
+            rows = adapters.petitioners_to_rotate(uow, vault.key_id, batch, after)
+            for r in rows:
+                try:
+                    id_number = vault.decrypt(r.id_number_enc)
+                    phone, address = vault.decrypt(r.phone_enc), vault.decrypt(r.address_enc)
+                except InvalidToken:
+                    out.unreadable.append(r.petitioner_id)
+                    continue
+                assert id_number is not None  # the column is NOT NULL
+                if adapters.rewrite_petitioner_pii(
+                        uow, r.petitioner_id, r.id_number_enc, id_number_enc=vault.encrypt(id_number),
+                        id_number_hash=vault.blind_index(id_number), phone_enc=vault.encrypt(phone),
+                        address_enc=vault.encrypt(address), pii_key_id=vault.key_id):
+                    out.rewritten += 1
+                else:
+                    out.changed_meanwhile += 1
+        if progress and rows:
+            progress(len(rows))
+        if len(rows) < batch:
+            return out
+        after = rows[-1].petitioner_id
+
+
+def pii_keys_in_use(db: Database, vault: PiiVault) -> dict[str, int]:
+    """Petitioner rows per key: ``current``, ``previous`` (a key of the ring), ``unknown``
+    (written before key ids were kept, or under a key the ring does not name)."""
+    out = {"current": 0, "previous": 0, "unknown": 0}
+    with db.read() as conn:
+        for key_id, n in adapters.count_petitioners_by_key(conn).items():
+            which = ("current" if key_id == vault.key_id else
+                     "previous" if key_id in vault.previous_key_ids else "unknown")
+            out[which] += n
+    return out
