@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.intake import domain, handlers, views
@@ -15,6 +15,7 @@ from xinfang.auth import RateLimiter, client_key
 from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
+from xinfang.storage import idempotency
 
 
 class PetitionerIn(BaseModel):
@@ -185,9 +186,20 @@ def router(runtime, vault) -> APIRouter:
                                  expected_version=_version(if_match))
 
     @r.post("/petitions", status_code=201, response_model=RegisteredResponse, tags=["registration"])
-    async def register_petition(body: RegisterPetitionRequest, me: Principal = user):
+    async def register_petition(body: RegisterPetitionRequest, response: Response, me: Principal = user,
+                                idempotency_key: str | None = Header(
+                                    default=None, alias=idempotency.HEADER, max_length=idempotency.MAX_KEY_LENGTH,
+                                    description="a key of the client's choosing (a UUID), the same on every retry "
+                                                "of this registration: a retry answers the first result and "
+                                                "registers nothing twice")):
         """Register a petition (登记). Clerks, dispatchers and administrators, within their jurisdiction."""
-        return await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _register(body))
+        key = idempotency.checked_key(idempotency_key)
+        once = (key, idempotency.request_hash(body.model_dump(mode="json"))) if key else None
+        out = await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _register(body),
+                                      idempotency=once)
+        if out.pop("replayed", False):
+            response.headers[idempotency.REPLAYED_HEADER] = "true"
+        return out
 
     @r.post("/imports", tags=["registration"])
     async def import_cases(body: ImportRequest, me: Principal = user):

@@ -235,6 +235,31 @@ def test_forms_refuse_bad_input_with_the_chinese_message_next_to_the_field(syste
     clerk.shot("18-login-refused")
 
 
+def test_a_registration_form_sent_twice_registers_one_petition(system, console):
+    """A second click, or the form re-sent after a lost answer, shows the same receipt and stores
+    one petition; the form changed after it was registered is told apart, with a fresh key."""
+    clerk = console("demo-clerk")
+    page = clerk.go("/register")
+    summary = f"重复提交 {uuid.uuid4().hex[:8]}"
+    _fill_petition(page, summary)
+    form = page.evaluate("() => Object.fromEntries(new FormData(document.querySelector('form#register')))")
+    assert form["idempotency_key"]
+    receipts = []
+    for _ in range(2):  # as the browser sends it, with the clerk's cookie: the same form twice
+        r = page.request.post(f"{clerk.base}/register", form=form)
+        assert r.status == 200, r.text()[:500]
+        page.set_content(r.text())
+        receipts.append(page.inner_text("#tracking-code").strip())
+    assert receipts[0] and receipts[0] == receipts[1]
+    assert system.rows("intake", f"SELECT count(*) FROM cases WHERE summary = '{summary}'") == [1]
+    changed = page.request.post(f"{clerk.base}/register", form={**form, "summary": summary + "（改）"})
+    page.set_content(changed.text())
+    assert "此表单已登记过一次" in page.inner_text("main")
+    fresh = page.input_value("input[name=idempotency_key]")
+    assert fresh and fresh != form["idempotency_key"]
+    assert system.rows("intake", f"SELECT count(*) FROM cases WHERE summary LIKE '{summary}%'") == [1]
+
+
 def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system, console):
     _needs(system, "supervision", "/api/v1/warnings", "/api/v1/overdue", "/api/v1/backlog", "/api/v1/alerts",
            "/api/v1/supervision-orders", "/api/v1/cases/{case_id}/supervision-orders",

@@ -86,3 +86,27 @@ def test_reference_lists_are_served(system):
     assert {"code", "name", "level", "parent"} <= set(divs[0])
     assert sum(d["level"] == "village" for d in divs) >= 100
     assert len(system.get("routing", "/api/v1/units").json()) >= 30
+
+
+def test_a_registration_re_sent_with_its_idempotency_key_is_stored_once(system):
+    """A client whose answer was cut off sends the registration again with the same key: it gets
+    the first answer, and the petition is stored, routed and counted once."""
+    key = str(uuid.uuid4())
+    headers = {**system.auth(), "Idempotency-Key": key}
+    url = f"{system.url['intake']}/api/v1/petitions"
+    first = system.http.post(url, json=PETITION, headers=headers)
+    again = system.http.post(url, json=PETITION, headers=headers)
+    assert first.status_code == again.status_code == 201, (first.text, again.text)
+    assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    case_id = first.json()["case_id"]
+    assert system.rows("intake", f"SELECT count(*) FROM events WHERE case_id = '{case_id}'") == [1]
+    # the same key with another body cannot be a retry: 422 naming the header, nothing stored
+    other = system.http.post(url, json={**PETITION, "summary": "另一件事"}, headers=headers)
+    assert other.status_code == 422, other.text
+    assert [f["field"] for f in other.json()["error"]["fields"]] == ["Idempotency-Key"]
+    # another clerk's key of the same value is theirs alone
+    theirs = system.http.post(url, json=PETITION, headers={**system.auth("demo-township-clerk"), "Idempotency-Key": key})
+    assert theirs.status_code == 201 and theirs.json()["case_id"] != case_id
+    bad = system.http.post(url, json=PETITION, headers={**system.auth(), "Idempotency-Key": "has a space"})
+    assert bad.status_code == 422 and "Idempotency-Key" in bad.text

@@ -1,6 +1,7 @@
 """登记: the clerk registers a petition and is shown its receipt."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -25,17 +26,26 @@ async def register_form(request: Request, site: Site, a: UserApi, me: Me):
     now = datetime.now(BEIJING).strftime("%Y-%m-%dT%H:%M")
     return await registration_page(site, request, a, me, errors={},
                                    values={"channel": "visit", "received_at": now, "headcount": "1",
-                                           "purpose": "appeal"})
+                                           "purpose": "appeal", "idempotency_key": str(uuid.uuid4())})
 
 
 @router.post("/register", response_class=HTMLResponse)
 async def register(request: Request, site: Site, a: UserApi, me: Me):
     values = dict(await request.form())
+    # the form's key goes with every send of it (kept when the form comes back with errors)
+    key = str(values.get("idempotency_key") or "") or None
     try:
-        result = await a.post("intake", "/api/v1/petitions", forms.petition(values))
+        result = await a.post("intake", "/api/v1/petitions", forms.petition(values),
+                              headers={"Idempotency-Key": key} if key else None)
     except ApiError as exc:
         errors = exc.field_messages()
         errors["_"] = exc.summary_zh()
+        if errors.pop("Idempotency-Key", None):
+            # this form was registered already and then changed (the browser's back button): a
+            # changed form is a new petition, so it gets a key of its own for the next send
+            values["idempotency_key"] = str(uuid.uuid4())
+            errors["_"] = ("此表单已登记过一次，内容已被修改。如确为另一件信访事项，请核对后再次提交；"
+                           "如只是重复提交，请到案件列表查看已登记的事项。")
         return await registration_page(site, request, a, me, values=values, errors=errors, status=exc.status)
     nm = await part(site.names(a, me))
     return site.render(request, "registered.html", me=me, r=result, names=nm.data or {})
