@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.intake import domain, handlers, views
 from xinfang.auth import RateLimiter, client_key
+from xinfang.bounds import MAX_OFFSET, Instant, in_range
 from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
@@ -28,7 +29,7 @@ class PetitionerIn(BaseModel):
 
 class RegisterPetitionRequest(BaseModel):
     channel: Literal["letter", "visit", "online", "phone"]
-    received_at: AwareDatetime = Field(description="when the letter arrived or the visit happened")
+    received_at: Instant = Field(description="when the letter arrived or the visit happened")
     petitioners: list[PetitionerIn] = Field(min_length=1)
     headcount: int = Field(default=1, ge=1, le=100000)
     purpose: Literal["suggestion", "accusation", "appeal"]
@@ -36,7 +37,7 @@ class RegisterPetitionRequest(BaseModel):
     division_code: str = Field(pattern=r"^\d{12}$")
     summary: str = Field(min_length=1, max_length=2000)
     request: str = Field(min_length=1, max_length=4000)
-    occurred_at: AwareDatetime | None = Field(default=None, description="when the registration happened, if not now")
+    occurred_at: Instant | None = Field(default=None, description="when the registration happened, if not now")
 
 
 class RegisteredResponse(BaseModel):
@@ -51,7 +52,7 @@ class RegisteredResponse(BaseModel):
 
 
 class Command(BaseModel):
-    occurred_at: AwareDatetime | None = Field(default=None, description="when the act happened, if not now "
+    occurred_at: Instant | None = Field(default=None, description="when the act happened, if not now "
                                               "(not before the previous step, not in the future)")
 
 
@@ -89,29 +90,29 @@ class HistoricalAcceptance(BaseModel):
     decision: Literal["accepted", "not_accepted", "no_longer_accepted"]
     procedure: Literal["normal", "simplified"] = "normal"
     notice: str = Field(min_length=1, max_length=4000)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
 
 class HistoricalExtension(BaseModel):
     days: int = Field(ge=1, le=365)
     reason: str = Field(min_length=1, max_length=2000)
     approver: str = Field(min_length=1, max_length=100)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
 
 class HistoricalReply(BaseModel):
     outcome: Literal["supported", "explained", "not_supported"]
     text: str = Field(min_length=1, max_length=20000)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
 
 class HistoricalEvaluation(BaseModel):
     rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
 
 class HistoricalStep(BaseModel):
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
 
 class HistoricalCase(BaseModel):
@@ -162,6 +163,7 @@ def _aware(at: datetime | None, field: str) -> datetime | None:
     if at is not None and at.tzinfo is None:
         raise InvalidInput(f"{field} needs a time zone offset, e.g. 2026-11-01T00:00:00+08:00",
                            f"{field} 须带时区，例如 2026-11-01T00:00:00+08:00", field=field)
+    in_range(at, field)
     return at
 
 
@@ -224,7 +226,7 @@ def router(runtime, vault) -> APIRouter:
                          received_to: datetime | None = Query(default=None, description="received before"),
                          q: str | None = Query(default=None, max_length=100, description="words in the summary"),
                          limit: int = Query(default=50, ge=1, le=500),
-                         offset: int = Query(default=0, ge=0)):
+                         offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """The cases the caller may see, newest first, with filters and paging."""
         f = views.CaseFilter(status=status, channel=channel, division_code=division_code,
                              category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,

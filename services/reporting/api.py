@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.reporting import exports, rates, views
+from xinfang.bounds import in_range
 from xinfang.errors import InvalidInput
 from xinfang.security import Principal
 
@@ -16,9 +17,11 @@ def _date(value: str | None, field: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{field}: expected a date YYYY-MM-DD", f"{field}：应为日期 YYYY-MM-DD", field=field) from None
+    in_range(day, field)
+    return day
 
 
 def _known_rate(rate: str) -> None:
@@ -36,6 +39,7 @@ def _as_of(value: str | None) -> datetime:
     if t is None or t.tzinfo is None:
         raise InvalidInput("as_of: expected an ISO-8601 instant with its offset",
                            "as_of：应为带时区的 ISO-8601 时刻", field="as_of")
+    in_range(t, "as_of")
     return t.astimezone(UTC)
 
 

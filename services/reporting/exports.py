@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from services.reporting import rates, views
 from xinfang import labels
+from xinfang.bounds import in_range
 from xinfang.errors import InvalidInput
 from xinfang.reference.divisions import division as _division
 from xinfang.storage import Database
@@ -33,6 +34,7 @@ def period(kind: str, value: str | None) -> tuple[date, date, str]:
     if not m:
         raise InvalidInput(f"{field}: expected {shape}", f"{field}：格式应为 {shape}", field=field)
     y = int(m.group(1))
+    in_range(date(y, 1, 1) if y else date.min, field)  # year 0000 or 9999 would overflow the period's end
     if kind == "monthly":
         mo = int(m.group(2))
         first, months, name = date(y, mo, 1), 1, f"{y}年{mo}月"

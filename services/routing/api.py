@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.routing import handlers, staff, views
 from xinfang.auth import RateLimiter, Unauthenticated, client_key
+from xinfang.bounds import MAX_OFFSET, Instant
 from xinfang.security import Principal
 
 
@@ -49,16 +50,16 @@ class AssignmentIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     mode: Literal["assign", "forward"] = "assign"
     co_unit_ids: list[str] = Field(default_factory=list, max_length=20)
-    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
 
 
 class SignIn(BaseModel):
-    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
 
 
 class ObjectionIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
-    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened, if not now")
+    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
 
 
 class OwnershipIn(BaseModel):
@@ -117,20 +118,20 @@ def router(runtime, issuer) -> APIRouter:
     @r.get("/units/{unit_id}/inbox", tags=["assignment"])
     async def unit_inbox(unit_id: str, me: Principal = user,
                          state: Literal["to_sign", "to_accept", "in_hand", "objected", "co_handling"] | None = None,
-                         limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+                         limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """A unit's cases: to sign, to accept, in hand, objected; with counts; and apart, ``co_handling``:
         the open cases it helps with (协办), each with its lead unit."""
         return await asyncio.to_thread(views.inbox, runtime.db, me, unit_id, state, limit, offset)
 
     @r.get("/owned-cases", tags=["assignment"])
     async def owned_cases(me: Principal = user, leader: str | None = Query(None, description="whose (a leader: themself)"),
-                          limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+                          limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """包案: the cases a leader has taken charge of, open ones first, with counts."""
         return await asyncio.to_thread(views.owned_cases, runtime.db, me, leader, limit, offset)
 
     @r.get("/queue", tags=["assignment"])
     async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned"] | None = None,
-                               limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)):
+                               limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """The dispatcher's queue: unassigned and returned cases, each with a suggested unit."""
         return await asyncio.to_thread(views.queue, runtime.db, me, state, limit, offset)
 

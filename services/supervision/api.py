@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -10,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision import handlers, views
 from services.supervision.handlers import AnswerSupervisionOrder, IssueSupervisionOrder, SendReminder
+from xinfang.bounds import MAX_OFFSET, Day
 from xinfang.security import Principal
 
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     requirement: str = Field(min_length=1, max_length=4000, description="what the unit must do (督办要求)")
-    reply_by: date = Field(description="the date the unit must answer by (China time)")
+    reply_by: Day = Field(description="the date the unit must answer by (China time)")
 
 
 class AnswerIn(BaseModel):
@@ -43,7 +43,7 @@ def router(runtime) -> APIRouter:
 
     @r.get("/warnings", tags=["deadlines"])
     async def warnings(unit_id: str | None = None, division_code: str | None = None, level: Level | None = None,
-                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                        me: Principal = Depends(runtime.current_user)):
         """Running clocks past a warning share (预警 / 警告 / 严重警告), soonest due first."""
         return await asyncio.to_thread(views.list_warnings, db, me, unit_id=unit_id, division_code=division_code,
@@ -51,7 +51,7 @@ def router(runtime) -> APIRouter:
 
     @r.get("/overdue", tags=["deadlines"])
     async def overdue(unit_id: str | None = None, division_code: str | None = None,
-                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                       me: Principal = Depends(runtime.current_user)):
         """Running clocks past their due instant (超期)."""
         return await asyncio.to_thread(views.list_overdue, db, me, unit_id=unit_id, division_code=division_code,
@@ -60,7 +60,7 @@ def router(runtime) -> APIRouter:
     @r.get("/backlog", tags=["deadlines"])
     async def backlog(unit_id: str | None = None, division_code: str | None = None,
                       owner_leader: str | None = Query(None, description="only the cases this leader owns (包案)"),
-                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                       me: Principal = Depends(runtime.current_user)):
         """积案 ledger: open cases past a limit, oldest first, with the leader who owns each (包案)."""
         return await asyncio.to_thread(views.list_backlog, db, me, unit_id=unit_id, division_code=division_code,
@@ -74,7 +74,7 @@ def router(runtime) -> APIRouter:
 
     @r.get("/supervision-orders", tags=["supervision orders"])
     async def list_orders(status: Literal["open", "answered", "escalated"] | None = None, case_id: str | None = None,
-                          limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                          limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                           me: Principal = Depends(runtime.current_user)):
         return await asyncio.to_thread(views.list_orders, db, me, status=status, case_id=case_id, limit=limit,
                                        offset=offset)
@@ -90,7 +90,7 @@ def router(runtime) -> APIRouter:
         return await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text))
 
     @r.get("/alerts", tags=["alerts"])
-    async def list_alerts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    async def list_alerts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                           me: Principal = Depends(runtime.current_user)):
         """Collective-visit alerts (集体访预警) in the caller's scope, newest first."""
         return await asyncio.to_thread(views.list_alerts, db, me, limit=limit, offset=offset)

@@ -110,3 +110,44 @@ def test_a_registration_re_sent_with_its_idempotency_key_is_stored_once(system):
     assert theirs.status_code == 201 and theirs.json()["case_id"] != case_id
     bad = system.http.post(url, json=PETITION, headers={**system.auth(), "Idempotency-Key": "has a space"})
     assert bad.status_code == 422 and "Idempotency-Key" in bad.text
+
+
+PAGED = [("intake", "/api/v1/cases", "demo-leader"), ("routing", "/api/v1/units/999901-d02/inbox", "demo-handler"),
+         ("routing", "/api/v1/owned-cases", "demo-leader"), ("routing", "/api/v1/queue", "demo-dispatcher"),
+         ("supervision", "/api/v1/warnings", "demo-supervisor"), ("supervision", "/api/v1/overdue", "demo-supervisor"),
+         ("supervision", "/api/v1/backlog", "demo-supervisor"),
+         ("supervision", "/api/v1/supervision-orders", "demo-supervisor"),
+         ("supervision", "/api/v1/alerts", "demo-supervisor")]
+
+
+@pytest.mark.parametrize("service, path, user", PAGED, ids=[f"{s}{p}" for s, p, _ in PAGED])
+def test_an_offset_past_any_list_is_a_422_naming_it(system, service, path, user):
+    r = system.get(service, f"{path}?offset={2 ** 63}", user=user)
+    assert r.status_code == 422, r.text
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["offset"]
+    assert system.get(service, f"{path}?offset=0", user=user).status_code == 200
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00"])
+def test_dates_at_the_ends_of_the_calendar_are_a_422_naming_the_field_never_a_500(system, when):
+    from urllib.parse import quote
+
+    posted = system.post("intake", "/api/v1/petitions", {**PETITION, "received_at": when})
+    assert posted.status_code == 422 and "received_at" in [f["field"] for f in posted.json()["error"]["fields"]]
+    day = when[:10]
+    for service, path, field in (
+            ("intake", f"/api/v1/cases?received_from={quote(when)}", "received_from"),
+            ("intake", f"/api/v1/cases?received_to={quote(when)}", "received_to"),
+            ("reporting", f"/api/v1/stats/rates?as_of={quote(when)}", "as_of"),
+            ("reporting", f"/api/v1/stats/summary?from={day}", "from"),
+            ("reporting", f"/api/v1/stats/dashboard?to={day}", "to"),
+            ("reporting", f"/api/v1/exports/yearly.csv?year={day[:4]}", "year"),
+            ("reporting", f"/api/v1/exports/monthly.xlsx?month={day[:7]}", "month")):
+        r = system.get(service, path)
+        assert r.status_code == 422, (path, r.status_code, r.text[:300])
+        assert field in [f["field"] for f in r.json()["error"]["fields"]], (path, r.text[:300])
+    case = system.register()
+    order = system.post("supervision", f"/api/v1/cases/{case['case_id']}/supervision-orders",
+                        {"requirement": "限期办理", "reply_by": day}, user="demo-supervisor")
+    assert order.status_code == 422, order.text  # the body is judged before the case is looked up
+    assert "reply_by" in [f["field"] for f in order.json()["error"]["fields"]]
