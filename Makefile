@@ -48,6 +48,13 @@ test-servers:
 	    || echo "could not install Java and Maven; the Apache Kafka tests will skip and say why"; \
 	  fi; \
 	fi
+	@if ! command -v prometheus >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus for the dashboard test …"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	    || echo "could not install prometheus; the dashboard test will fail and say why"; \
+	  fi; \
+	fi
 
 test: setup test-servers
 	$(VENV)/bin/python -m pytest
