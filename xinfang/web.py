@@ -6,12 +6,12 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from xinfang.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from xinfang.storage import ConcurrencyConflict
+from xinfang.storage import ConcurrencyConflict, idempotency
 
 log = logging.getLogger("xinfang.web")
 
@@ -144,3 +144,30 @@ def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
         return user.me()
 
     return app
+
+
+# ------------------------------------------------------------------ Idempotency-Key on creating POSTs
+
+def idempotency_key_header() -> Any:
+    """The ``Idempotency-Key`` header parameter of a POST that creates something."""
+    return Header(default=None, alias=idempotency.HEADER, max_length=idempotency.MAX_KEY_LENGTH,
+                  description="a key of the client's choosing (a UUID), the same on every retry of this request: "
+                              "a retry answers the first result and creates nothing twice")
+
+
+def idempotency_of(key: str | None, target: str, body: Any) -> tuple[str, str] | None:
+    """(key, the request's hash) for ``idempotency.run_once``; None without a key. ``target`` (the
+    method and path, e.g. ``POST /api/v1/cases/C1/reminders``) is hashed with the body: the same
+    key sent to another case or endpoint cannot be a retry either."""
+    key = idempotency.checked_key(key)
+    if key is None:
+        return None
+    plain = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
+    return key, idempotency.request_hash({"target": target, "body": plain})
+
+
+def answered_once(out: dict, response: Any) -> dict:
+    """The answer of ``run_once``: a replayed one says so in ``Idempotent-Replayed: true``."""
+    if out.pop("replayed", False):
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return out

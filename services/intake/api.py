@@ -16,7 +16,7 @@ from xinfang.bounds import MAX_OFFSET, Instant, in_range
 from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
-from xinfang.storage import idempotency
+from xinfang.web import answered_once, idempotency_key_header, idempotency_of
 
 
 class PetitionerIn(BaseModel):
@@ -189,19 +189,12 @@ def router(runtime, vault) -> APIRouter:
 
     @r.post("/petitions", status_code=201, response_model=RegisteredResponse, tags=["registration"])
     async def register_petition(body: RegisterPetitionRequest, response: Response, me: Principal = user,
-                                idempotency_key: str | None = Header(
-                                    default=None, alias=idempotency.HEADER, max_length=idempotency.MAX_KEY_LENGTH,
-                                    description="a key of the client's choosing (a UUID), the same on every retry "
-                                                "of this registration: a retry answers the first result and "
-                                                "registers nothing twice")):
+                                idempotency_key: str | None = idempotency_key_header()):
         """Register a petition (登记). Clerks, dispatchers and administrators, within their jurisdiction."""
-        key = idempotency.checked_key(idempotency_key)
-        once = (key, idempotency.request_hash(body.model_dump(mode="json"))) if key else None
+        once = idempotency_of(idempotency_key, "POST /api/v1/petitions", body)
         out = await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _register(body),
                                       idempotency=once)
-        if out.pop("replayed", False):
-            response.headers[idempotency.REPLAYED_HEADER] = "true"
-        return out
+        return answered_once(out, response)
 
     @r.post("/imports", tags=["registration"])
     async def import_cases(body: ImportRequest, me: Principal = user):

@@ -8,15 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from sqlalchemy.exc import IntegrityError
-
 from services.intake import adapters, domain
 from xinfang.contracts import new_envelope
 from xinfang.errors import DomainError
 from xinfang.ids import new_id
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal, require_role
-from xinfang.storage import ConcurrencyConflict, Database, ReadView, UnitOfWork
+from xinfang.storage import ConcurrencyConflict, Database, UnitOfWork
 from xinfang.storage import idempotency as idempotent
 
 PRODUCER = "intake"
@@ -28,26 +26,8 @@ def register_petition(db: Database, vault: PiiVault, user: Principal, command: d
     """Register one petition. With ``idempotency`` (the Idempotency-Key and the request's hash),
     a retry of a registration already made answers its result, marked ``replayed``, and
     registers nothing."""
-    if idempotency is None:
-        with UnitOfWork(db) as uow:
-            return _record(uow, vault, user, new_id(), command)
-    key, body_hash = idempotency
-    try:
-        with UnitOfWork(db) as uow:
-            first = idempotent.recall(uow, user.username, key, body_hash)
-            if first is not None:
-                return {**first.response, "replayed": True}
-            out = _record(uow, vault, user, new_id(), command)
-            idempotent.remember(uow, user.username, key, body_hash, 201, out)
-            return out
-    except IntegrityError:
-        # the same key's first request committed meanwhile (everything else was rolled back):
-        # answer what it answered; any other conflict is not ours to hide
-        with ReadView(db) as view:
-            first = idempotent.recall(view, user.username, key, body_hash)
-        if first is None:
-            raise
-        return {**first.response, "replayed": True}
+    return idempotent.run_once(db, user.username, idempotency,
+                               lambda uow: _record(uow, vault, user, new_id(), command))
 
 
 def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, command: domain.RegisterPetition, *,

@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision import handlers, views
 from services.supervision.handlers import AnswerSupervisionOrder, IssueSupervisionOrder, SendReminder
 from xinfang.bounds import MAX_OFFSET, Day
 from xinfang.security import Principal
+from xinfang.web import answered_once, idempotency_key_header, idempotency_of
 
 
 class OrderIn(BaseModel):
@@ -67,10 +68,12 @@ def router(runtime) -> APIRouter:
                                        owner_leader=owner_leader, limit=limit, offset=offset)
 
     @r.post("/cases/{case_id}/supervision-orders", status_code=201, tags=["supervision orders"])
-    async def issue_order(case_id: str, body: OrderIn, me: Principal = Depends(runtime.current_user)):
+    async def issue_order(case_id: str, body: OrderIn, response: Response, me: Principal = Depends(runtime.current_user),
+                          idempotency_key: str | None = idempotency_key_header()):
         """督办单: a supervisor requires the unit to act and answer by a date; unanswered, it escalates."""
         cmd = IssueSupervisionOrder(case_id, body.requirement, body.reply_by)
-        return await asyncio.to_thread(handlers.issue_order, db, me, cmd)
+        once = idempotency_of(idempotency_key, f"POST /api/v1/cases/{case_id}/supervision-orders", body)
+        return answered_once(await asyncio.to_thread(handlers.issue_order, db, me, cmd, idempotency=once), response)
 
     @r.get("/supervision-orders", tags=["supervision orders"])
     async def list_orders(status: Literal["open", "answered", "escalated"] | None = None, case_id: str | None = None,
@@ -85,9 +88,12 @@ def router(runtime) -> APIRouter:
         return await asyncio.to_thread(handlers.answer_order, db, me, AnswerSupervisionOrder(order_id, body.text))
 
     @r.post("/cases/{case_id}/reminders", status_code=201, tags=["supervision orders"])
-    async def remind(case_id: str, body: ReminderIn, me: Principal = Depends(runtime.current_user)):
+    async def remind(case_id: str, body: ReminderIn, response: Response, me: Principal = Depends(runtime.current_user),
+                     idempotency_key: str | None = idempotency_key_header()):
         """催办: chase the unit; recorded as an event."""
-        return await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text))
+        once = idempotency_of(idempotency_key, f"POST /api/v1/cases/{case_id}/reminders", body)
+        out = await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text), idempotency=once)
+        return answered_once(out, response)
 
     @r.get("/alerts", tags=["alerts"])
     async def list_alerts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),

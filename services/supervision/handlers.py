@@ -20,6 +20,7 @@ from services.supervision.views import order_view
 from xinfang.errors import NotFound
 from xinfang.security import Principal
 from xinfang.storage import Database, UnitOfWork
+from xinfang.storage import idempotency as idempotent
 from xinfang.workdays import local_date
 
 
@@ -56,16 +57,21 @@ def _visible_case(uow: UnitOfWork, me: Principal, case_id: str) -> domain.Superv
 # ------------------------------------------------------------------ people's commands
 
 
-def issue_order(db: Database, me: Principal, cmd: IssueSupervisionOrder) -> dict:
+def issue_order(db: Database, me: Principal, cmd: IssueSupervisionOrder, *,
+                idempotency: tuple[str, str] | None = None) -> dict:
+    """With ``idempotency`` (the Idempotency-Key and the request's hash), a retry answers the
+    order first issued and issues none."""
     domain.check_issuer(me, cmd.reply_by, local_date(utcnow()))
-    with UnitOfWork(db) as uow:
+
+    def act(uow: UnitOfWork) -> dict:
         case = _visible_case(uow, me, cmd.case_id)
         order = domain.SupervisionOrder.draft(str(uuid.uuid4()), case, me)
         event = order.issue(case, cmd.requirement, cmd.reply_by)
         env = adapters.append(uow, case.case_id, case.office, event, actor=me.username, occurred_at=utcnow())
         order.apply(env)
         adapters.insert_order(uow, order)
-    return {**order_view(adapters.order_row(order)), "event_id": env.event_id}
+        return {**order_view(adapters.order_row(order)), "event_id": env.event_id}
+    return idempotent.run_once(db, me.username, idempotency, act)
 
 
 def answer_order(db: Database, me: Principal, cmd: AnswerSupervisionOrder) -> dict:
@@ -82,13 +88,16 @@ def answer_order(db: Database, me: Principal, cmd: AnswerSupervisionOrder) -> di
     return order_view(adapters.order_row(order))
 
 
-def send_reminder(db: Database, me: Principal, cmd: SendReminder) -> dict:
+def send_reminder(db: Database, me: Principal, cmd: SendReminder, *,
+                  idempotency: tuple[str, str] | None = None) -> dict:
     domain.check_reminder(me)
-    with UnitOfWork(db) as uow:
+
+    def act(uow: UnitOfWork) -> dict:
         case = _visible_case(uow, me, cmd.case_id)
         env = adapters.append(uow, case.case_id, case.office, case.remind(cmd.text), actor=me.username)
-    return {"case_id": cmd.case_id, "text": cmd.text, "unit_id": case.unit_id, "sent_at": env.occurred_at,
-            "sent_by": me.username, "event_id": env.event_id}
+        return {"case_id": cmd.case_id, "text": cmd.text, "unit_id": case.unit_id, "sent_at": env.occurred_at,
+                "sent_by": me.username, "event_id": env.event_id}
+    return idempotent.run_once(db, me.username, idempotency, act)
 
 
 # ------------------------------------------------------------------ the clock's commands

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -95,7 +96,7 @@ class Console:
     def __init__(self, cfg: ConsoleSettings) -> None:
         self.cfg = cfg
         self.templates = templates = Jinja2Templates(directory=str(HERE / "templates"))
-        templates.env.globals.update(L=labels, charts=charts, NAV=NAV)
+        templates.env.globals.update(L=labels, charts=charts, NAV=NAV, new_key=lambda: str(uuid.uuid4()))
         templates.env.filters["bj"] = beijing
         templates.env.filters["lab"] = labels.label
         templates.env.filters["short"] = short_id

@@ -276,8 +276,13 @@ def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system,
     page = supervisor.go(f"/cases/{case['case_id']}")
     page.fill("#act-supervision-order input[name=requirement]", "请于期限内办结并报告")
     page.fill("#act-supervision-order input[name=reply_by]", (datetime.now(BEIJING) + timedelta(days=30)).strftime("%Y-%m-%d"))
+    # the form as the browser would send it a second time (a double click, a re-sent request)
+    sent = page.evaluate("() => Object.fromEntries(new FormData(document.querySelector('#act-supervision-order')))")
     page.click("#act-supervision-order button[type=submit]")
     _ok(page)
+    assert page.request.post(f"{supervisor.base}/cases/{case['case_id']}/act/supervision-order", form=sent).ok
+    assert system.rows("supervision", "SELECT count(*) FROM events WHERE event_type = 'SupervisionOrderIssued' "
+                                      f"AND case_id = '{case['case_id']}'") == [1]
     page.fill("#act-reminder input[name=text]", "请加快办理")
     page.click("#act-reminder button[type=submit]")
     _ok(page)

@@ -98,3 +98,28 @@ def test_a_supervision_order_is_answered_by_the_unit_and_a_reminder_is_an_event(
                        user="demo-supervisor").status_code == 201
     listed = system.get("supervision", "/api/v1/supervision-orders?status=answered&limit=500").json()["items"]
     assert order["order_id"] in {o["order_id"] for o in listed}
+
+
+def test_an_order_or_a_reminder_re_sent_with_its_idempotency_key_is_issued_once(system):
+    import uuid
+
+    case_id = register_days_ago(system, 1)
+    system.clocks(case_id)
+    reply_by = (datetime.now(CST).date() + timedelta(days=5)).isoformat()
+    url = system.url["supervision"]
+    for path, body in ((f"/api/v1/cases/{case_id}/supervision-orders",
+                        {"requirement": "五日内报告办理情况", "reply_by": reply_by}),
+                       (f"/api/v1/cases/{case_id}/reminders", {"text": "请加快办理"})):
+        headers = {**system.auth("demo-supervisor"), "Idempotency-Key": str(uuid.uuid4())}
+        first = system.http.post(f"{url}{path}", json=body, headers=headers)
+        again = system.http.post(f"{url}{path}", json=body, headers=headers)
+        assert first.status_code == again.status_code == 201, (first.text, again.text)
+        assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+        # the same key on another case cannot be a retry
+        other = register_days_ago(system, 1)
+        system.clocks(other)
+        elsewhere = system.http.post(f"{url}{path.replace(case_id, other)}", json=body, headers=headers)
+        assert elsewhere.status_code == 422 and "Idempotency-Key" in elsewhere.text, elsewhere.text
+    types = system.rows("supervision", f"SELECT event_type FROM events WHERE case_id = '{case_id}' "
+                                       "AND event_type IN ('SupervisionOrderIssued', 'ReminderSent')")
+    assert sorted(types) == ["ReminderSent", "SupervisionOrderIssued"]

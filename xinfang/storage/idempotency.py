@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy.exc import IntegrityError
 
 from xinfang.errors import InvalidInput
 from xinfang.storage.types import UtcDateTime
@@ -92,6 +94,34 @@ def remember(conn, scope: str, key: str, body_hash: str, status_code: int, respo
     conn.execute(idempotency_keys.insert().values(
         scope=scope, key=key, request_hash=body_hash, status_code=status_code,
         response=json.dumps(response, ensure_ascii=False, default=_plain), created_at=datetime.now(UTC)))
+
+
+def run_once(db, scope: str, idempotency: tuple[str, str] | None, act: Callable[[Any], dict], *,
+             status_code: int = 201) -> dict:
+    """``act(uow)`` in one unit of work, its answer kept with the key if ``idempotency`` (the key
+    and the request's hash) is given. A retry answers the kept answer, marked ``replayed``, and
+    acts not again; a concurrent first use of the same key loses the insert, and answers the
+    winner's answer. Any other integrity error is the caller's."""
+    from xinfang.storage.unit_of_work import ReadView, UnitOfWork
+
+    if idempotency is None:
+        with UnitOfWork(db) as uow:
+            return act(uow)
+    key, body_hash = idempotency
+    try:
+        with UnitOfWork(db) as uow:
+            first = recall(uow, scope, key, body_hash)
+            if first is not None:
+                return {**first.response, "replayed": True}
+            out = act(uow)
+            remember(uow, scope, key, body_hash, status_code, out)
+            return out
+    except IntegrityError:
+        with ReadView(db) as view:  # everything of ours was rolled back: the winner's answer, if it is that
+            first = recall(view, scope, key, body_hash)
+        if first is None:
+            raise
+        return {**first.response, "replayed": True}
 
 
 def _plain(value: Any) -> Any:

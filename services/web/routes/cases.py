@@ -85,9 +85,11 @@ async def act(request: Request, site: Site, a: UserApi, me: Me, case_id: str, ac
     service, path, body = _command(action, case_id, form, me)
     if service is None:
         return site.render(request, "not_found.html", status=404, me=me, message="没有这项操作")
-    headers = {"If-Match": f'"{form["version"]}"'} if action in INTAKE_COMMANDS and form.get("version") else None
+    headers = {"If-Match": f'"{form["version"]}"'} if action in INTAKE_COMMANDS and form.get("version") else {}
+    if action in ONCE_ONLY and form.get("idempotency_key"):
+        headers["Idempotency-Key"] = str(form["idempotency_key"])
     try:
-        await a.post(service, path, body, headers=headers)
+        await a.post(service, path, body, headers=headers or None)
     except Unavailable:
         errors = {f"{action}._": "该功能暂不可用"}
         return await case_page(site, request, a, me, case_id, errors=errors, values={action: values}, status=503)
@@ -132,6 +134,11 @@ def _detail(h: dict) -> str:
     if d.get("reason"):
         bits.append(str(d["reason"])[:60])
     return "，".join(bits)
+
+
+# the actions that create something new each time they are sent (the others are state changes a
+# second send finds done, or stale by If-Match)
+ONCE_ONLY = frozenset({"supervision-order", "reminder"})
 
 
 def _command(action: str, case_id: str, form, me: dict):
