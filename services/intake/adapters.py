@@ -242,9 +242,25 @@ def _conditions(f: CaseFilter) -> list:
         where.append(cases.c.received_at >= f.received_from)
     if f.received_to:
         where.append(cases.c.received_at < f.received_to)
-    if f.q:
-        where.append(cases.c.summary.contains(f.q, autoescape=True))
+    if f.q and f.q.strip():
+        where.append(_search(f.q.strip(), f.id_number_hashes))
     return where
+
+
+def _search(q: str, id_number_hashes: Sequence[str]):
+    """A case whose summary holds ``q``, or whose tracking code it is, or with a petitioner of
+    that name, ID number (its keyed hashes) or masked ID number."""
+    p = petitioners.c
+    of_petitioners = p.name.contains(q, autoescape=True)
+    if "*" in q:
+        of_petitioners = sa.or_(of_petitioners, p.id_number_masked == q)
+    if id_number_hashes:
+        of_petitioners = sa.or_(of_petitioners, p.id_number_hash.in_(list(id_number_hashes)))
+    matches = [cases.c.summary.contains(q, autoescape=True),
+               cases.c.case_id.in_(sa.select(p.case_id).where(of_petitioners))]
+    if code := domain.tracking_code_of(q):
+        matches.append(cases.c.tracking_code == code)
+    return sa.or_(*matches)
 
 
 def case_page(conn, user: Principal, f: CaseFilter, columns: Sequence[str], *, limit: int, offset: int):

@@ -217,7 +217,10 @@ def router(runtime, vault) -> APIRouter:
                          unit_id: str | None = Query(default=None, max_length=64),
                          received_from: datetime | None = Query(default=None, description="received at or after"),
                          received_to: datetime | None = Query(default=None, description="received before"),
-                         q: str | None = Query(default=None, max_length=100, description="words in the summary"),
+                         q: str | None = Query(default=None, max_length=100,
+                                               description="words of the summary, a tracking code (dashes "
+                                                           "optional), a petitioner's name, ID number or "
+                                                           "masked ID number"),
                          limit: int = Query(default=50, ge=1, le=500),
                          offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """The cases the caller may see, newest first, with filters and paging."""
@@ -225,7 +228,7 @@ def router(runtime, vault) -> APIRouter:
                              category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,
                              received_from=_aware(received_from, "received_from"),
                              received_to=_aware(received_to, "received_to"), q=q)
-        return await asyncio.to_thread(views.list_cases, runtime.db, me, f, limit=limit, offset=offset)
+        return await asyncio.to_thread(views.list_cases, runtime.db, me, f, limit=limit, offset=offset, vault=vault)
 
     @r.get("/cases/{case_id}", tags=["case file"])
     async def get_case(case_id: str, me: Principal = user):

@@ -61,6 +61,15 @@ class IntakeRules:
     clock_skew: timedelta = timedelta(minutes=5)  # tolerance for "not in the future"
 
 
+def tracking_code_of(text: str) -> str | None:
+    """``text`` as a tracking code (XXXX-XXXX-XXXX), typed with or without dashes or spaces and in
+    either case; None if it cannot be one."""
+    body = "".join(ch for ch in text.upper() if ch not in "- ")
+    if len(body) != 12 or any(ch not in TRACKING_ALPHABET for ch in body):
+        return None
+    return f"{body[:4]}-{body[4:8]}-{body[8:]}"
+
+
 def new_tracking_code() -> str:
     """12 random characters from a 31-letter alphabet (~59 bits): not guessable."""
     body = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12))

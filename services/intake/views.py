@@ -1,7 +1,7 @@
 """Intake's queries: the case list, the case file and the public tracking view. They read, never write."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.intake import adapters, domain
@@ -47,16 +47,26 @@ class CaseFilter:
     unit_id: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None  # exclusive
-    q: str | None = None                 # words in the summary
+    q: str | None = None                 # words of the summary, a tracking code, a petitioner's name or ID number
+    id_number_hashes: tuple[str, ...] = ()  # q's blind index under every PII key, when q can be an ID number
 
 
 def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter(), *, limit: int = 50,
-               offset: int = 0) -> dict:
-    """One page of the cases the user may see, newest registration first."""
+               offset: int = 0, vault: PiiVault | None = None) -> dict:
+    """One page of the cases the user may see, newest registration first. ``q`` finds a case by
+    words of its summary, its tracking code (with or without dashes), a petitioner's name, ID
+    number (by its keyed hash: ``vault``) or masked ID number; always within the user's scope."""
+    if filters.q and vault is not None and _may_be_id_number(filters.q):
+        filters = replace(filters, id_number_hashes=tuple(vault.blind_indexes(filters.q)))
     with ReadView(db) as rv:
         total, rows = adapters.case_page(rv, user, filters, LIST_COLUMNS, limit=limit, offset=offset)
     items = [{**r, "flags": r["flags"].split()} for r in rows]
     return {"total": int(total or 0), "limit": limit, "offset": offset, "items": items}
+
+
+def _may_be_id_number(q: str) -> bool:
+    n = q.strip()
+    return 6 <= len(n) <= 32 and n[:-1].isdigit() and (n[-1].isdigit() or n[-1] in "Xx")
 
 
 def count_divisions(db: Database) -> int:

@@ -169,3 +169,67 @@ class TestCaseStatusOnPostgres(CaseStatusContract):
     def db(self, pg_url):
         with migrated(pg_url, MIGRATIONS) as d:
             yield d
+
+
+# ---------------------------------------------------------------- finding a case
+
+TOWNSHIP_B = Principal("clerk-b", "clerk", "999901002000")
+
+
+def registered_for(db, village: str, name: str, id_number: str, summary: str) -> dict:
+    import uuid
+
+    from_routing(db, DivisionAdded(code=village, name="村", level="village"))
+    reg = domain.Registration(
+        channel="visit", received_at=T0, headcount=1, purpose="appeal", category_code="0702",
+        division_code=village, summary=summary, request="请求处理",
+        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), name, "resident_id", id_number, None, "")])
+    return handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg))
+
+
+class CaseSearchContract:
+    @pytest.fixture
+    def db(self):
+        raise NotImplementedError
+
+    @pytest.fixture
+    def three(self, db):
+        return [registered_for(db, "999901001001", "王小明", "110101199003071233", "拖欠工资"),
+                registered_for(db, "999901001001", "李四", "11010519491231002X", "土地征收补偿"),
+                registered_for(db, "999901002001", "王小明", "110101199003071233", "房屋拆迁")]
+
+    def found(self, db, user, q: str) -> set[str]:
+        return {c["case_id"] for c in views.list_cases(db, user, views.CaseFilter(q=q), vault=VAULT)["items"]}
+
+    def test_a_case_is_found_by_tracking_code_typed_any_way(self, db, three):
+        code = three[1]["tracking_code"]
+        for typed in (code, code.replace("-", ""), code.lower(), code.replace("-", " ")):
+            assert self.found(db, CLERK, typed) == {three[1]["case_id"]}, typed
+
+    def test_a_case_is_found_by_a_petitioners_name_id_number_or_masked_id_number(self, db, three):
+        mine = {three[0]["case_id"], three[2]["case_id"]}
+        assert self.found(db, CLERK, "王小明") == mine
+        assert self.found(db, CLERK, "110101199003071233") == mine
+        assert self.found(db, CLERK, "11010519491231002x") == {three[1]["case_id"]}  # a lower-case X too
+        assert self.found(db, CLERK, "1101**********1233") == mine
+        assert self.found(db, CLERK, "征收") == {three[1]["case_id"]}
+        assert self.found(db, CLERK, "110101199003071234") == set()
+
+    def test_search_stays_within_the_users_scope(self, db, three):
+        assert self.found(db, TOWNSHIP_A, "110101199003071233") == {three[0]["case_id"]}
+        assert self.found(db, TOWNSHIP_B, "王小明") == {three[2]["case_id"]}
+        assert self.found(db, TOWNSHIP_B, three[1]["tracking_code"]) == set()
+
+
+class TestCaseSearchOnSQLite(CaseSearchContract):
+    @pytest.fixture
+    def db(self, tmp_path):
+        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
+            yield d
+
+
+class TestCaseSearchOnPostgres(CaseSearchContract):
+    @pytest.fixture
+    def db(self, pg_url):
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d
