@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.web.client import ConsoleSettings, SignedOut, Unavailable
 from services.web.console import COOKIE, HERE, Console, beijing, last_day, short_id
+from services.web.deps import WrongRole
 from services.web.routes import ROUTERS
 from xinfang import metrics
 from xinfang.tracing import TracingMiddleware
@@ -39,6 +40,15 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
         resp = RedirectResponse(target, status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
+
+    @app.exception_handler(WrongRole)
+    async def _wrong_role(request: Request, exc: WrongRole):
+        from services.web.console import NAV
+
+        title = next((t for p, t, _r in NAV if p == exc.page), "此页面")
+        role = exc.me.get("role_zh") or "您的岗位"
+        return console.render(request, "forbidden.html", status=403, me=exc.me,
+                              message=f"“{title}”不属于{role}的工作范围，无权访问。")
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable):

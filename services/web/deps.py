@@ -68,3 +68,37 @@ async def user_api(a: VisitorApi, _me: Me) -> Api:
 
 
 UserApi = Annotated[Api, Depends(user_api)]
+
+
+class WrongRole(Exception):
+    """A page of another role, opened by its address: 403 in Chinese (services/web/app.py)."""
+
+    def __init__(self, me: dict, page: str) -> None:
+        super().__init__(page)
+        self.me, self.page = me, page
+
+
+def _page_roles() -> dict[str, frozenset[str]]:
+    from services.web.console import NAV
+
+    roles = {path: frozenset(r) for path, _title, r in NAV if r}
+    roles["/export"] = roles["/dashboard"]  # the dashboard's downloads
+    return roles
+
+
+PAGE_ROLES = _page_roles()
+
+
+async def role_user(request: Request, me: Me) -> dict:
+    """``Me``, for a page that belongs to some roles (the navigation's, ``console.NAV``): the same
+    roles the navigation shows it to; anyone else gets 403, whatever address they typed."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    page = "/" + path.strip("/").split("/", 1)[0]
+    allowed = PAGE_ROLES.get(page)
+    if allowed is not None and me.get("role") not in allowed:
+        raise WrongRole(me, page)
+    return me
+
+
+RoleMe = Annotated[dict, Depends(role_user)]

@@ -196,10 +196,20 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
                  "/cases?q=外镇事项", f"/cases?division_code={other['code'][:9]}000"):
         page = clerk.go(path)
         assert "外镇事项不可见" not in page.content() and theirs["tracking_code"] not in page.content(), path
+    # the pages of other roles answer 403 in Chinese, whatever address the clerk types
     for path in ("/supervision", "/supervision?view=overdue", "/supervision?view=backlog", "/dashboard", "/queue",
-                 "/inbox"):
-        page = clerk.go(path)
+                 "/inbox", "/export/monthly.xlsx?month=2026-11"):
+        response = clerk.page.goto(clerk.base + path)
+        assert response.status == 403, (path, response.status)
+        page = clerk.page
+        assert "无权访问" in page.inner_text("h1") and "登记员" in page.inner_text("main"), path
         assert short_id(theirs["case_id"]) not in page.content() and "外镇事项不可见" not in page.content(), path
+    clerk.shot("16a-township-clerk-forbidden-dashboard")
+    # the search by tracking code (typed without dashes) stays within the township too
+    page = clerk.go(f"/cases?q={theirs['tracking_code'].replace('-', '')}")
+    assert "外镇事项不可见" not in page.inner_text("main")
+    page = clerk.go(f"/cases?q={mine['tracking_code'].replace('-', '').lower()}")
+    assert "城关镇本镇事项" in page.inner_text("main")
     page = clerk.go(f"/cases/{theirs['case_id']}")
     assert "未找到" in page.inner_text("h1")
     clerk.shot("16-township-other-case-not-found")

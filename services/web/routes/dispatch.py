@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.web.client import parts
-from services.web.deps import Me, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 
 
 @router.get("/queue", response_class=HTMLResponse)
-async def queue(request: Request, site: Site, a: UserApi, me: Me, state: str = "", page: int = 1,
+async def queue(request: Request, site: Site, a: UserApi, me: RoleMe, state: str = "", page: int = 1,
                 done: str | None = None):
     page = max(1, page)
     page_size = site.cfg.page_size

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.web.client import Part, parts
-from services.web.deps import Me, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox(request: Request, site: Site, a: UserApi, me: Me, state: str = "", unit_id: str = "", page: int = 1):
+async def inbox(request: Request, site: Site, a: UserApi, me: RoleMe, state: str = "", unit_id: str = "", page: int = 1):
     page = max(1, page)
     page_size = site.cfg.page_size
     unit = unit_id or me.get("unit_id") or ""

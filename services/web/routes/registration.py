@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from services.web import forms
 from services.web.client import Api, ApiError, part, parts
 from services.web.console import BEIJING, Console
-from services.web.deps import Me, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 
@@ -22,7 +22,7 @@ async def registration_page(site: Console, request: Request, a: Api, me: dict, *
 
 
 @router.get("/register", response_class=HTMLResponse)
-async def register_form(request: Request, site: Site, a: UserApi, me: Me):
+async def register_form(request: Request, site: Site, a: UserApi, me: RoleMe):
     now = datetime.now(BEIJING).strftime("%Y-%m-%dT%H:%M")
     return await registration_page(site, request, a, me, errors={},
                                    values={"channel": "visit", "received_at": now, "headcount": "1",
@@ -30,7 +30,7 @@ async def register_form(request: Request, site: Site, a: UserApi, me: Me):
 
 
 @router.post("/register", response_class=HTMLResponse)
-async def register(request: Request, site: Site, a: UserApi, me: Me):
+async def register(request: Request, site: Site, a: UserApi, me: RoleMe):
     values = dict(await request.form())
     # the form's key goes with every send of it (kept when the form comes back with errors)
     key = str(values.get("idempotency_key") or "") or None

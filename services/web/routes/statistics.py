@@ -11,14 +11,14 @@ from fastapi.responses import HTMLResponse, Response
 from services.web import forms
 from services.web.client import ApiError, Part, parts
 from services.web.console import BEIJING
-from services.web.deps import Me, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 EXPORTS = ("monthly.xlsx", "monthly.csv", "quarterly.xlsx", "yearly.xlsx")
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard(request: Request, site: Site, a: UserApi, me: Me, date_from: str = "", date_to: str = "",
+async def dashboard(request: Request, site: Site, a: UserApi, me: RoleMe, date_from: str = "", date_to: str = "",
                     as_of: str = "", unit_id: str = "", division_code: str = ""):
     today = datetime.now(BEIJING).date()
     if not request.query_params:
@@ -66,7 +66,7 @@ async def dashboard(request: Request, site: Site, a: UserApi, me: Me, date_from:
 
 
 @router.get("/export/{name}")
-async def export(request: Request, site: Site, a: UserApi, me: Me, name: str):
+async def export(request: Request, site: Site, a: UserApi, me: RoleMe, name: str):
     if name not in EXPORTS:
         return site.render(request, "not_found.html", status=404, me=me, message="没有这种报表")
     try:

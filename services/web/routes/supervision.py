@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import forms
 from services.web.client import ApiError, Unavailable, parts
-from services.web.deps import Me, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 LISTS = {"warnings": "/api/v1/warnings", "overdue": "/api/v1/overdue", "backlog": "/api/v1/backlog",
@@ -18,7 +18,7 @@ LISTS = {"warnings": "/api/v1/warnings", "overdue": "/api/v1/overdue", "backlog"
 
 
 @router.get("/supervision", response_class=HTMLResponse)
-async def supervision(request: Request, site: Site, a: UserApi, me: Me, view: str = "warnings", unit_id: str = "",
+async def supervision(request: Request, site: Site, a: UserApi, me: RoleMe, view: str = "warnings", unit_id: str = "",
                       division_code: str = "", level: str = "", status: str = "", page: int = 1,
                       done: str | None = None):
     page = max(1, page)
@@ -48,7 +48,7 @@ async def supervision(request: Request, site: Site, a: UserApi, me: Me, view: st
 
 
 @router.post("/supervision/orders/{order_id}/answer", response_class=HTMLResponse)
-async def answer_order(request: Request, site: Site, a: UserApi, me: Me, order_id: str):
+async def answer_order(request: Request, site: Site, a: UserApi, me: RoleMe, order_id: str):
     form = await request.form()
     try:
         await a.post("supervision", f"/api/v1/supervision-orders/{quote(order_id, safe='')}/answer",
