@@ -104,11 +104,15 @@ def visible_status(conn, user: Principal, case_id: str) -> str:
 
 
 def tracked_case(conn, tracking_code: str):
-    """The case a tracking code names, as the public sees it (its handling unit's name), else NotFound."""
+    """The case a tracking code names (typed with or without dashes, in either case), as the public
+    sees it (its handling unit's name), else NotFound."""
+    code = domain.tracking_code_of(tracking_code)
+    if code is None:
+        raise _no_such_tracking_code()
     row = conn.execute(sa.select(cases.c.case_id, cases.c.status, cases.c.received_at, cases.c.registered_at,
                                  cases.c.channel, units.c.name.label("unit_name"))
                        .join(units, units.c.unit_id == cases.c.unit_id, isouter=True)
-                       .where(cases.c.tracking_code == tracking_code.strip().upper())).mappings().first()
+                       .where(cases.c.tracking_code == code)).mappings().first()
     if row is None:
         raise _no_such_tracking_code()
     return row

@@ -77,6 +77,9 @@ def track(system, w):  # public by design: shows no personal data
     assert r.status_code == 200 and r.json()["handling_unit"]
     text = r.text
     assert ID_B not in text and ID_B[-4:] not in text and PHONE_B[-4:] not in text and "张三" not in text
+    # as a petitioner types it from the receipt: without dashes, in lower case
+    typed = w["case"]["tracking_code"].replace("-", "").lower()
+    assert system.http.get(f"{system.url['intake']}/api/v1/track/{typed}").json() == r.json()
 
 
 def me(service):
