@@ -300,3 +300,18 @@ def test_a_supervisor_reads_the_lists_and_issues_an_order_and_a_reminder(system,
     page = supervisor.go("/supervision?view=orders")
     assert "请于期限内办结并报告" in page.inner_text("#supervision-list")
     supervisor.shot("21-supervisor-orders")
+
+
+def test_an_unknown_address_or_a_bad_parameter_answers_a_page_in_chinese(system, console):
+    clerk = console("demo-clerk")
+    for path, status, heading in (("/no-such-page", 404, "未找到"), ("/cases?page=abc", 422, "网址参数有误"),
+                                  ("/track?code=abcd-efgh-jkmn&x=1", 200, None)):
+        response = clerk.page.goto(clerk.base + path)
+        assert response.status == status, (path, response.status)
+        text = clerk.page.inner_text("body")
+        assert '"detail"' not in text and "Not Found" not in text, (path, text[:300])
+        if heading:
+            assert heading in clerk.page.inner_text("h1"), path
+    clerk.page.goto(clerk.base + "/cases?page=abc")
+    assert "page" in clerk.page.inner_text("main")  # the message names the parameter
+    clerk.shot("22-bad-parameter")
