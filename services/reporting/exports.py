@@ -75,27 +75,45 @@ def build(db: Database, kind: str, value: str | None, sc: views.Scope, as_of: da
     }
 
 
+# breakdowns whose keys are the system's own English codes: the sheet shows their Chinese names only
+NAMED_ONLY = frozenset({"channel", "purpose"})
+SHARE_COLUMNS = frozenset({"比率", "网信占比"})  # fractions: shown as percentages
+
+
 def _tables(report: dict):
-    """(sheet name, header, rows) of every table of the report."""
+    """(sheet name, header, rows) of every table of the report; the last row of a breakdown is its total."""
     rate_rows = [[labels.RATES[k], report["rates"][k]["numerator"], report["rates"][k]["denominator"],
                   report["rates"][k]["rate"]] for k in rates.RATES]
     yield "五率", ["指标", "分子", "分母", "比率"], rate_rows
     s = report["summary"]
     yield "概况", ["项目", "数值"], [[zh, s[k]] for k, zh in COUNT_HEADERS]
     for by, rows in report["breakdowns"].items():
-        header = ["代码", "名称"] + [zh for _, zh in COUNT_HEADERS]
-        body = [[row["key"], row["label"]] + [row[k] for k, _ in COUNT_HEADERS] for row in rows]
-        total = ["合计", ""] + [sum(row[k] or 0 for row in rows) if k != "online_share" else s["online_share"]
-                                for k, _ in COUNT_HEADERS]
+        lead = ["名称"] if by in NAMED_ONLY else ["代码", "名称"]
+        header = lead + [zh for _, zh in COUNT_HEADERS]
+        body = [([] if by in NAMED_ONLY else [row["key"]]) + [row["label"]] + [row[k] for k, _ in COUNT_HEADERS]
+                for row in rows]
+        total = ["合计"] + ([] if by in NAMED_ONLY else [""]) + [
+            sum(row[k] or 0 for row in rows) if k != "online_share" else s["online_share"] for k, _ in COUNT_HEADERS]
         yield BREAKDOWN_ZH[by], header, body + [total]
 
 
+def _display_width(value) -> int:
+    """Columns as a spreadsheet measures them: a Chinese character is two wide."""
+    text = "" if value is None else (f"{value:.1%}" if isinstance(value, float) else str(value))
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
 def xlsx(report: dict) -> bytes:
+    """One sheet per table: the title and period above, a bold header row that stays in view
+    (frozen, with filters), percentages as percentages, every column as wide as its content,
+    the total row bold."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     wb.remove(wb.active)
+    head_fill = PatternFill("solid", fgColor="DDE4EE")
     for name, header, rows in _tables(report):
         ws = wb.create_sheet(name)
         ws.append([report["title"]])
@@ -103,11 +121,28 @@ def xlsx(report: dict) -> bytes:
         ws.append([f"统计期间 {report['period']['from']} 至 {report['period']['to']}"])
         ws.append(header)
         for cell in ws[3]:
-            cell.font = Font(bold=True)
+            cell.font, cell.fill = Font(bold=True), head_fill
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         for row in rows:
             ws.append(row)
-        ws.column_dimensions["A"].width = 16
-        ws.column_dimensions["B"].width = 28
+        has_total = bool(rows and rows[-1] and rows[-1][0] == "合计")
+        if has_total:
+            for cell in ws[ws.max_row]:
+                cell.font = Font(bold=True)
+        shares = [i for i, h in enumerate(header, start=1) if h in SHARE_COLUMNS]
+        for r in ws.iter_rows(min_row=4, max_row=ws.max_row):
+            for i in shares:
+                r[i - 1].number_format = "0.0%"
+        for i, h in enumerate(header, start=1):
+            widest = max([_display_width(h), *(_display_width(row[i - 1]) for row in rows if len(row) >= i)])
+            ws.column_dimensions[get_column_letter(i)].width = min(max(widest + 2, 8), 60)
+        ws.freeze_panes = "A4"
+        # sorting or filtering leaves the total row where it is, below the rows it sums
+        ws.auto_filter.ref = f"A3:{get_column_letter(len(header))}{ws.max_row - (1 if has_total else 0)}"
+        ws.print_title_rows = "3:3"
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -76,9 +76,23 @@ def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
     assert overview["登记件数（批次）"] == summary["registered"] >= 1
     assert overview["人次"] == summary["person_times"]
     for sheet_name, by in (("按渠道", "channel"), ("按责任单位", "unit"), ("按月份", "month")):
-        rows = list(wb[sheet_name].iter_rows(min_row=4, values_only=True))
+        ws = wb[sheet_name]
+        header = [c.value for c in ws[3]]
+        rows = list(ws.iter_rows(min_row=4, values_only=True))
         api = system.get("reporting", f"/api/v1/stats/breakdown?by={by}&{IN_MONTH}&as_of={as_of}").json()["rows"]
-        assert rows[-1][0] == "合计" and rows[-1][2] == sum(x["registered"] for x in api) == summary["registered"]
+        col = header.index("登记件数（批次）")
+        assert rows[-1][0] == "合计" and rows[-1][col] == sum(x["registered"] for x in api) == summary["registered"]
+        # as a leader hands it on: the header stays in view, every column fits its content, shares are
+        # percentages, and no internal English code shows
+        assert ws.freeze_panes == "A4" and ws.auto_filter.ref.startswith("A3:")
+        for i, name in enumerate(header):
+            letter = ws.cell(row=3, column=i + 1).column_letter
+            assert ws.column_dimensions[letter].width >= len(name) * 2, (sheet_name, name)
+        assert ws.cell(row=4, column=header.index("网信占比") + 1).number_format == "0.0%"
+        shown = " ".join(str(v) for row in rows for v in row if isinstance(v, str))
+        assert not any(code in shown for code in ("letter", "visit", "online", "phone")), shown
+    rates_sheet = wb["五率"]
+    assert all(rates_sheet.cell(row=r, column=4).number_format == "0.0%" for r in range(4, rates_sheet.max_row + 1))
     csv = system.get("reporting", f"/api/v1/exports/monthly.csv?month={MONTH}&as_of={as_of}")
     assert csv.status_code == 200 and "及时受理率" in csv.text
 
