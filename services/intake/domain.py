@@ -175,6 +175,18 @@ class RuleViolation(Conflict):
 
 
 LEGAL_CHANNEL_ZH = "本事项属涉法涉诉，请依法通过诉讼、仲裁、行政复议等法定途径解决（诉访分离）"
+FINAL_MATTER_NOTICE_ZH = "该事项已经复核终结，依法不再受理（三级终访）"
+
+
+def registration_guidance(flags: list[str]) -> dict[str, str]:
+    """What the clerk is told at registration, from the case's flags: the legal channel of a
+    law-related petition, the notice of a matter already final."""
+    out = {}
+    if "law_related" in flags:
+        out["legal_channel"] = LEGAL_CHANNEL_ZH
+    if "final_matter" in flags:
+        out["notice"] = FINAL_MATTER_NOTICE_ZH
+    return out
 STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "review", "re_review": "re_review"}
 
 

@@ -78,10 +78,7 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
         )
     out = {"case_id": case_id, "tracking_code": tracking_code, "office": office, "status": status,
            "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored[0].recorded_at}
-    if "law_related" in payload.flags:
-        out["legal_channel"] = domain.LEGAL_CHANNEL_ZH
-    if "final_matter" in payload.flags:
-        out["notice"] = "该事项已经复核终结，依法不再受理（三级终访）"
+    out.update(domain.registration_guidance(payload.flags))
     return out
 
 

@@ -93,6 +93,7 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
         "co_unit_ids": row["co_unit_ids"].split(),
         "version": case.version,
         "flags": case.flags,
+        **domain.registration_guidance(case.flags),
         "repeat_of": case.registered.repeat_of if case.registered else None,
         "final": case.final,
         "procedure": case.procedure,

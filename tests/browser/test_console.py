@@ -60,6 +60,11 @@ def test_one_case_through_its_whole_life(system, console):
     case_id = page.get_attribute("#case-link", "href").rsplit("/", 1)[-1]
     assert "初信初访" in page.inner_text("#flags")
     clerk.shot("02-clerk-registered-flags")
+    # the success page is a page of its own (post/redirect/get): F5 shows it again and registers nothing
+    assert page.url.endswith(f"/cases/{case_id}/registered")
+    page.reload()
+    assert page.inner_text("#tracking-code").strip() == code
+    assert system.rows("intake", f"SELECT count(*) FROM cases WHERE summary = '{summary}'") == [1]
     clerk.go(f"/cases/{case_id}/receipt")
     assert "受理凭证" in page.inner_text("h1") and code in page.inner_text("main")
     clerk.shot("03-receipt")
