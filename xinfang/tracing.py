@@ -130,15 +130,21 @@ def span(name: str, *, parent: str | None = None, kind: SpanKind = SpanKind.INTE
         yield s
 
 
+# probes and scrapes: the orchestrator and Prometheus ask every few seconds, nobody follows them
+UNTRACED_PATHS = frozenset({"/health", "/livez", "/readyz", "/metrics"})
+
+
 class TracingMiddleware:
     """ASGI: a span per HTTP request, continued from its ``traceparent`` header; the request's
-    ``X-Correlation-Id`` (if any) goes into the log context of everything the request logs."""
+    ``X-Correlation-Id`` (if any) goes into the log context of everything the request logs.
+    Probes and scrapes (``UNTRACED_PATHS``) get no span, as OpenTelemetry's instrumentations
+    leave out their excluded URLs."""
 
     def __init__(self, app: Any, service: str) -> None:
         self.app, self.service = app, service
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in UNTRACED_PATHS:
             return await self.app(scope, receive, send)
         from xinfang.logs import log_context
 

@@ -98,6 +98,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "expected_version": exc.expected, "actual_version": exc.actual}}, status_code=409)
 
 
+def without_native_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry (0.16x and later, on by default once a tracer provider is set)
+    turned off: ``xinfang.tracing.TracingMiddleware`` is the one server span of a request.
+    Left on, every request had a second server span and spans for its dependencies, endpoint and
+    serialization, exported with ours. An older FastAPI has none and takes no ``telemetry``."""
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "operation_spans": False, "metrics": False, "logs": False}}
+
+
 def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
     """A FastAPI app whose lifespan starts and stops the service's relay and stream processor."""
 
@@ -110,7 +122,7 @@ def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", **without_native_telemetry())
     install_error_handlers(app)
     from xinfang.tracing import TracingMiddleware  # a span per request; X-Correlation-Id into the logs
 

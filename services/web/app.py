@@ -20,6 +20,7 @@ from services.web.deps import WrongRole
 from services.web.routes import ROUTERS
 from xinfang import metrics
 from xinfang.tracing import TracingMiddleware
+from xinfang.web import without_native_telemetry
 
 __all__ = ["create_app", "beijing", "last_day", "short_id"]
 
@@ -30,7 +31,8 @@ ERROR_PAGES = {405: ("不支持的操作", "此页面不支持这种操作，请
 
 def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
     console = Console(cfg or ConsoleSettings.from_env())
-    app = FastAPI(title="Xinfang web console 信访网页工作台", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Xinfang web console 信访网页工作台", docs_url=None, redoc_url=None, openapi_url=None,
+                  **without_native_telemetry())
     app.state.console = console
     app.add_middleware(TracingMiddleware, service="web")  # a span per page; its client sends the traceparent on
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

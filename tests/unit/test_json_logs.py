@@ -160,9 +160,11 @@ def test_the_http_layer_continues_the_trace_and_takes_the_correlation_header(jso
     import httpx
     from fastapi import FastAPI
 
+    from xinfang.web import without_native_telemetry
+
     logger, lines, _ = json_log
     tracing.setup("test")
-    app = FastAPI()
+    app = FastAPI(**without_native_telemetry())  # as every service builds its app: our span is the one
     app.add_middleware(tracing.TracingMiddleware, service="intake")
     seen: dict = {}
 
@@ -172,13 +174,20 @@ def test_the_http_layer_continues_the_trace_and_takes_the_correlation_header(jso
         seen["traceparent"] = tracing.current_traceparent()
         return {}
 
+    @app.get("/health")
+    async def health():
+        seen["probe"] = tracing.current_traceparent()
+        return {}
+
     async def calls():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             traced = await client.get("/x", headers={"traceparent": TRACEPARENT, "X-Correlation-Id": "req-7"})
             assert traced.status_code == 200
             assert (await client.get("/x")).status_code == 200
+            assert (await client.get("/health")).status_code == 200
 
     asyncio.run(calls())
+    assert seen["probe"] is None  # probes and scrapes get no span
     traced, plain = lines()
     assert traced["correlation_id"] == "req-7"
     assert traced["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
