@@ -1,0 +1,92 @@
+"""Repeat detection on every backend, with a petitioner's history in the store: the flags and the
+earlier case named come from the same-category cases alone, the latest one named, a final one
+making the matter final, an open one making it pending elsewhere."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.intake import domain, handlers, projections
+from services.intake.adapters import cases
+from tests.conftest import migrated
+from xinfang.contracts import new_envelope
+from xinfang.contracts.events import DivisionAdded
+from xinfang.privacy import PiiVault
+from xinfang.security import Principal
+from xinfang.storage import UnitOfWork
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
+CLERK = Principal("county-clerk", "clerk", "999901000000")
+VAULT = PiiVault("the PII key of the repeat test, 32+ chars")
+T0 = datetime(2025, 3, 2, 1, tzinfo=UTC)
+
+
+def register(db, category: str, days: int, id_number: str = "110101199003071233") -> dict:
+    reg = domain.Registration(
+        channel="letter", received_at=T0 + timedelta(days=days), headcount=1, purpose="appeal",
+        category_code=category, division_code="999901001001", summary="事项", request="请求",
+        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), "张三", "resident_id", id_number, None, "")])
+    return handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg))
+
+
+def set_row(db, case_id: str, **values) -> None:
+    with db.engine.begin() as c:
+        c.execute(cases.update().where(cases.c.case_id == case_id).values(**values))
+
+
+class RepeatContract:
+    @pytest.fixture
+    def db(self):
+        raise NotImplementedError
+
+    @pytest.fixture(autouse=True)
+    def village(self, db):
+        env = new_envelope(DivisionAdded(code="999901001001", name="村", level="village"), case_id="",
+                           office="999901001000", actor="admin", producer="routing", occurred_at=T0)
+        with UnitOfWork(db) as uow:
+            projections.on_routing_event(uow, env)
+
+    def test_the_latest_same_category_case_is_named_and_others_do_not_count(self, db):
+        first = register(db, "0702", 0)
+        assert first["flags"][0] == "first_petition"
+        other_matter = register(db, "0301", 1)            # another category: a first petition too
+        assert "first_petition" in other_matter["flags"]
+        second = register(db, "0702", 2)
+        set_row(db, first["case_id"], status="closed")
+        set_row(db, second["case_id"], status="closed")
+        for i in range(5):                                 # more of the other matter: they change nothing
+            register(db, "0301", 3 + i)
+        third = register(db, "0702", 10)
+        assert "repeat" in third["flags"] and third["repeat_of"] == second["case_id"]
+        assert "pending_elsewhere" not in third["flags"] and "final_matter" not in third["flags"]
+
+    def test_an_open_case_makes_it_pending_and_a_final_one_final(self, db):
+        first = register(db, "0702", 0)
+        set_row(db, first["case_id"], status="closed")
+        register(db, "0702", 1)                            # left open
+        later = register(db, "0702", 2)
+        set_row(db, later["case_id"], status="closed")     # the latest is closed, an older one still open
+        assert "pending_elsewhere" in register(db, "0702", 3)["flags"]
+        set_row(db, first["case_id"], final=True)          # the oldest was re-reviewed: final
+        final = register(db, "0702", 4)
+        assert "final_matter" in final["flags"] and "pending_elsewhere" not in final["flags"]
+        assert final["notice"]
+        # another person's history is not theirs
+        assert register(db, "0702", 5, id_number="11010519491231002X")["flags"][0] == "first_petition"
+
+
+class TestRepeatOnSQLite(RepeatContract):
+    @pytest.fixture
+    def db(self, tmp_path):
+        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
+            yield d
+
+
+class TestRepeatOnPostgres(RepeatContract):
+    @pytest.fixture
+    def db(self, pg_url):
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d
