@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -52,30 +51,11 @@ def cases_of_petitioners(conn, id_number_hashes):
                         .where(p.id_number_hash.in_(id_number_hashes)).distinct()).all()
 
 
-def database(postgres: bool) -> tuple[Database, callable]:
-    if postgres:
-        import psycopg
+def database(postgres: bool):
+    """A new, migrated intake database (bench/replay.py's), with the village the cases arise in."""
+    from bench.replay import fresh_db
 
-        from xinfang.storage.local_postgres import shared_server
-
-        admin = shared_server()
-        name = f"xf_bench_repeat_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-        url = admin.rsplit("/", 1)[0] + f"/{name}"
-
-        def drop():
-            with psycopg.connect(admin, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        d = tempfile.mkdtemp(prefix="xf-bench-repeat-")
-        url = f"sqlite:///{d}/intake.db"
-
-        def drop():
-            import shutil
-            shutil.rmtree(d, ignore_errors=True)
-    db = Database(url)
-    db.migrate(MIGRATIONS)
+    db, drop = fresh_db(postgres, MIGRATIONS, "intake")
     env = new_envelope(DivisionAdded(code="999901001001", name="村", level="village"), case_id="",
                        office="999901001000", actor="admin", producer="routing", occurred_at=T0)
     with UnitOfWork(db) as uow:

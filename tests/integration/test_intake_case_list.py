@@ -177,14 +177,11 @@ TOWNSHIP_B = Principal("clerk-b", "clerk", "999901002000")
 
 
 def registered_for(db, village: str, name: str, id_number: str, summary: str) -> dict:
-    import uuid
+    from tests.integration.intake_world import known_village, petition
 
-    from_routing(db, DivisionAdded(code=village, name="村", level="village"))
-    reg = domain.Registration(
-        channel="visit", received_at=T0, headcount=1, purpose="appeal", category_code="0702",
-        division_code=village, summary=summary, request="请求处理",
-        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), name, "resident_id", id_number, None, "")])
-    return handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg))
+    known_village(db, village)
+    return handlers.register_petition(db, VAULT, CLERK, petition(id_number, division=village, summary=summary,
+                                                                 name=name))
 
 
 class CaseSearchContract:

@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.intake import domain, handlers, projections
+from services.intake import domain, handlers
 from tests.conftest import migrated
-from xinfang.contracts import new_envelope
-from xinfang.contracts.events import DivisionAdded
+from tests.integration.intake_world import known_village, petition
 from xinfang.errors import InvalidInput
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
-from xinfang.storage import UnitOfWork
 from xinfang.storage.idempotency import checked_key, request_hash
 from xinfang.storage.tables import events
 
@@ -29,13 +27,7 @@ BODY = {"summary": "拖欠工资", "request": "请求支付"}
 
 
 def command(summary: str = "拖欠工资") -> domain.RegisterPetition:
-    import uuid
-
-    # as the API does: each request's petitioner rows get ids of their own
-    return domain.RegisterPetition(domain.Registration(
-        channel="letter", received_at=T0, headcount=1, purpose="appeal", category_code="0702",
-        division_code="999901001001", summary=summary, request="请求支付",
-        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), "张三", "resident_id", "110101199003071233", None, "")]))
+    return petition(summary=summary)
 
 
 def stored_events(db) -> int:
@@ -50,10 +42,7 @@ class IdempotencyContract:
 
     @pytest.fixture(autouse=True)
     def village(self, db):
-        env = new_envelope(DivisionAdded(code="999901001001", name="村", level="village"), case_id="",
-                           office="999901001000", actor="admin", producer="routing", occurred_at=T0)
-        with UnitOfWork(db) as uow:
-            projections.on_routing_event(uow, env)
+        known_village(db)
 
     def test_a_retry_answers_the_first_result_and_registers_nothing(self, db):
         once = ("key-1", request_hash(BODY))

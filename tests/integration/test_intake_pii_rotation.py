@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.intake import domain, handlers, projections, views
+from services.intake import handlers, views
 from services.intake.adapters import petitioners
 from tests.conftest import migrated
-from xinfang.contracts import new_envelope
-from xinfang.contracts.events import DivisionAdded
+from tests.integration.intake_world import known_village, petition
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
-from xinfang.storage import UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 CLERK = Principal("county-clerk", "clerk", "999901000000")
@@ -25,12 +23,7 @@ T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
 
 def register(db, vault: PiiVault, id_number: str, phone: str | None = "13912345678") -> dict:
-    reg = domain.Registration(
-        channel="letter", received_at=T0, headcount=1, purpose="appeal", category_code="0702",
-        division_code="999901001001", summary="拖欠工资", request="请求支付",
-        petitioners=[domain.PetitionerDetails(f"p-{id_number}-{phone}", "张三", "resident_id", id_number, phone,
-                                              "示范县某村")])
-    return handlers.register_petition(db, vault, CLERK, domain.RegisterPetition(reg))
+    return handlers.register_petition(db, vault, CLERK, petition(id_number, phone=phone, address="示范县某村"))
 
 
 def ids(n: int) -> list[str]:
@@ -47,10 +40,7 @@ class PiiRotationContract:
 
     @pytest.fixture
     def old_cases(self, db):
-        env = new_envelope(DivisionAdded(code="999901001001", name="村", level="village"), case_id="",
-                           office="999901001000", actor="admin", producer="routing", occurred_at=T0)
-        with UnitOfWork(db) as uow:
-            projections.on_routing_event(uow, env)
+        known_village(db)
         return [register(db, PiiVault(OLD), n) for n in ids(7)]
 
     def test_during_the_rotation_old_rows_read_and_match_and_new_rows_take_the_new_key(self, db, old_cases):

@@ -3,20 +3,17 @@ earlier case named come from the same-category cases alone, the latest one named
 making the matter final, an open one making it pending elsewhere."""
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from services.intake import domain, handlers, projections
+from services.intake import handlers
 from services.intake.adapters import cases
 from tests.conftest import migrated
-from xinfang.contracts import new_envelope
-from xinfang.contracts.events import DivisionAdded
+from tests.integration.intake_world import known_village, petition
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
-from xinfang.storage import UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 CLERK = Principal("county-clerk", "clerk", "999901000000")
@@ -25,11 +22,7 @@ T0 = datetime(2025, 3, 2, 1, tzinfo=UTC)
 
 
 def register(db, category: str, days: int, id_number: str = "110101199003071233") -> dict:
-    reg = domain.Registration(
-        channel="letter", received_at=T0 + timedelta(days=days), headcount=1, purpose="appeal",
-        category_code=category, division_code="999901001001", summary="事项", request="请求",
-        petitioners=[domain.PetitionerDetails(str(uuid.uuid4()), "张三", "resident_id", id_number, None, "")])
-    return handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg))
+    return handlers.register_petition(db, VAULT, CLERK, petition(id_number, category=category, days=days))
 
 
 def set_row(db, case_id: str, **values) -> None:
@@ -44,10 +37,7 @@ class RepeatContract:
 
     @pytest.fixture(autouse=True)
     def village(self, db):
-        env = new_envelope(DivisionAdded(code="999901001001", name="村", level="village"), case_id="",
-                           office="999901001000", actor="admin", producer="routing", occurred_at=T0)
-        with UnitOfWork(db) as uow:
-            projections.on_routing_event(uow, env)
+        known_village(db)
 
     def test_the_latest_same_category_case_is_named_and_others_do_not_count(self, db):
         first = register(db, "0702", 0)
