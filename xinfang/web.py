@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xinfang.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from xinfang.storage import ConcurrencyConflict, idempotency
@@ -80,10 +82,29 @@ def http_status(exc: DomainError) -> int:
     return 400
 
 
+# what an HTTP error of the framework (an unknown path, a method a path does not take) says, in the envelope
+_HTTP_ERRORS = {
+    404: ("not_found", "no such resource", "没有该资源"),
+    405: ("method_not_allowed", "this path does not take that method", "该地址不支持此请求方法"),
+    413: ("too_large", "the request body is too large", "请求内容过大"),
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):
-        return JSONResponse(validation_body(list(exc.errors())), status_code=422)
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            # not input to judge field by field: the body could not be read at all
+            return JSONResponse({"error": {"code": "bad_request", "message": "the request body is not valid JSON",
+                                           "message_zh": "请求体不是合法的 JSON"}}, status_code=400)
+        return JSONResponse(validation_body(errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException):
+        code, en, zh = _HTTP_ERRORS.get(exc.status_code, ("bad_request", str(exc.detail), "请求有误"))
+        return JSONResponse({"error": {"code": code, "message": en, "message_zh": zh}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
@@ -96,6 +117,80 @@ def install_error_handlers(app: FastAPI) -> None:
             "message": "the case was changed by someone else meanwhile; reload and try again",
             "message_zh": "该信访事项已被他人修改，请刷新后重试",
             "expected_version": exc.expected, "actual_version": exc.actual}}, status_code=409)
+
+
+# ------------------------------------------------------------------ the error envelope in the OpenAPI documents
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    message_zh: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="validation_error | bad_request | unauthenticated | forbidden | not_found | "
+                                  "conflict | concurrency_conflict | too_many_requests | method_not_allowed")
+    message: str
+    message_zh: str
+    fields: list[FieldError] | None = Field(default=None, description="each field refused, with why")
+    rule: str | None = Field(default=None, description="the rule (and its legal source) a refusal names")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error any service answers: ``{"error": {…}}``, in English and Chinese."""
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES = {
+    400: "the body is not valid JSON / 请求体不是合法的 JSON",
+    401: "no valid token / 未登录或令牌无效",
+    403: "the role may not do this / 无权执行此操作",
+    404: "not found, or outside the caller's jurisdiction / 不存在或不在管辖范围内",
+    405: "the path does not take this method / 不支持此请求方法",
+    409: "conflicts with the case's state or a concurrent write / 与当前状态或他人修改冲突",
+    422: "a field refused, named in fields / 输入有误（见 fields）",
+    429: "too many requests / 请求过于频繁",
+}
+
+
+# the API paths anyone may call without a token (sign-in, the petitioner's tracking)
+PUBLIC_API = ("/api/v1/auth/sign-in", "/api/v1/track/")
+
+
+def _error_statuses(path: str) -> list[int]:
+    if not path.startswith("/api/v1/"):
+        return [404, 405]  # probes, metrics: no input, no token
+    if path.startswith(PUBLIC_API):
+        return [s for s in ERROR_RESPONSES if s not in (401, 403)]
+    return list(ERROR_RESPONSES)
+
+
+def declare_errors(app: FastAPI) -> None:
+    """The app's OpenAPI document declares, on every operation, the statuses errors answer, each
+    with the one envelope (in place of FastAPI's own 422 schema, which is not what we send)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        defs = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(defs.pop("$defs", {}))
+        schemas["ErrorEnvelope"] = defs
+        for key in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(key, None)
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+        for path, ops in schema.get("paths", {}).items():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                for status in _error_statuses(path):
+                    responses[str(status)] = {"description": ERROR_RESPONSES[status], "content": ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def without_native_telemetry() -> dict[str, Any]:
@@ -124,6 +219,7 @@ def create_app(runtime, *, title: str, description: str = "") -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
                   openapi_url="/openapi.json", **without_native_telemetry())
     install_error_handlers(app)
+    declare_errors(app)
     from xinfang.tracing import TracingMiddleware  # a span per request; X-Correlation-Id into the logs
 
     app.add_middleware(TracingMiddleware, service=getattr(runtime, "name", "service"))

@@ -12,6 +12,8 @@ from xinfang.bounds import in_range
 from xinfang.errors import InvalidInput
 from xinfang.security import Principal
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 def _date(value: str | None, field: str) -> date | None:
     if value is None or value == "":
@@ -114,7 +116,7 @@ def router(runtime) -> APIRouter:
             report = await asyncio.to_thread(exports.build, db, kind, value, sc, _as_of(as_of))
             name = f"xinfang-{kind}-{value}.{fmt}"
             if fmt == "xlsx":
-                body, media = exports.xlsx(report), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                body, media = exports.xlsx(report), XLSX
             else:
                 body, media = exports.csv_text(report).encode("utf-8"), "text/csv; charset=utf-8"
             return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -123,6 +125,9 @@ def router(runtime) -> APIRouter:
 
     for kind, field in (("monthly", "month"), ("quarterly", "quarter"), ("yearly", "year")):
         for fmt in ("xlsx", "csv"):
+            media = XLSX if fmt == "xlsx" else "text/csv"
             r.add_api_route(f"/exports/{kind}.{fmt}", export(kind, field, fmt), methods=["GET"], tags=["exports"],
-                            summary=f"{kind} report as {fmt.upper()} ({field}=…)")
+                            summary=f"{kind} report as {fmt.upper()} ({field}=…)", response_class=Response,
+                            responses={200: {"description": f"the report as {fmt.upper()}",
+                                             "content": {media: {"schema": {"type": "string", "format": "binary"}}}}})
     return r

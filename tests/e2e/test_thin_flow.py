@@ -79,6 +79,34 @@ def test_every_service_answers_health_and_publishes_openapi(system):
         assert any(p.startswith("/api/v1/") for p in doc["paths"]), name
 
 
+def test_every_error_is_the_one_envelope_and_every_operation_declares_it(system):
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for name, url in system.url.items():
+        doc = system.http.get(f"{url}/openapi.json").json()
+        assert "ErrorEnvelope" in doc["components"]["schemas"] and "HTTPValidationError" not in doc["components"]["schemas"]
+        for path, ops in doc["paths"].items():
+            for method, op in ops.items():
+                declared = op["responses"]
+                wanted = {"404", "405"} | ({"400", "422", "429"} if path.startswith("/api/v1/") else set())
+                if path.startswith("/api/v1/") and not path.startswith(("/api/v1/auth/sign-in", "/api/v1/track/")):
+                    wanted |= {"401", "403"}
+                assert wanted <= set(declared), (name, method, path, sorted(declared))
+                assert all(declared[s]["content"]["application/json"]["schema"] == envelope for s in wanted)
+    # what the framework itself refuses answers the envelope too
+    intake = system.url["intake"]
+    unknown = system.http.get(f"{intake}/api/v1/no-such-thing", headers=system.auth())
+    assert unknown.status_code == 404 and unknown.json()["error"]["message_zh"]
+    wrong = system.http.delete(f"{intake}/api/v1/petitions", headers=system.auth())
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed" and wrong.headers["allow"]
+    broken = system.http.post(f"{intake}/api/v1/petitions", content=b"{not json", headers={
+        **system.auth(), "Content-Type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["error"]["message_zh"] == "请求体不是合法的 JSON"
+    # the exports say what they send
+    exports = system.http.get(f"{system.url['reporting']}/openapi.json").json()["paths"]
+    assert "text/csv" in exports["/api/v1/exports/monthly.csv"]["get"]["responses"]["200"]["content"]
+    assert any("spreadsheetml" in m for m in exports["/api/v1/exports/yearly.xlsx"]["get"]["responses"]["200"]["content"])
+
+
 def test_reference_lists_are_served(system):
     cats = system.get("intake", "/api/v1/categories").json()
     assert len(cats) == 17 and all(c["children"] for c in cats)
