@@ -40,7 +40,7 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
     # under every key of the ring: during a key rotation, earlier rows may still hold an old key's hash
     hashes = [h for p in reg.petitioners for h in vault.blind_indexes(p.id_number)]
     prior = [domain.PriorCase(r.case_id, r.category_code, r.registered_at, r.final, r.status in domain.OPEN_STATUSES)
-             for r in adapters.prior_cases_of(uow, hashes, reg.category_code, sorted(domain.OPEN_STATUSES))]
+             for r in adapters.cases_of_petitioners(uow, hashes)]
     payload, office = domain.register(case_id, reg, tracking_code, actor=user,
                                       known_division=partial(adapters.division_known, uow),
                                       prior=prior, rules=RULES, now=now)
