@@ -81,12 +81,11 @@ class WrongRole(Exception):
 def _page_roles() -> dict[str, frozenset[str]]:
     from services.web.console import NAV
 
-    roles = {path: frozenset(r) for path, _title, r in NAV if r}
-    roles["/export"] = roles["/dashboard"]  # the dashboard's downloads
-    return roles
+    return {path: frozenset(r) for path, _title, r in NAV if r}
 
 
 PAGE_ROLES = _page_roles()
+PART_OF = {"/export": "/dashboard"}  # the dashboard's downloads belong to the dashboard
 
 
 async def role_user(request: Request, me: Me) -> dict:
@@ -95,6 +94,7 @@ async def role_user(request: Request, me: Me) -> dict:
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     page = "/" + path.strip("/").split("/", 1)[0]
+    page = PART_OF.get(page, page)
     allowed = PAGE_ROLES.get(page)
     if allowed is not None and me.get("role") not in allowed:
         raise WrongRole(me, page)

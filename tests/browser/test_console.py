@@ -208,6 +208,7 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
         assert response.status == 403, (path, response.status)
         page = clerk.page
         assert "无权访问" in page.inner_text("h1") and "登记员" in page.inner_text("main"), path
+        assert "此页面" not in page.inner_text("main"), path  # the page is named
         assert short_id(theirs["case_id"]) not in page.content() and "外镇事项不可见" not in page.content(), path
     clerk.shot("16a-township-clerk-forbidden-dashboard")
     # the search by tracking code (typed without dashes) stays within the township too
