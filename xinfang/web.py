@@ -263,15 +263,15 @@ def idempotency_key_header() -> Any:
                               "a retry answers the first result and creates nothing twice")
 
 
-def idempotency_of(key: str | None, target: str, body: Any) -> tuple[str, str] | None:
-    """(key, the request's hash) for ``idempotency.run_once``; None without a key. ``target`` (the
-    method and path, e.g. ``POST /api/v1/cases/C1/reminders``) is hashed with the body: the same
-    key sent to another case or endpoint cannot be a retry either."""
+def idempotency_of(key: str | None, request: Request, body: Any) -> tuple[str, str] | None:
+    """(key, the request's hash) for ``idempotency.run_once``; None without a key. The request's
+    method and path are hashed with the body: the same key sent to another case or endpoint
+    cannot be a retry either."""
     key = idempotency.checked_key(key)
     if key is None:
         return None
     plain = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-    return key, idempotency.request_hash({"target": target, "body": plain})
+    return key, idempotency.request_hash({"target": f"{request.method} {request.url.path}", "body": plain})
 
 
 def answered_once(out: dict, response: Any) -> dict:

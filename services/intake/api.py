@@ -188,10 +188,10 @@ def router(runtime, vault) -> APIRouter:
                                  expected_version=_version(if_match))
 
     @r.post("/petitions", status_code=201, response_model=RegisteredResponse, tags=["registration"])
-    async def register_petition(body: RegisterPetitionRequest, response: Response, me: Principal = user,
-                                idempotency_key: str | None = idempotency_key_header()):
+    async def register_petition(body: RegisterPetitionRequest, request: Request, response: Response,
+                                me: Principal = user, idempotency_key: str | None = idempotency_key_header()):
         """Register a petition (登记). Clerks, dispatchers and administrators, within their jurisdiction."""
-        once = idempotency_of(idempotency_key, "POST /api/v1/petitions", body)
+        once = idempotency_of(idempotency_key, request, body)
         out = await asyncio.to_thread(handlers.register_petition, runtime.db, vault, me, _register(body),
                                       idempotency=once)
         return answered_once(out, response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision import handlers, views
@@ -68,11 +68,12 @@ def router(runtime) -> APIRouter:
                                        owner_leader=owner_leader, limit=limit, offset=offset)
 
     @r.post("/cases/{case_id}/supervision-orders", status_code=201, tags=["supervision orders"])
-    async def issue_order(case_id: str, body: OrderIn, response: Response, me: Principal = Depends(runtime.current_user),
+    async def issue_order(case_id: str, body: OrderIn, request: Request, response: Response,
+                          me: Principal = Depends(runtime.current_user),
                           idempotency_key: str | None = idempotency_key_header()):
         """督办单: a supervisor requires the unit to act and answer by a date; unanswered, it escalates."""
         cmd = IssueSupervisionOrder(case_id, body.requirement, body.reply_by)
-        once = idempotency_of(idempotency_key, f"POST /api/v1/cases/{case_id}/supervision-orders", body)
+        once = idempotency_of(idempotency_key, request, body)
         return answered_once(await asyncio.to_thread(handlers.issue_order, db, me, cmd, idempotency=once), response)
 
     @r.get("/supervision-orders", tags=["supervision orders"])
@@ -88,10 +89,11 @@ def router(runtime) -> APIRouter:
         return await asyncio.to_thread(handlers.answer_order, db, me, AnswerSupervisionOrder(order_id, body.text))
 
     @r.post("/cases/{case_id}/reminders", status_code=201, tags=["supervision orders"])
-    async def remind(case_id: str, body: ReminderIn, response: Response, me: Principal = Depends(runtime.current_user),
+    async def remind(case_id: str, body: ReminderIn, request: Request, response: Response,
+                     me: Principal = Depends(runtime.current_user),
                      idempotency_key: str | None = idempotency_key_header()):
         """催办: chase the unit; recorded as an event."""
-        once = idempotency_of(idempotency_key, f"POST /api/v1/cases/{case_id}/reminders", body)
+        once = idempotency_of(idempotency_key, request, body)
         out = await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text), idempotency=once)
         return answered_once(out, response)
 
