@@ -52,12 +52,9 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
 
     @app.exception_handler(WrongRole)
     async def _wrong_role(request: Request, exc: WrongRole):
-        from services.web.console import NAV
-
-        title = next((t for p, t, _r in NAV if p == exc.page), "此页面")
         role = exc.me.get("role_zh") or "您的岗位"
         return console.render(request, "forbidden.html", status=403, me=exc.me,
-                              message=f"“{title}”不属于{role}的工作范围，无权访问。")
+                              message=f"“{exc.title}”不属于{role}的工作范围，无权访问。")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

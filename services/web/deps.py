@@ -73,18 +73,19 @@ UserApi = Annotated[Api, Depends(user_api)]
 class WrongRole(Exception):
     """A page of another role, opened by its address: 403 in Chinese (services/web/app.py)."""
 
-    def __init__(self, me: dict, page: str) -> None:
-        super().__init__(page)
-        self.me, self.page = me, page
+    def __init__(self, me: dict, title: str) -> None:
+        super().__init__(title)
+        self.me, self.title = me, title
 
 
-def _page_roles() -> dict[str, frozenset[str]]:
+def _role_pages() -> dict[str, tuple[str, frozenset[str]]]:
+    """{path: (title, roles)} of the navigation's pages that belong to some roles."""
     from services.web.console import NAV
 
-    return {path: frozenset(r) for path, _title, r in NAV if r}
+    return {path: (title, frozenset(r)) for path, title, r in NAV if r}
 
 
-PAGE_ROLES = _page_roles()
+ROLE_PAGES = _role_pages()
 PART_OF = {"/export": "/dashboard"}  # the dashboard's downloads belong to the dashboard
 
 
@@ -95,9 +96,10 @@ async def role_user(request: Request, me: Me) -> dict:
     path = getattr(route, "path", request.url.path)
     page = "/" + path.strip("/").split("/", 1)[0]
     page = PART_OF.get(page, page)
-    allowed = PAGE_ROLES.get(page)
-    if allowed is not None and me.get("role") not in allowed:
-        raise WrongRole(me, page)
+    if page in ROLE_PAGES:
+        title, allowed = ROLE_PAGES[page]
+        if me.get("role") not in allowed:
+            raise WrongRole(me, title)
     return me
 
 

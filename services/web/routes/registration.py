@@ -1,7 +1,6 @@
 """登记: the clerk registers a petition and is shown its receipt."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from urllib.parse import quote
 
@@ -11,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.web import forms
 from services.web.client import Api, ApiError, parts
 from services.web.console import BEIJING, Console
-from services.web.deps import Me, RoleMe, Site, UserApi
+from services.web.deps import RoleMe, Site, UserApi
 
 router = APIRouter()
 
@@ -27,7 +26,7 @@ async def register_form(request: Request, site: Site, a: UserApi, me: RoleMe):
     now = datetime.now(BEIJING).strftime("%Y-%m-%dT%H:%M")
     return await registration_page(site, request, a, me, errors={},
                                    values={"channel": "visit", "received_at": now, "headcount": "1",
-                                           "purpose": "appeal", "idempotency_key": str(uuid.uuid4())})
+                                           "purpose": "appeal"})
 
 
 @router.post("/register", response_class=HTMLResponse)
@@ -44,19 +43,10 @@ async def register(request: Request, site: Site, a: UserApi, me: RoleMe):
         if errors.pop("Idempotency-Key", None):
             # this form was registered already and then changed (the browser's back button): a
             # changed form is a new petition, so it gets a key of its own for the next send
-            values["idempotency_key"] = str(uuid.uuid4())
+            values["idempotency_key"] = ""  # the template makes a fresh one
             errors["_"] = ("此表单已登记过一次，内容已被修改。如确为另一件信访事项，请核对后再次提交；"
                            "如只是重复提交，请到案件列表查看已登记的事项。")
         return await registration_page(site, request, a, me, values=values, errors=errors, status=exc.status)
     # post/redirect/get: the success page is a page of its own, so a refresh shows it again and
     # sends nothing
     return RedirectResponse(f"/cases/{quote(result['case_id'], safe='')}/registered", status_code=303)
-
-
-@router.get("/cases/{case_id}/registered", response_class=HTMLResponse)
-async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
-    """登记成功: the new case's tracking code and what the clerk is told, read back from the case file."""
-    case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), site.names(a, me))
-    if not case.ok:
-        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
-    return site.render(request, "registered.html", me=me, r=case.data, names=nm.data or {})
