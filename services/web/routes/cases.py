@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import forms, labels
-from services.web.client import Api, ApiError, Unavailable, parts
+from services.web.client import Api, ApiError, Part, Unavailable, parts
 from services.web.console import BEIJING, Console, beijing, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
 
@@ -104,22 +104,36 @@ async def act(request: Request, site: Site, a: UserApi, me: Me, case_id: str, ac
     return RedirectResponse(f"{target}{sep}done={quote(action)}", status_code=303)
 
 
-@router.get("/cases/{case_id}/receipt", response_class=HTMLResponse)
-async def receipt(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+async def _case_file(site: Console, a: Api, me: dict, case_id: str) -> tuple[Part, dict]:
+    """The case file from intake and the names of divisions and units, fetched together."""
     case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), site.names(a, me))
+    return case, nm.data or {}
+
+
+@router.get("/cases/{case_id}/registered", response_class=HTMLResponse)
+async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    """登记成功 (where registering redirects): the new case's tracking code and what the clerk is
+    told, read back from the case file."""
+    case, names = await _case_file(site, a, me, case_id)
     if not case.ok:
         return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
-    return site.render(request, "receipt.html", me=me, c=case.data, names=nm.data or {},
-                       printed=datetime.now(BEIJING))
+    return site.render(request, "registered.html", me=me, r=case.data, names=names)
+
+
+@router.get("/cases/{case_id}/receipt", response_class=HTMLResponse)
+async def receipt(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    case, names = await _case_file(site, a, me, case_id)
+    if not case.ok:
+        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
+    return site.render(request, "receipt.html", me=me, c=case.data, names=names, printed=datetime.now(BEIJING))
 
 
 @router.get("/cases/{case_id}/notices/{index}", response_class=HTMLResponse)
 async def notice(request: Request, site: Site, a: UserApi, me: Me, case_id: str, index: int):
-    case, nm = await parts(a.get("intake", f"/api/v1/cases/{quote(case_id, safe='')}"), site.names(a, me))
+    case, names = await _case_file(site, a, me, case_id)
     if not case.ok or not (0 <= index < len(case.data.get("notices", []))):
         return site.render(request, "not_found.html", status=404, me=me, message=case.error or "没有这份文书")
-    return site.render(request, "notice.html", me=me, c=case.data, n=case.data["notices"][index],
-                       names=nm.data or {})
+    return site.render(request, "notice.html", me=me, c=case.data, n=case.data["notices"][index], names=names)
 
 
 def _detail(h: dict) -> str:
