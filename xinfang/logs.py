@@ -37,10 +37,6 @@ def log_context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
-def context_fields() -> dict[str, Any]:
-    return dict(_context.get() or {})
-
-
 # fields a record's own attributes may not overwrite
 _BASE = ("timestamp", "service", "level", "logger", "message")
 

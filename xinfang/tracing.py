@@ -90,18 +90,6 @@ def current_traceparent() -> str | None:
     return traceparent_of()
 
 
-def current_ids() -> tuple[str, str] | None:
-    """(trace id, span id) of the current span, for the log lines; None outside any trace."""
-    sc = trace.get_current_span().get_span_context()
-    if not sc.is_valid:
-        return None
-    return f"{sc.trace_id:032x}", f"{sc.span_id:016x}"
-
-
-def headers_of(traceparent: str | None) -> dict[str, str]:
-    return {"traceparent": traceparent} if traceparent else {}
-
-
 def kafka_traceparent(headers: Any) -> str | None:
     """The traceparent among a Kafka record's headers (a list of pairs or a mapping, bytes values)."""
     if not headers:
@@ -113,17 +101,19 @@ def kafka_traceparent(headers: Any) -> str | None:
     return None
 
 
+def link_to(traceparent: str | None) -> Link | None:
+    """A span link to the context a traceparent names; None when there is none."""
+    ctx = context_from(traceparent)
+    return None if ctx is None else Link(trace.get_current_span(ctx).get_span_context())
+
+
 @contextmanager
 def span(name: str, *, parent: str | None = None, kind: SpanKind = SpanKind.INTERNAL,
          attributes: dict[str, Any] | None = None, links: Sequence[str | None] = ()) -> Iterator[trace.Span]:
     """A current span named ``name``: the child of the ``parent`` traceparent if given, else of
     the current context; ``links`` (traceparents) for a batch of many parents."""
     ctx = context_from(parent) if parent else None
-    span_links = []
-    for tp in links:
-        lc = context_from(tp)
-        if lc is not None:
-            span_links.append(Link(trace.get_current_span(lc).get_span_context()))
+    span_links = [link for tp in links if (link := link_to(tp)) is not None]
     with tracer().start_as_current_span(name, context=ctx, kind=kind, attributes=attributes,
                                         links=span_links or None, record_exception=True,
                                         set_status_on_exception=True) as s:
@@ -191,10 +181,10 @@ def start_publish_spans(topics: Sequence[str], traceparents: Sequence[str | None
     carried: list[str | None] = []
     links: dict[str, Link] = {}
     for topic, tp in zip(topics, traceparents, strict=True):
-        ctx = context_from(tp)
-        if tp and ctx is not None:
+        link = (links.get(tp) or link_to(tp)) if tp else None
+        if tp and link is not None:
+            links[tp] = link
             carried.append(tp)
-            links.setdefault(tp, Link(trace.get_current_span(ctx).get_span_context()))
             continue
         root = tracer().start_span(f"publish {topic}", kind=SpanKind.PRODUCER,
                                    attributes={"messaging.system": "kafka", "messaging.destination.name": topic})
