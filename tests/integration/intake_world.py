@@ -1,16 +1,37 @@
-"""What intake's integration tests set up alike: a village routing has told intake of, and a
-registration of one petitioner as the API would pass it (a petitioner id of its own each time)."""
+"""What intake's integration tests set up alike: its database on each backend (mix
+``IntakeOnSQLite`` / ``IntakeOnPostgres`` in front of a contract class), a village routing has
+told intake of, and a registration of one petitioner as the API would pass it (a petitioner id
+of its own each time)."""
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from services.intake import domain, projections
+from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import DivisionAdded
 from xinfang.storage import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
+
+
+class IntakeOnSQLite:
+    @pytest.fixture
+    def db(self, tmp_path):
+        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
+            yield d
+
+
+class IntakeOnPostgres:
+    @pytest.fixture
+    def db(self, pg_url):
+        with migrated(pg_url, MIGRATIONS) as d:
+            yield d
 
 
 def known_village(db, code: str = "999901001001") -> None:

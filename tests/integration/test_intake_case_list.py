@@ -5,13 +5,12 @@ the unit decides."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from services.intake import domain, handlers, projections, views
 from services.intake.adapters import cases
-from tests.conftest import migrated
+from tests.integration.intake_world import IntakeOnPostgres, IntakeOnSQLite, known_village, petition
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned, CaseObjected, DivisionAdded
 from xinfang.labels import STATUS
@@ -19,7 +18,6 @@ from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 from xinfang.storage import UnitOfWork
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 COUNTY = Principal("county-admin", "admin", "999901000000")
 TOWNSHIP_A = Principal("clerk-a", "clerk", "999901001000")
 T0 = datetime(2025, 3, 1, 1, tzinfo=UTC)
@@ -79,18 +77,12 @@ class CaseListContract:
         assert page["items"] == [] and page["total"] == self.N
 
 
-class TestCaseListOnSQLite(CaseListContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestCaseListOnSQLite(IntakeOnSQLite, CaseListContract):
+    pass
 
 
-class TestCaseListOnPostgres(CaseListContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestCaseListOnPostgres(IntakeOnPostgres, CaseListContract):
+    pass
 
 
 # ---------------------------------------------------------------- the status a case answers with
@@ -157,18 +149,12 @@ class CaseStatusContract:
         assert (row["unit_id"], row["co_unit_ids"]) == ("999901001-gov", "999901-d03")
 
 
-class TestCaseStatusOnSQLite(CaseStatusContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestCaseStatusOnSQLite(IntakeOnSQLite, CaseStatusContract):
+    pass
 
 
-class TestCaseStatusOnPostgres(CaseStatusContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestCaseStatusOnPostgres(IntakeOnPostgres, CaseStatusContract):
+    pass
 
 
 # ---------------------------------------------------------------- finding a case
@@ -177,8 +163,6 @@ TOWNSHIP_B = Principal("clerk-b", "clerk", "999901002000")
 
 
 def registered_for(db, village: str, name: str, id_number: str, summary: str) -> dict:
-    from tests.integration.intake_world import known_village, petition
-
     known_village(db, village)
     return handlers.register_petition(db, VAULT, CLERK, petition(id_number, division=village, summary=summary,
                                                                  name=name))
@@ -218,15 +202,9 @@ class CaseSearchContract:
         assert self.found(db, TOWNSHIP_B, three[1]["tracking_code"]) == set()
 
 
-class TestCaseSearchOnSQLite(CaseSearchContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestCaseSearchOnSQLite(IntakeOnSQLite, CaseSearchContract):
+    pass
 
 
-class TestCaseSearchOnPostgres(CaseSearchContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestCaseSearchOnPostgres(IntakeOnPostgres, CaseSearchContract):
+    pass

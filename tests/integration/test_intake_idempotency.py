@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from services.intake import domain, handlers
-from tests.conftest import migrated
-from tests.integration.intake_world import known_village, petition
+from tests.integration.intake_world import IntakeOnPostgres, IntakeOnSQLite, known_village, petition
 from xinfang.errors import InvalidInput
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 from xinfang.storage.idempotency import checked_key, request_hash
 from xinfang.storage.tables import events
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 CLERK = Principal("county-clerk", "clerk", "999901000000")
 OTHER_CLERK = Principal("another-clerk", "clerk", "999901000000")
 VAULT = PiiVault("a secret of the test, long enough to pass")
@@ -97,15 +94,9 @@ def test_a_key_is_visible_ascii_of_at_most_200_characters():
             checked_key(bad)
 
 
-class TestIdempotencyOnSQLite(IdempotencyContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestIdempotencyOnSQLite(IntakeOnSQLite, IdempotencyContract):
+    pass
 
 
-class TestIdempotencyOnPostgres(IdempotencyContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestIdempotencyOnPostgres(IntakeOnPostgres, IdempotencyContract):
+    pass

@@ -4,19 +4,16 @@ under the new key, once, after which the old key can be dropped and nothing is l
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from services.intake import handlers, views
 from services.intake.adapters import petitioners
-from tests.conftest import migrated
-from tests.integration.intake_world import known_village, petition
+from tests.integration.intake_world import IntakeOnPostgres, IntakeOnSQLite, known_village, petition
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 CLERK = Principal("county-clerk", "clerk", "999901000000")
 OLD, NEW = "the old PII key of the county, 32+ chars", "the new PII key of the county, 32+ chars"
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
@@ -86,15 +83,9 @@ class PiiRotationContract:
         assert handlers.pii_keys_in_use(db, ring)["unknown"] == 1
 
 
-class TestPiiRotationOnSQLite(PiiRotationContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestPiiRotationOnSQLite(IntakeOnSQLite, PiiRotationContract):
+    pass
 
 
-class TestPiiRotationOnPostgres(PiiRotationContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestPiiRotationOnPostgres(IntakeOnPostgres, PiiRotationContract):
+    pass

@@ -4,18 +4,15 @@ making the matter final, an open one making it pending elsewhere."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from services.intake import handlers
 from services.intake.adapters import cases
-from tests.conftest import migrated
-from tests.integration.intake_world import known_village, petition
+from tests.integration.intake_world import IntakeOnPostgres, IntakeOnSQLite, known_village, petition
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 CLERK = Principal("county-clerk", "clerk", "999901000000")
 VAULT = PiiVault("the PII key of the repeat test, 32+ chars")
 T0 = datetime(2025, 3, 2, 1, tzinfo=UTC)
@@ -68,15 +65,9 @@ class RepeatContract:
         assert register(db, "0702", 5, id_number="11010519491231002X")["flags"][0] == "first_petition"
 
 
-class TestRepeatOnSQLite(RepeatContract):
-    @pytest.fixture
-    def db(self, tmp_path):
-        with migrated(f"sqlite:///{tmp_path / 'intake.db'}", MIGRATIONS) as d:
-            yield d
+class TestRepeatOnSQLite(IntakeOnSQLite, RepeatContract):
+    pass
 
 
-class TestRepeatOnPostgres(RepeatContract):
-    @pytest.fixture
-    def db(self, pg_url):
-        with migrated(pg_url, MIGRATIONS) as d:
-            yield d
+class TestRepeatOnPostgres(IntakeOnPostgres, RepeatContract):
+    pass
