@@ -67,12 +67,15 @@ def tracking_code_of(text: str) -> str | None:
     body = "".join(ch for ch in text.upper() if ch not in "- ")
     if len(body) != 12 or any(ch not in TRACKING_ALPHABET for ch in body):
         return None
-    return f"{body[:4]}-{body[4:8]}-{body[8:]}"
+    return _dashed(body)
 
 
 def new_tracking_code() -> str:
     """12 random characters from a 31-letter alphabet (~59 bits): not guessable."""
-    body = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12))
+    return _dashed("".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12)))
+
+
+def _dashed(body: str) -> str:
     return f"{body[:4]}-{body[4:8]}-{body[8:]}"
 
 
@@ -187,6 +190,8 @@ def registration_guidance(flags: list[str]) -> dict[str, str]:
     if "final_matter" in flags:
         out["notice"] = FINAL_MATTER_NOTICE_ZH
     return out
+
+
 STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "review", "re_review": "re_review"}
 
 
