@@ -128,7 +128,12 @@ def ensure_jars(version: str = KAFKA_VERSION, say=print) -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id as Kafka's own Uuid.randomUuid makes them: never starting with "-",
+    which the storage tool's argument parser would take for an option (1 start in 64 failed)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 class ApacheKafka:
