@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseAssigned
-from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork
+from xinfang.storage import AlreadyApplied, ConcurrencyConflict, Database, ReadView, UnitOfWork, recovery
 from xinfang.storage.sets import one_of
 from xinfang.storage.tables import events, inbox, outbox, positions
 
@@ -182,6 +182,69 @@ class StorageContract:
         with UnitOfWork(db) as uow:
             uow.append("c1", 0, [assigned("c1")])
         assert count(db, events) == 1
+
+
+    # ---- after a restore (xinfang.storage.recovery): events published before come back once
+
+    def _staged(self, db, *envs):
+        with db.engine.begin() as c:
+            recovery.ensure_table(c)
+            return recovery.stage(c, envs)
+
+    def test_a_reaction_made_again_after_a_restore_is_the_published_one_not_a_new_event(self, db):
+        cause = assigned("cause")
+        first = new_envelope(CaseAssigned(unit_id="u-7"), case_id="c9", office="999901001000", actor="test",
+                             producer="routing", causation=cause)
+        assert self._staged(db, first) == 1
+        assert self._staged(db, first) == 0  # staged once
+        db.recovering = True
+        try:
+            with UnitOfWork(db) as uow:
+                again = new_envelope(CaseAssigned(unit_id="u-7"), case_id="c9", office="999901001000",
+                                     actor="test", producer="routing", causation=cause)
+                [stored] = uow.append("c9", 0, [again])
+                other = uow.append("c10", 0, [assigned("c10")])  # nothing staged for it: a new event
+        finally:
+            db.recovering = False
+        assert stored.event_id == first.event_id and stored.recorded_at == first.recorded_at
+        with ReadView(db) as view:
+            assert [e.event_id for e in view.load("c9")] == [first.event_id]
+            assert view.execute(sa.select(outbox.c.event_id)).scalars().all() == [other[0].event_id]
+            assert recovery.left(view.conn) == 0
+
+    def test_the_same_fact_from_another_cause_is_the_published_one(self, db):
+        staged = new_envelope(CaseAssigned(unit_id="u-7"), case_id="c9", office="999901001000", actor="test",
+                              producer="routing", causation=assigned("registration"))
+        self._staged(db, staged)
+        db.recovering = True
+        try:
+            with UnitOfWork(db) as uow:
+                # heard in another order: caused by another event, the same payload
+                [stored] = uow.append("c9", 0, [new_envelope(
+                    CaseAssigned(unit_id="u-7"), case_id="c9", office="999901001000", actor="test",
+                    producer="routing", causation=assigned("assignment"))])
+                [different] = uow.append("c9", 1, [new_envelope(
+                    CaseAssigned(unit_id="u-8"), case_id="c9", office="999901001000", actor="test",
+                    producer="routing")])
+        finally:
+            db.recovering = False
+        assert stored.event_id == staged.event_id
+        assert count(db, outbox) == 1  # another fact is a new event
+        assert different.event_id != staged.event_id
+
+    def test_a_staged_event_stored_again_keeps_its_id_and_times_and_goes_to_no_outbox(self, db):
+        with UnitOfWork(db) as uow:
+            uow.append("c1", 0, [assigned("c1", "a")])
+        staged = assigned("c1", "b")
+        self._staged(db, staged)
+        with UnitOfWork(db) as uow:
+            stored = uow.append_recorded(staged)
+        assert (stored.event_id, stored.stream_version, stored.recorded_at) == (staged.event_id, 2, staged.recorded_at)
+        with ReadView(db) as view:
+            assert [e.payload["unit_id"] for e in view.load("c1")] == ["a", "b"]
+            assert recovery.left(view.conn) == 0
+        assert count(db, outbox) == 1  # the first append's only
+        assert self._staged(db, staged) == 0  # in the store now: never staged again
 
 
 class TestSQLite(StorageContract):

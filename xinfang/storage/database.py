@@ -22,6 +22,9 @@ class Database:
         self.read_engine = _create_read_engine(url, echo=echo) if url.startswith("sqlite") else self.engine
         self._after_commit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # during ``xinfang restore``'s catch-up only: appends first look for the event among those
+        # staged from the service's own topic (recovery.py)
+        self.recovering = False
 
     @property
     def dialect(self) -> str:

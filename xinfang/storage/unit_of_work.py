@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xinfang import metrics
 from xinfang.contracts import Envelope, decode, encode, topic_for
+from xinfang.storage import recovery
 from xinfang.storage.database import Database
 from xinfang.storage.sets import one_of
 from xinfang.storage.tables import events, inbox, outbox, positions
@@ -81,6 +82,7 @@ class UnitOfWork:
         self.db = db
         self._conn: sa.Connection | None = None
         self._appended = 0
+        self.reproduced = 0  # staged events a handler made again (recovery.py)
 
     @property
     def conn(self) -> sa.Connection:
@@ -134,22 +136,50 @@ class UnitOfWork:
                   for i, env in enumerate(new, start=1)]
         if not stored:
             return stored
-        bodies = [encode(env).decode() for env in stored]
+        published: set[int] = set()
         try:  # one savepoint and one multi-row insert per append, not per event
             with self.conn.begin_nested():
+                if self.db.recovering:  # after a restore: a reaction made again is the one published before
+                    published = self._made_again(stored)
+                bodies = [encode(env).decode() for env in stored]
                 self.conn.execute(_INSERT_EVENTS, [dict(
                     event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
                     event_type=env.event_type, schema_version=env.schema_version,
-                    case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=now, body=body,
+                    case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=env.recorded_at, body=body,
                 ) for env, body in zip(stored, bodies, strict=False)])
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+        self.reproduced += len(published)
         traceparent = current_traceparent()  # the request's or the consumer's span: the relay sends it on
-        self.conn.execute(_INSERT_OUTBOX, [dict(
-            event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body, created_at=now,
-            traceparent=traceparent,
-        ) for env, body in zip(stored, bodies, strict=False)])
+        outgoing = [dict(event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body,
+                         created_at=now, traceparent=traceparent)
+                    for i, (env, body) in enumerate(zip(stored, bodies, strict=False)) if i not in published]
+        if outgoing:
+            self.conn.execute(_INSERT_OUTBOX, outgoing)
         self._appended += len(stored)
+        return stored
+
+    def _made_again(self, stored: list[Envelope]) -> set[int]:
+        """Replace in ``stored`` each event staged by a restore (recovery.py) that it makes again
+        by the staged one, at the new version; the indexes replaced (they go to no outbox)."""
+        replaced = set()
+        for i, env in enumerate(stored):
+            was = recovery.substitute(self.conn, env)
+            if was is not None:
+                stored[i] = was.model_copy(update={"stream_version": env.stream_version})
+                replaced.add(i)
+        return replaced
+
+    def append_recorded(self, env: Envelope) -> Envelope:
+        """Store an event published before (recovery.py) at its stream's head: its id, payload
+        and times as they were, no outbox row."""
+        version = self.stream_version(env.case_id) + 1
+        stored = env.model_copy(update={"stream_version": version})
+        self.conn.execute(_INSERT_EVENTS, [dict(
+            event_id=stored.event_id, stream_id=stored.case_id, version=version, event_type=stored.event_type,
+            schema_version=stored.schema_version, case_id=stored.case_id, occurred_at=stored.occurred_at,
+            recorded_at=stored.recorded_at, body=encode(stored).decode())])
+        recovery.take(self.conn, env.event_id)
         return stored
 
     # ---------------------------------------------------------------- inbox
