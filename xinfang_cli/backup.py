@@ -17,13 +17,19 @@ Restore, with the service stopped (refused while its /health answers):
    since the backup); left alone, the restarted service would never see what came in between.
    Every event after the position is then applied once: the inbox of the restored database knows
    exactly what it applied.
-3. Producers (intake, routing, supervision append their own events): a backup older than the
-   database it replaces lacks the events appended since, which are already on the broker and in
-   the other services' read models; the restored service would reuse their stream versions.
-   Rebuilding them from the topic is not done here. Restoring a producer is refused when the
-   current database has more events than the backup, unless ``--force`` (then what the service
-   appended after the backup is lost from its own store — only for a database that is lost anyway).
-   Reporting is a pure consumer and restores without loss.
+3. Routing and supervision append their own events: what they appended after the backup is gone
+   from the restored store but is on their own topic. Before the service starts again the restore
+   stages those events (``xinfang.storage.recovery``) and catches the database up
+   (``xinfang.messaging.catchup``): what came from upstream since the backup and the staged events,
+   in the order they were recorded. A reaction made again is the staged one, stored under its id
+   and not republished; a person's command or a crossing the ticker fired is stored as it was and
+   projected. Then the live consumer re-reads from the backup's positions and its inbox skips
+   what the catch-up applied.
+4. Intake is refused when its database has more events than the backup, unless ``--force``: the
+   petitioners' personal data exists in its store alone (never on the broker), so the cases
+   registered after the backup could not be brought back whole. Its protection is PostgreSQL's
+   own (WAL archiving, a standby: docs/operations.md). Reporting is a pure consumer and restores
+   without loss.
 """
 from __future__ import annotations
 
@@ -280,11 +286,13 @@ def restore(
     from_beginning: bool = typer.Option(False, "--from-beginning",
                                         help="make the consumer read its topics from the start (the inbox skips "
                                              "what the restored database applied) instead of from its positions"),
-    force: bool = typer.Option(False, "--force", help="restore a producing service even if the backup lacks "
-                                                      "events its current database has (they are lost from its store)"),
+    force: bool = typer.Option(False, "--force", help="restore intake even if the backup lacks events its current "
+                                                      "database has (the personal data of the cases registered since "
+                                                      "is lost)"),
 ):
     """Restore one service's database from a backup, with the service stopped, and make its consumer
-    catch up from what the restored database applied (恢复). Then start the service."""
+    catch up from what the restored database applied; routing and supervision also get back from
+    their own topic what they appended since (恢复). Then start the service."""
     from kafka import KafkaConsumer
 
     if service not in SERVICES:
@@ -300,14 +308,15 @@ def restore(
         console.print(f"[red]the backup is {entry['kind']}, {service}'s database is {kind_of(url)}[/red]\n"
                       "备份与目标数据库类型不同")
         raise typer.Exit(1)
-    if service in PRODUCERS:
+    if service == "intake":
         now, then = _current_events(url), entry["tables"].get("events", 0)
         if (now is None or now > then) and not force:
             console.print(
-                f"[red]{service} appends its own events: its database has {now if now is not None else '?'} events, "
-                f"the backup {then}. Restoring would lose the ones appended since (they are on the broker and "
-                f"in the other services, but no longer in {service}'s store). Refused; --force if its database "
-                f"is lost anyway.[/red]\n{service} 自身产生事件：备份之后追加的事件将从其存储中丢失，已拒绝；"
+                f"[red]intake's database has {now if now is not None else '?'} events, the backup {then}. The cases "
+                f"registered since would come back without their petitioners' personal data, which is in intake's "
+                f"store alone. Refused; recover intake with PostgreSQL's WAL archive or standby "
+                f"(docs/operations.md), or --force if its database is lost anyway.[/red]\n"
+                "备份之后登记的信访人个人信息仅存于 intake 数据库，恢复将丢失，已拒绝；请用 PostgreSQL 的 WAL 归档或备库恢复，"
                 "如确需恢复请加 --force")
             raise typer.Exit(1)
     if _running(service):
@@ -315,15 +324,16 @@ def restore(
                       f"first[/red]\n{service} 正在运行，请先停止")
         raise typer.Exit(1)
     bs = bootstrap()
+    catching_up = service in PRODUCERS and service != "intake"
     with Progress(TextColumn("restoring 正在恢复 {task.fields[what]}"), BarColumn(), MofNCompleteColumn(),
                   console=console) as bar:
-        task = bar.add_task("restore", total=2, what=f"{service} database")
+        task = bar.add_task("restore", total=4 if catching_up else 2, what=f"{service} database")
         try:
             _restore_database(url, entry["kind"], from_ / entry["file"])
         except Exception as exc:
             console.print(f"[red]restore of {service} failed: {exc}[/red]\n{service} 恢复失败")
             raise typer.Exit(1) from None
-        bar.update(task, advance=1, what=f"consumer group {group_of(service)}")
+        bar.advance(task)
         with engine_for(url) as e, e.connect() as c:
             positions = {(p["topic"], p["partition"]): p["offset"] for p in _positions(c) if p["consumer"] == service}
         c = KafkaConsumer(bootstrap_servers=bs, group_id=None, enable_auto_commit=False)
@@ -337,6 +347,10 @@ def restore(
         if not tps:
             console.print("[red]the broker knows none of the topics[/red]\n消息代理中没有相关主题")
             raise typer.Exit(1)
+        summary = None
+        if catching_up:
+            summary = _catch_up(service, url, bs, offsets, bar, task)
+        bar.update(task, what=f"consumer group {group_of(service)}")
         try:
             reset_group(bs, service, offsets, kind=broker_kind())
         except RuntimeError as exc:
@@ -347,6 +361,83 @@ def restore(
     print_rows(("topic", "partition", "restored_position", "starts_at"),
                [(tp.topic, tp.partition, positions.get((tp.topic, tp.partition), "-"), o)
                 for tp, o in sorted(offsets.items())])
+    if summary is not None:
+        print()  # piped: a blank line between the two tables
+        _report_catch_up(service, summary)
     console.print(f"{service} restored from {from_} ({manifest.get('created_at')}); {group_of(service)} starts again "
                   f"from {'the beginning' if from_beginning else 'the restored positions'}: start {service} now.\n"
                   f"{service} 已恢复，消费组将从{'头' if from_beginning else '恢复的位置'}重新消费；现在启动 {service}。")
+    if summary is not None and summary["done"].stored_only:
+        raise typer.Exit(3)
+
+
+def _catch_up(service: str, url: str, bs: str, offsets: dict, bar: Progress, task) -> dict:
+    """Stage the service's own events the restored store lacks, then catch it up
+    (``xinfang.messaging.catchup``): returns what was done."""
+    import importlib
+
+    from xinfang.contracts import topic_for
+    from xinfang.messaging import catchup
+    from xinfang.storage import Database, recovery
+    from xinfang.storage.tables import outbox
+    from xinfang_cli.ops import _consumer, partitions_of
+
+    started = datetime.now(UTC)
+    streams = importlib.import_module(f"services.{service}.streams")
+    subscriptions, replay_own = streams.restore_wiring()
+    db = Database(url)
+    try:
+        db.migrate(Path(importlib.import_module(f"services.{service}").__file__).parent / "migrations")
+        bar.update(task, what=f"reading {topic_for(service)} (its own events)")
+        c = _consumer(bs)
+        try:
+            own_tps = partitions_of(c, [topic_for(service)])
+            own = [d.envelope for part in catchup.read_since(c, own_tps, {}, until=started) for d in part]
+        finally:
+            c.close()
+        with db.engine.begin() as conn:
+            recovery.ensure_table(conn)
+            staged = recovery.stage(conn, own)
+        staged_events = []
+        with db.engine.connect() as conn:
+            staged_events = recovery.staged(conn)
+            waiting_before = conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                          .where(outbox.c.published_at.is_(None))).scalar()
+        bar.advance(task)
+        bar.update(task, what=f"catching up 追赶 ({staged} own events staged)")
+        c = _consumer(bs)
+        try:
+            upstream = catchup.read_since(c, list(offsets), offsets, until=started)
+        finally:
+            c.close()
+        done = catchup.catch_up(db, service, subscriptions, replay_own, upstream)
+        with db.engine.connect() as conn:
+            waiting_after = conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                         .where(outbox.c.published_at.is_(None))).scalar()
+        bar.advance(task)
+    finally:
+        db.dispose()
+    passwords = sorted({e.payload.get("username") for e in staged_events
+                        if e.event_type == "StaffAccessRevoked" and e.payload.get("reason") == "password_changed"})
+    return {"staged": staged, "upstream_read": sum(len(p) for p in upstream), "done": done,
+            "new": int(waiting_after or 0) - int(waiting_before or 0), "passwords": passwords}
+
+
+def _report_catch_up(service: str, s: dict) -> None:
+    done = s["done"]
+    print_rows(("own_events_staged", "made_again", "replayed", "stored_only", "upstream_read", "applied",
+                "skipped", "refused", "new_events"),
+               [(s["staged"], done.reproduced, done.replayed, len(done.stored_only), s["upstream_read"],
+                 done.applied, done.skipped, done.refused, s["new"])])
+    if done.stored_only:
+        console.print(f"[yellow]{len(done.stored_only)} of {service}'s own events could be neither made again nor "
+                      "projected: they are in its store again, but its read models may lack them: "
+                      + ", ".join(f"{e.event_type} {e.event_id} ({e.case_id})" for e in done.stored_only[:10])
+                      + "[/yellow]\n部分事件已写回存储但未能投影到读模型")
+    if s["new"] > 0:
+        console.print(f"[yellow]the catch-up decided {s['new']} events anew (not on the broker before); they are "
+                      f"published when {service} starts[/yellow]\n追赶过程中产生了 {s['new']} 个新事件")
+    if s["passwords"]:
+        console.print("[yellow]passwords changed after the backup are the backup's again (no event carries a "
+                      "password): set them anew with `xinfang users passwd` for "
+                      + ", ".join(s["passwords"]) + "[/yellow]\n备份之后修改过的密码已恢复为旧密码，请重新设置")

@@ -26,9 +26,11 @@ from xinfang.contracts.events import (
     ReviewRequested,
     RoutingRuleAdded,
     RoutingRuleRetired,
+    StaffAccessRevoked,
     UnitAdded,
     UnitUpdated,
 )
+from xinfang.staff import record as record_revocation
 from xinfang.storage import ConcurrencyConflict, UnitOfWork
 
 PRODUCER = "routing"
@@ -114,6 +116,29 @@ def append_org(uow: UnitOfWork, stream: str, payloads: list, actor: str) -> None
             for p in payloads]
     for env in uow.append(stream, None, envs):
         project_org(uow, env)
+
+
+def replay_own(uow: UnitOfWork, env: Envelope) -> bool:
+    """One of routing's own events, published before and just stored again by a restore's catch-up
+    (``xinfang.messaging.catchup``), into the read models; False while its case's row is not there
+    yet (intake's registration, applied further on, writes it)."""
+    p = registry.payload(env)
+    match p:
+        case DivisionAdded() | UnitAdded() | UnitUpdated() | RoutingRuleAdded() | RoutingRuleRetired():
+            project_org(uow, env)
+        case StaffAccessRevoked():
+            # tokens before it stay refused, and a disabled account stays disabled; a changed
+            # password is not in any event: `xinfang restore` names the accounts to set again
+            record_revocation(uow.conn, p.username, env.occurred_at)
+            if p.reason == "disabled":
+                adapters.update_user(uow.conn, p.username, active=False)
+        case CaseAssigned() | CaseSignedFor() | CaseObjected() | CaseOwnedByLeader():
+            if adapters.assignment_row(uow.conn, env.case_id) is None:
+                return False
+            project(uow, env)
+        case _:
+            return False
+    return True
 
 
 # ------------------------------------------------------------------ consumed: intake's events

@@ -10,3 +10,9 @@ INTAKE_EVENTS = frozenset({"CaseRegistered", "ReviewRequested", "CaseAccepted", 
 
 def subscriptions() -> list[Subscription]:
     return [Subscription(topic_for("intake"), projections.on_intake_event, INTAKE_EVENTS)]
+
+
+def restore_wiring():
+    """What ``xinfang restore`` catches routing up with (``xinfang.messaging.catchup``): its
+    subscriptions as the runtime applies them, and the projection of its own events."""
+    return subscriptions(), projections.replay_own

@@ -239,6 +239,14 @@ def drop_checkpoints(uow: UnitOfWork, ids: list[int]) -> None:
     uow.execute(_DELETE_CHECKPOINTS, {"k_ids": ids})
 
 
+def take_crossing(uow: UnitOfWork, case_id: str, stage: str, level: str) -> bool:
+    """Delete the stage's checkpoint of ``level`` (a crossing fired before, replayed by a restore);
+    False when there is none."""
+    return bool(uow.execute(checkpoints.delete().where(
+        checkpoints.c.case_id == case_id, checkpoints.c.stage == stage, checkpoints.c.level == level,
+        checkpoints.c.ref == "")).rowcount)
+
+
 def take_checkpoint(uow: UnitOfWork, checkpoint_id: int) -> bool:
     """Delete the checkpoint; False when someone else fired or dropped it first."""
     return bool(uow.execute(_DELETE_CHECKPOINT, {"k_id": checkpoint_id}).rowcount)

@@ -11,7 +11,19 @@ from datetime import datetime
 from services.supervision import adapters, domain, handlers
 from services.supervision.adapters import utcnow
 from xinfang.contracts import Envelope, registry
-from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseNotAccepted, CaseOwnedByLeader, CaseRegistered
+from xinfang.contracts.events import (
+    CaseAccepted,
+    CaseAssigned,
+    CaseNotAccepted,
+    CaseOwnedByLeader,
+    CaseRegistered,
+    DeadlineExpired,
+    DeadlineWarned,
+    ReminderSent,
+    SupervisionOrderAnswered,
+    SupervisionOrderEscalated,
+    SupervisionOrderIssued,
+)
 from xinfang.storage import UnitOfWork
 from xinfang.workdays import WorkCalendar
 
@@ -125,3 +137,43 @@ def _maybe_alert(uow: UnitOfWork, env: Envelope, reg, ctx: Context) -> None:
     now = utcnow()
     adapters.append(uow, env.case_id, env.office, alert, causation=env, occurred_at=now)
     adapters.insert_alert(uow, env.case_id, env.office, alert, raised_at=now)
+
+
+# ------------------------------------------------------------------ a restore's catch-up
+
+
+def replay_own(uow: UnitOfWork, env: Envelope) -> bool:
+    """One of supervision's own events, published before and just stored again by a restore's
+    catch-up (``xinfang.messaging.catchup``), into the read models: a person's order, answer or
+    reminder, or a crossing or escalation the ticker fired. False while what it changes is not
+    there yet. The consumer's own reactions (DeadlineSet, DeadlineMet, alerts) are made again by
+    the consumer, never replayed here."""
+    p = registry.payload(env)
+    match p:
+        case SupervisionOrderIssued():
+            case = adapters.supervised_case(uow, env.case_id)
+            if case is None:
+                return False
+            # the issuer's jurisdiction is carried by no event: the office of the case stands in
+            # (an order issued from above escalates one level lower than it would have)
+            order = domain.SupervisionOrder(p.order_id, unit_id=case.unit_id, issuer_jurisdiction=env.office)
+            order.apply(env)
+            adapters.insert_order(uow, order)
+        case SupervisionOrderAnswered() | SupervisionOrderEscalated():
+            order = adapters.load_order(uow, p.order_id)
+            if order is None:
+                return False
+            before = adapters.order_row(order)
+            order.apply(env)
+            adapters.update_order(uow, order, before)
+            adapters.drop_escalation(uow, p.order_id)
+        case ReminderSent():
+            return adapters.supervised_case(uow, env.case_id) is not None
+        case DeadlineWarned() | DeadlineExpired():
+            level = p.level if isinstance(p, DeadlineWarned) else "overdue"
+            if not adapters.take_crossing(uow, env.case_id, p.stage, level):
+                return False
+            adapters.update_deadline(uow, env.case_id, p.stage, level=level)
+        case _:
+            return False
+    return True

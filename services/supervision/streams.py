@@ -2,6 +2,7 @@
 from functools import partial
 
 from services.supervision import projections
+from xinfang import staff
 from xinfang.contracts import topic_for
 from xinfang.messaging.streams import Subscription
 
@@ -16,3 +17,10 @@ def subscriptions(ctx: projections.Context) -> list[Subscription]:
         Subscription(topic_for("routing"), partial(projections.on_routing_event, ctx=ctx),
                      ROUTING_EVENTS | {"CaseOwnedByLeader"}),
     ]
+
+
+def restore_wiring():
+    """What ``xinfang restore`` catches supervision up with (``xinfang.messaging.catchup``): its
+    subscriptions as the runtime applies them (with routing's staff revocations), and the
+    projection of its own events."""
+    return staff.with_revocations(subscriptions(projections.Context())), projections.replay_own
