@@ -135,6 +135,14 @@ def fallback(division_code: str, directory: Directory) -> Decision:
     return Decision(None, f"no rule and no petition office for {division_code}")
 
 
+NO_RULE = "no_rule"
+
+
+def no_rule(division_code: str, category_code: str) -> str:
+    """Why a new case waits in the dispatcher's queue: no routing rule names a unit for it."""
+    return f"{NO_RULE}: no routing rule matches division {division_code} × category {category_code}"
+
+
 def choose_unit(division_code: str, category_code: str, rules: Iterable[Rule], directory: Directory,
                 exclude: str | None = None) -> Decision:
     """The most specific matching rule whose unit is active; else the fallback."""

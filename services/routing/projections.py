@@ -173,7 +173,9 @@ def on_intake_event(uow: UnitOfWork, env: Envelope) -> None:
 
 def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
     """A new case: assign it by the routing rules, once. A republished registration finds its row
-    and changes nothing; rules changed since never re-route it."""
+    and changes nothing; rules changed since never re-route it. A live case no rule matches waits
+    in the dispatcher's queue (the petition office decides who handles it, within its assignment
+    limit); a case imported from the old system was handled there, and goes to the fallback."""
     if adapters.assignment_row(uow.conn, env.case_id) is not None:
         return  # the row and the assignment are written together: the case was routed already
     reg: CaseRegistered = registry.payload(env)
@@ -184,7 +186,9 @@ def on_case_registered(uow: UnitOfWork, env: Envelope) -> None:
                category_code=reg.category_code, unit_id=None, rule=None, assigned_at=None, state="unassigned",
                stage="handling", co_unit_ids="[]", state_since=env.occurred_at, queue_reason=decision.rule,
                intake_state="open", inbox_state=None, summary=reg.summary[:200])
-    if decision.unit_id:
+    if decision.unit_id and decision.rule_id is None and not reg.imported:
+        row["queue_reason"] = domain.no_rule(reg.division_code, reg.category_code)
+    elif decision.unit_id:
         # a live case is assigned now, whenever the letter arrived. A case imported from the old
         # system is deemed assigned and signed for when it was registered there: its unit has held
         # it since, and its later steps (acceptance, reply …) follow from the import in the past

@@ -27,7 +27,7 @@ DEMO_USERS = [
 # Demo rules (示范县): land (国土资源), labour disputes (劳动和社会保障, first handled by the
 # township's labour security station) and village affairs (村务管理) go to the township where
 # they arose; county-level categories go to the county department in charge; anything else falls
-# back to the county petition office.
+# back to the county petition office (a live case waits in its dispatcher's queue).
 DEMO_TOWNSHIP_CATEGORIES = [("05", "国土资源：属地乡镇政府"), ("07", "劳动和社会保障：乡镇劳动保障所先行处理"),
                             ("0901", "村务管理：属地乡镇政府")]
 DEMO_COUNTY_CATEGORIES = [

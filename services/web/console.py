@@ -100,6 +100,7 @@ class Console:
         templates.env.filters["bj"] = beijing
         templates.env.filters["lab"] = labels.label
         templates.env.filters["short"] = short_id
+        templates.env.filters["basis"] = labels.basis
         templates.env.filters["last_day"] = last_day
         templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))

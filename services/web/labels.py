@@ -2,6 +2,8 @@
 names of the console's form fields."""
 from __future__ import annotations
 
+import re
+
 from xinfang.labels import (  # noqa: F401  (the console's templates and routes read them from here)
     ASSIGN_STATES,
     CHANNELS,
@@ -41,3 +43,39 @@ def field_name(path: str) -> str:
         who = "信访人" if parts[1] == "0" else f"代表{parts[1]}"
         return f"{who}{FIELDS.get(parts[2], parts[2])}"
     return FIELDS.get(parts[-1], path)
+
+
+# ------------------------------------------------------------------ why routing chose a unit (or none)
+
+_RULE = re.compile(r"^rule (?P<id>\S+): division (?P<div>\d+)\* × category (?P<cat>.+?) → (?P<unit>\S+)(?: \((?P<note>.*)\))?$")
+_FALLBACK = re.compile(r"^fallback: petition office of (?P<div>\d+)(?P<objected>, which objected)?$")
+_LEVEL = re.compile(r"^(?P<stage>review|re_review): petition office of (?P<div>\d+), the level above (?P<unit>\S+)$")
+_LEVEL_NONE = re.compile(r"^(?P<stage>review|re_review): ")
+_STAGES_ZH = {"review": "复查", "re_review": "复核"}
+
+
+def basis(text: str | None, names: dict | None = None) -> str:
+    """Routing's reason for a unit (a rule, the fallback, the level above, or why none) in Chinese,
+    with names for codes; what it does not know, as it came."""
+    if not text:
+        return ""
+    n = names or {}
+    if m := _RULE.match(text):
+        cat = "任何类别" if m["cat"] == "any category" else n.get(m["cat"], m["cat"])
+        div = n.get(m["div"].ljust(12, "0"), n.get(m["div"], m["div"]))
+        note = f"（{m['note']}）" if m["note"] else ""
+        return f"交办规则：{div} · {cat} → {n.get(m['unit'], m['unit'])}{note}"
+    if m := _FALLBACK.match(text):
+        said = f"没有匹配的交办规则：由{n.get(m['div'], m['div'])}信访工作机构办理"
+        return said + ("（该单位已提出异议）" if m["objected"] else "")
+    if text.startswith("no_rule"):
+        return "没有匹配的交办规则：待信访工作机构交办"
+    if text.startswith("no rule and no petition office"):
+        return "没有匹配的交办规则，也没有可兜底的信访工作机构"
+    if text.startswith("cross_region_or_department"):
+        return "跨地区、跨部门（三跨三分离）：由联席会议办公室牵头"
+    if m := _LEVEL.match(text):
+        return f"{_STAGES_ZH[m['stage']]}：由上一级（{n.get(m['div'], m['div'])}）信访工作机构受理"
+    if m := _LEVEL_NONE.match(text):
+        return f"{_STAGES_ZH[m['stage']]}：没有可受理的上一级信访工作机构"
+    return text

@@ -321,3 +321,29 @@ def test_an_unknown_address_or_a_bad_parameter_answers_a_page_in_chinese(system,
     clerk.page.goto(clerk.base + "/cases?page=abc")
     assert "page" in clerk.page.inner_text("main")  # the message names the parameter
     clerk.shot("22-bad-parameter")
+
+
+def test_a_case_no_rule_matches_is_work_in_the_dispatchers_queue(system, console):
+    """No routing rule names a unit for category 17 in the demo county: the case waits in the queue,
+    says why in Chinese with the petition office suggested, and leaves it once the dispatcher
+    has handed it to a unit."""
+    case = system.register(summary=f"无规则事项 {uuid.uuid4().hex[:8]}", category_code="1701")
+    cid = case["case_id"]
+    dispatcher = console("demo-dispatcher")
+    row = f"#queue tr[data-case='{cid}']"
+
+    def queued():
+        dispatcher.go("/queue")
+        return dispatcher.page.locator(row).count() == 1
+    system.wait_for(queued, timeout=30, what="the case in the dispatcher's queue")
+    page = dispatcher.page
+    text = page.inner_text(row)
+    assert "没有匹配的交办规则" in text and "信访" in text, text
+    assert "fallback" not in text and "no_rule" not in text
+    dispatcher.shot("22-dispatcher-queue-no-rule")
+    page.select_option(f"{row} select[name=unit_id]", "999901-d03")
+    page.fill(f"{row} input[name=reason]", "土地问题，县自然资源局办理")
+    page.click(f"{row} button[type=submit]")
+    assert page.locator(".ok").count() == 1, page.inner_text("main")[:500]
+    assert page.locator(row).count() == 0
+    assert system.get("routing", f"/api/v1/cases/{cid}/assignment").json()["unit_id"] == "999901-d03"

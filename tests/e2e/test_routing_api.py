@@ -36,20 +36,35 @@ def act(system, cid, what, body, user):
 @pytest.mark.parametrize("category, unit, rule", [
     ("0501", "999901003-gov", "demo-999901003-05"),     # land, village of township 3: township 3
     ("0101", "999901-d01", "demo-999901-01"),           # public security: the county department
-    ("1701", "999901-xfj", None),                       # no rule: the county petition office
 ])
 def test_a_village_case_goes_to_the_unit_its_rule_names(system, category, unit, rule):
     cid = system.register(division_code="999901003005", category_code=category)["case_id"]
     a = assignment_of(system, cid)
     assert a["unit_id"] == unit and a["state"] == "to_sign" and a["rule_id"] == rule
-    if rule:
-        assert a["rule"].startswith(f"rule {rule}:") and a["chosen_by"]["rule"] == a["rule"]
-    else:
-        assert a["rule"] == "fallback: petition office of 999901000000"
+    assert a["rule"].startswith(f"rule {rule}:") and a["chosen_by"]["rule"] == a["rule"]
     assert a["history"][0]["event"] == "CaseAssigned" and a["history"][0]["by"] == "system:routing"
     p = system.post("routing", "/api/v1/rules/preview", {"division_code": "999901003005", "category_code": category},
                     user="demo-dispatcher").json()
     assert (p["unit_id"], p["rule_id"], p["rule"]) == (unit, rule, a["rule"]) and p["unit_name"]
+
+
+def test_a_case_no_rule_matches_waits_in_the_dispatchers_queue_until_assigned_by_hand(system, users):
+    """No rule names a unit (category 17): the petition office's dispatcher decides, with its
+    own office suggested; the case is nobody's until then, and supervision's assignment clock runs."""
+    cid = system.register(division_code="999901003005", category_code="1701")["case_id"]
+    a = assignment_of(system, cid)
+    assert (a["unit_id"], a["state"]) == (None, "unassigned"), a
+    queued = system.wait_for(lambda: next((i for i in system.get(
+        "routing", "/api/v1/queue?state=unassigned&limit=500", user="demo-dispatcher").json()["items"]
+        if i["case_id"] == cid), None), timeout=20, what="the case in the queue")
+    assert queued["reason"].startswith("no_rule")
+    assert queued["suggested"] == {"unit_id": "999901-xfj", "rule": "fallback: petition office of 999901000000"}
+    clocks = system.clocks(cid, stages=("assignment",))
+    assert {s["stage"]: s["status"] for s in clocks["stages"]}["assignment"] == "running"
+    r = act(system, cid, "assignment", {"unit_id": "999901-d03", "reason": "土地问题，县自然资源局办理"}, "demo-dispatcher")
+    assert r.status_code == 200 and (r.json()["unit_id"], r.json()["state"]) == ("999901-d03", "to_sign"), r.text
+    assert cid not in [i["case_id"] for i in system.get("routing", "/api/v1/queue?limit=500",
+                                                        user="demo-dispatcher").json()["items"]]
 
 
 # ------------------------------------------------------------------ the unit's side

@@ -33,3 +33,22 @@ def test_a_period_to_31_december_reads_to_31_december_not_to_new_year():
     assert last_day("2027-01-01T00:00:00+08:00") == "2026-12-31"  # what the services answer: the exclusive end
     assert last_day("2026-12-31T16:00:00+00:00") == "2026-12-31"
     assert last_day(None) == "不限"
+
+
+def test_routings_reasons_read_in_chinese_with_names_for_codes():
+    from services.web.labels import basis
+
+    names = {"999901000000": "示范县", "0702": "劳动和社会保障/拖欠工资", "999901-d02": "县人社局",
+             "999901001000": "城关镇"}
+    assert basis("rule demo-999901-07: division 999901* × category 0702 → 999901-d02 (劳动和社会保障：县人社局)",
+                 names) == "交办规则：示范县 · 劳动和社会保障/拖欠工资 → 县人社局（劳动和社会保障：县人社局）"
+    assert basis("rule r1: division 999901001* × category any category → 999901-d02", names) == \
+        "交办规则：城关镇 · 任何类别 → 县人社局"
+    assert basis("fallback: petition office of 999901000000", names) == "没有匹配的交办规则：由示范县信访工作机构办理"
+    assert basis("fallback: petition office of 999901000000, which objected", names).endswith("（该单位已提出异议）")
+    assert basis("no_rule: no routing rule matches division 999901001001 × category 1701") == \
+        "没有匹配的交办规则：待信访工作机构交办"
+    assert basis("review: petition office of 999901000000, the level above 999901001-gov", names) == \
+        "复查：由上一级（示范县）信访工作机构受理"
+    assert basis("re_review: no level above 999900000000") == "复核：没有可受理的上一级信访工作机构"
+    assert basis("县领导交办") == "县领导交办" and basis(None) == ""
