@@ -45,6 +45,8 @@ cases = Table(
     Column("updated_at", UtcDateTime(), nullable=True),
     Column("owner_leader", String(64), nullable=True),      # 包案: the leader who took the case
     Column("co_unit_ids", Text, nullable=False, default=""),  # 协办 units, space-separated
+    Column("assigned_at", UtcDateTime(), nullable=True),     # routing's CaseAssigned (NULL: not known)
+    Column("signed_at", UtcDateTime(), nullable=True),       # the unit's CaseSignedFor of that assignment
 )
 
 petitioners = Table(
@@ -181,18 +183,34 @@ def update_case(conn, case_id: str, *, status: str, version: int, final: bool, u
 
 # ---------------------------------------------------------------- the projections' writes
 
-def record_assignment(conn, case_id: str, unit_id: str, co_unit_ids: Sequence[str]) -> None:
-    """The unit (and co-handling units) routing named, and the status ``domain.case_status(stored,
+def record_assignment(conn, case_id: str, unit_id: str, co_unit_ids: Sequence[str], assigned_at: datetime) -> None:
+    """The unit (and co-handling units) routing named, when, and the status ``domain.case_status(stored,
     assigned=True)``: the database computes it in the same statement, so a command committed
-    meanwhile is never overwritten by a status read before it."""
+    meanwhile is never overwritten by a status read before it. A new assignment waits for its
+    unit's signing."""
     assigned = sa.case(domain.STATUS_ONCE_ASSIGNED, value=cases.c.status, else_=cases.c.status)
     conn.execute(cases.update().where(cases.c.case_id == case_id)
-                 .values(unit_id=unit_id, co_unit_ids=" ".join(co_unit_ids), status=assigned))
+                 .values(unit_id=unit_id, co_unit_ids=" ".join(co_unit_ids), status=assigned,
+                         assigned_at=assigned_at, signed_at=None))
+
+
+def record_signing(conn, case_id: str, unit_id: str, signed_at: datetime) -> None:
+    """The unit holding the case signed for it (签收)."""
+    conn.execute(cases.update().where(cases.c.case_id == case_id, cases.c.unit_id == unit_id)
+                 .values(signed_at=signed_at))
 
 
 def withdraw_unit(conn, case_id: str, unit_id: str) -> None:
     """``unit_id`` no longer handles the case (if it still did)."""
-    conn.execute(cases.update().where(cases.c.case_id == case_id, cases.c.unit_id == unit_id).values(unit_id=None))
+    conn.execute(cases.update().where(cases.c.case_id == case_id, cases.c.unit_id == unit_id)
+                 .values(unit_id=None, signed_at=None))
+
+
+def handover(conn, case_id: str) -> domain.Handover:
+    """When the case's unit got it and signed for it, as routing's events said."""
+    row = conn.execute(sa.select(cases.c.unit_id, cases.c.assigned_at, cases.c.signed_at)
+                       .where(cases.c.case_id == case_id)).first()
+    return domain.Handover(*row) if row is not None else domain.Handover(None, None, None)
 
 
 def record_owner(conn, case_id: str, leader: str) -> None:

@@ -220,6 +220,35 @@ class DecideAcceptance:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """Routing's side of a case, as intake heard it: the unit holding it, when it got it and when
+    it signed for it (签收). ``assigned_at`` None with a unit: assigned before intake kept the time."""
+
+    unit_id: str | None
+    assigned_at: datetime | None
+    signed_at: datetime | None
+
+
+def check_handover(command: CaseCommand, at: datetime, handover: Handover) -> None:
+    """The acceptance decision is the unit's once it holds the case: after routing assigned it and
+    the unit signed for it, and never dated before the signing (交办 → 签收 → 受理)."""
+    if not isinstance(command, DecideAcceptance):
+        return
+    if handover.unit_id is None:
+        raise RuleViolation("the case is not assigned to a unit yet", "该事项尚未交办到承办单位，不能受理",
+                            rule="assigned_before_acceptance")
+    if handover.assigned_at is None:
+        return  # assigned before the signing was kept here: not known, not enforced
+    if handover.signed_at is None:
+        raise RuleViolation("the unit has not signed for the case: sign for it first (a signing just made "
+                            "arrives within a second)", "承办单位尚未签收，请先签收再受理（刚签收的请稍候片刻再试）",
+                            rule="sign_before_acceptance")
+    if at < handover.signed_at:
+        raise InvalidInput(f"occurred_at is before the unit signed for the case ({handover.signed_at.isoformat()})",
+                           "受理时间不能早于签收时间", field="occurred_at")
+
+
+@dataclass(frozen=True)
 class ExtendHandling:
     """Extend the handling period, once, with the reason and the head who approved it."""
 

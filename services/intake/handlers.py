@@ -148,6 +148,7 @@ def _decide(uow: UnitOfWork, case_id: str, actor: str, stored_status: str, comma
         raise ConcurrencyConflict(case_id, expected_version, case.version)
     at = command.occurred_at or now
     case.check_time(at, now, RULES)
+    domain.check_handover(command, at, adapters.handover(uow, case_id))
     env = new_envelope(case.decide(command, at, RULES), case_id=case_id, office=case.office, actor=actor,
                        producer=PRODUCER, occurred_at=at)
     [stored] = uow.append(case_id, case.version, [env])

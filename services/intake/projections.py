@@ -1,5 +1,6 @@
 """Routing's events into intake's read models: which unit handles a case (so whose handlers may act
-on it, and the status it reads), the leader who owns it, and the divisions and units intake names."""
+on it, and the status it reads), when it got it and signed for it (an acceptance waits for the
+signing), the leader who owns it, and the divisions and units intake names."""
 from __future__ import annotations
 
 from services.intake import adapters
@@ -8,19 +9,23 @@ from xinfang.contracts.events import (
     CaseAssigned,
     CaseObjected,
     CaseOwnedByLeader,
+    CaseSignedFor,
     DivisionAdded,
     UnitAdded,
     UnitUpdated,
 )
 from xinfang.storage import UnitOfWork
 
-ROUTING_EVENTS = (CaseAssigned, CaseObjected, CaseOwnedByLeader, DivisionAdded, UnitAdded, UnitUpdated)
+ROUTING_EVENTS = (CaseAssigned, CaseSignedFor, CaseObjected, CaseOwnedByLeader, DivisionAdded, UnitAdded,
+                  UnitUpdated)
 
 
 def on_routing_event(uow: UnitOfWork, env: Envelope) -> None:
     match registry.payload(env):
         case CaseAssigned() as event:
-            on_case_assigned(uow, env.case_id, event)
+            on_case_assigned(uow, env, event)
+        case CaseSignedFor() as event:
+            adapters.record_signing(uow, env.case_id, event.unit_id, env.occurred_at)
         case CaseObjected() as event:
             on_case_objected(uow, env.case_id, event)
         case CaseOwnedByLeader() as event:
@@ -33,11 +38,11 @@ def on_routing_event(uow: UnitOfWork, env: Envelope) -> None:
             adapters.rename_unit(uow, unit_id, name)
 
 
-def on_case_assigned(uow: UnitOfWork, case_id: str, event: CaseAssigned) -> None:
+def on_case_assigned(uow: UnitOfWork, env: Envelope, event: CaseAssigned) -> None:
     """Routing assigned the case (for handling, or for review / re-review at the level above): the
-    unit named is the one whose handlers may act; the clerk's list shows it, and a case still
-    registered reads "assigned" (``domain.case_status``)."""
-    adapters.record_assignment(uow, case_id, event.unit_id, event.co_unit_ids)
+    unit named is the one whose handlers may act, once it has signed for it; the clerk's list shows
+    it, and a case still registered reads "assigned" (``domain.case_status``)."""
+    adapters.record_assignment(uow, env.case_id, event.unit_id, event.co_unit_ids, env.occurred_at)
 
 
 def on_case_objected(uow: UnitOfWork, case_id: str, event: CaseObjected) -> None:

@@ -62,6 +62,15 @@ class Console:
         self.base = base
         self.context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
+        # a destructive action asks first (window.confirm): the questions are kept, and answered
+        # yes unless a test says no
+        self.asked: list[str] = []
+        self.answer = True
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        self.asked.append(dialog.message)
+        dialog.accept() if self.answer else dialog.dismiss()
 
     def go(self, path: str):
         self.page.goto(self.base + path)

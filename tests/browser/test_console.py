@@ -102,6 +102,9 @@ def test_one_case_through_its_whole_life(system, console):
     handler.go(f"/cases/{case_id}")
     page.click("#act-sign button[type=submit]")
     _ok(page)
+    # intake hears the signing from routing's topic (within a second): a person reads the page first
+    system.wait_for(lambda: system.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{case_id}'")
+                    == [True], timeout=20, what="intake to hear the signing")
     page.select_option("#act-acceptance select[name=decision]", "accepted")
     page.select_option("#act-acceptance select[name=procedure]", "normal")
     page.fill("#act-acceptance textarea[name=notice]", "您的信访事项已受理，将在六十日内办结。")
@@ -347,3 +350,49 @@ def test_a_case_no_rule_matches_is_work_in_the_dispatchers_queue(system, console
     assert page.locator(".ok").count() == 1, page.inner_text("main")[:500]
     assert page.locator(row).count() == 0
     assert system.get("routing", f"/api/v1/cases/{cid}/assignment").json()["unit_id"] == "999901-d03"
+
+
+def test_a_case_page_offers_only_the_steps_the_role_may_take_now_in_their_order(system, console):
+    """交办 → 签收 → 受理 → 答复 → 办结: the handler is offered signing before acceptance and never
+    both; a clerk is never offered 办结; closing asks first, and a "no" closes nothing."""
+    case = system.register(summary=f"按序办理 {uuid.uuid4().hex[:8]}")
+    cid = case["case_id"]
+    system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
+                    what="the case in routing")
+    r = system.post("routing", f"/api/v1/cases/{cid}/assignment", {"unit_id": HANDLER_UNIT, "reason": "人社部门职责"},
+                    user="demo-dispatcher")
+    assert r.status_code == 200, r.text
+    system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="demo-handler").status_code == 200,
+                    what="the case in the handler's view")
+    forms = lambda page: {f.split("act-", 1)[1] for f in page.eval_on_selector_all(  # noqa: E731
+        "form.action", "fs => fs.map(f => f.id)")}
+    clerk = console("demo-clerk")
+    assert "closure" not in forms(clerk.go(f"/cases/{cid}")) and "acceptance" not in forms(clerk.page)
+    handler = console("demo-handler")
+    page = handler.go(f"/cases/{cid}")
+    assert forms(page) == {"sign", "objection"}, forms(page)
+    page.click("#act-sign button[type=submit]")
+    _ok(page)
+    system.wait_for(lambda: system.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{cid}'")
+                    == [True], timeout=20, what="intake to hear the signing")
+    page = handler.go(f"/cases/{cid}")
+    assert forms(page) == {"objection", "acceptance"}, forms(page)
+    page.fill("#act-acceptance textarea[name=notice]", "您的信访事项已受理。")
+    page.click("#act-acceptance button[type=submit]")
+    _ok(page)
+    assert handler.asked[-1] == "确认作出受理决定？决定作出后不能更改。"
+    assert forms(page) == {"extension", "reply"}, forms(page)
+    page.fill("#act-reply textarea[name=text]", "经核查，已督促用人单位支付工资。")
+    page.click("#act-reply button[type=submit]")
+    _ok(page)
+    assert forms(page) == {"closure"}, forms(page)
+    handler.answer = False  # "no" to 确认办结
+    page.click("#act-closure button[type=submit]")
+    assert handler.asked[-1].startswith("确认办结")
+    assert system.get("intake", f"/api/v1/cases/{cid}", user="demo-handler").json()["status"] == "replied"
+    handler.answer = True
+    page.click("#act-closure button[type=submit]")
+    _ok(page)
+    assert system.get("intake", f"/api/v1/cases/{cid}", user="demo-handler").json()["status"] == "closed"
+    assert page.locator("#no-actions").count() == 1
+    handler.shot("23-handler-case-closed-no-actions")

@@ -76,6 +76,13 @@ class RunningSystem:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def sign(self, case_id: str, user: str) -> None:
+        """The unit signs for the case (routing), and intake has heard it: an acceptance waits for it."""
+        r = self.post("routing", f"/api/v1/cases/{case_id}/sign", {}, user=user)
+        assert r.status_code == 200, r.text
+        self.wait_for(lambda: self.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{case_id}'")
+                      == [True], timeout=20, what=f"intake to hear that case {case_id} was signed for")
+
     def get(self, service: str, path: str, user: str = "demo-leader") -> httpx.Response:
         return self.http.get(f"{self.url[service]}{path}", headers=self.auth(user) if user else {})
 

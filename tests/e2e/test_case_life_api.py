@@ -30,6 +30,9 @@ def test_register_accept_extend_reply_evaluate_close_then_review(system):
 
     r = act("reply", {"outcome": "supported", "text": "x"})
     assert r.status_code == 409 and r.json()["error"]["rule"] == "受理后方可答复"
+    r = act("acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"})
+    assert r.status_code == 409 and r.json()["error"]["rule"] == "sign_before_acceptance"  # 签收 first
+    system.sign(cid, "handler-cg")
     assert act("acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理",
                               "occurred_at": received_plus(1, 10, 0).isoformat()}).status_code == 200
     r = act("extension", {"days": 31, "reason": "复杂"})

@@ -37,6 +37,7 @@ def test_rates_follow_the_case_and_as_of_turns_the_clock_back(system):
         r = system.post("intake", f"/api/v1/cases/{cid}/{path}", body, user="handler-cgz")
         assert r.status_code == 200, r.text
 
+    system.sign(cid, "handler-cgz")
     act("acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"})
     act("reply", {"outcome": "supported", "text": "已解决"})
     assert system.http.post(f"{system.url['intake']}/api/v1/track/{case['tracking_code']}/evaluation",

@@ -2,6 +2,7 @@
 object within 5 working days), the dispatcher's queue and reassignment, cross-region cases,
 leader ownership, review requests, and rules changing while cases are in flight."""
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -79,14 +80,23 @@ def test_the_unit_signs_once_and_its_inbox_moves_the_case_from_to_sign_to_to_acc
     assert act(system, cid, "sign", {}, "h-t1").status_code == 404        # another unit's handler: not in scope
     r = act(system, cid, "sign", {}, "demo-dispatcher")                   # sees the case, is not the unit
     assert r.status_code == 409 and r.json()["error"]["rule"] == "assigned_unit_only"
+    accept = lambda **extra: system.post("intake", f"/api/v1/cases/{cid}/acceptance",  # noqa: E731
+                                         {"decision": "accepted", "procedure": "normal", "notice": "受理", **extra},
+                                         user="h-t3")
+    early = accept()  # 交办 → 签收 → 受理: the unit has not signed yet
+    assert early.status_code == 409 and early.json()["error"]["rule"] == "sign_before_acceptance", early.text
     r = act(system, cid, "sign", {}, "h-t3")
     assert r.status_code == 200 and r.json()["state"] == "signed"
     again = act(system, cid, "sign", {}, "h-t3")
     assert again.status_code == 409 and again.json()["error"]["rule"] == "sign_once"
+    system.wait_for(lambda: system.rows("intake", f"SELECT signed_at FROM cases WHERE case_id = '{cid}'") != [None],
+                    timeout=20, what="intake to hear the signing")
+    signed_at = system.rows("intake", f"SELECT signed_at FROM cases WHERE case_id = '{cid}'")[0]
+    backdated = accept(occurred_at=(signed_at - timedelta(minutes=5)).isoformat())
+    assert backdated.status_code == 422 and backdated.json()["error"]["fields"][0]["field"] == "occurred_at"
     box = inbox("to_accept")
     assert cid in [i["case_id"] for i in box["items"]] and box["counts"]["to_accept"] >= 1
-    assert system.post("intake", f"/api/v1/cases/{cid}/acceptance",
-                       {"decision": "accepted", "procedure": "normal", "notice": "受理"}, user="h-t3").status_code == 200
+    assert accept().status_code == 200
     system.wait_for(lambda: cid in [i["case_id"] for i in inbox("in_hand")["items"]], timeout=20,
                     what="the acceptance in the unit's inbox")
     assert system.get("routing", "/api/v1/units/999901001-gov/inbox", user="h-t3").status_code == 404
@@ -209,6 +219,7 @@ def test_a_review_request_goes_to_the_petition_office_of_the_level_above(system,
     assert assignment_of(system, cid)["unit_id"] == "999901001-gov"
     system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="h-t1").status_code == 200,
                     timeout=20, what="the case in intake's view of the unit")
+    system.sign(cid, "h-t1")
     for path, body in [("acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"}),
                        ("reply", {"outcome": "explained", "text": "答复"}), ("closure", {})]:
         assert system.post("intake", f"/api/v1/cases/{cid}/{path}", body, user="h-t1").status_code == 200

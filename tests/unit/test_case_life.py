@@ -253,3 +253,38 @@ def test_a_refused_command_names_its_rule():
     with pytest.raises(RuleViolation) as err:
         given((registered(), 0)).decide(domain.CloseCase(), T0, RULES)
     assert err.value.rule == "答复后方可办结"
+
+
+# ---- the handover: 交办 → 签收 → 受理
+
+ACCEPT = domain.DecideAcceptance("accepted", "normal", "受理", unit_id="u")
+
+
+def test_an_acceptance_waits_for_the_units_signing():
+    assigned = domain.Handover("u", T0 + timedelta(days=1), None)
+    with pytest.raises(RuleViolation) as e:
+        domain.check_handover(ACCEPT, T0 + timedelta(days=2), assigned)
+    assert e.value.rule == "sign_before_acceptance" and "签收" in e.value.message_zh
+
+
+def test_an_acceptance_needs_a_unit_holding_the_case():
+    with pytest.raises(RuleViolation) as e:
+        domain.check_handover(ACCEPT, T0 + timedelta(days=2), domain.Handover(None, None, None))
+    assert e.value.rule == "assigned_before_acceptance"
+
+
+def test_an_acceptance_dated_before_the_signing_names_occurred_at():
+    signed = domain.Handover("u", T0 + timedelta(days=1), T0 + timedelta(days=2))
+    with pytest.raises(InvalidInput) as e:
+        domain.check_handover(ACCEPT, T0 + timedelta(days=2) - timedelta(minutes=1), signed)
+    assert e.value.field == "occurred_at"
+    domain.check_handover(ACCEPT, T0 + timedelta(days=2), signed)  # at the signing or later: taken
+
+
+def test_a_case_assigned_before_the_signing_was_kept_is_not_held_to_it():
+    domain.check_handover(ACCEPT, T0, domain.Handover("u", None, None))
+
+
+def test_the_other_steps_are_not_the_handovers_business():
+    reply = domain.ReplyToCase("explained", "答复")
+    domain.check_handover(reply, T0, domain.Handover(None, None, None))

@@ -52,3 +52,24 @@ def test_routings_reasons_read_in_chinese_with_names_for_codes():
         "复查：由上一级（示范县）信访工作机构受理"
     assert basis("re_review: no level above 999900000000") == "复核：没有可受理的上一级信访工作机构"
     assert basis("县领导交办") == "县领导交办" and basis(None) == ""
+
+
+def test_a_case_page_offers_the_steps_in_the_order_the_rules_allow():
+    from services.web.actions import offered
+
+    assert offered("handler", "assigned", "to_sign") == ("sign", "objection")
+    assert offered("handler", "assigned", "signed") == ("objection", "acceptance")
+    assert offered("handler", "accepted", "signed") == ("extension", "reply")
+    assert offered("handler", "accepted", "signed", extended=True) == ("reply",)
+    assert offered("handler", "replied", "signed") == ("closure",)
+    assert offered("handler", "closed", "signed") == ()
+    assert offered("handler", "assigned", None) == ()  # routing not answering: nothing that needs it
+    assert "closure" not in offered("clerk", "replied", "signed")
+    assert offered("clerk", "replied", "signed") == ("review-request",)
+    assert offered("dispatcher", "registered", "unassigned") == ("assignment",)
+    assert offered("dispatcher", "accepted", "signed") == ()
+    assert offered("supervisor", "accepted", "signed") == ("supervision-order", "reminder")
+    assert offered("leader", "accepted", "signed", owned=True) == ("supervision-order", "reminder")
+    assert offered("leader", "accepted", "signed") == ("supervision-order", "reminder", "ownership")
+    assert offered("handler", "under_review", "to_sign") == ("sign",)
+    assert offered("handler", "under_review", "signed") == ("reply",)

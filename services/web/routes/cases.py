@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.web import forms, labels
+from services.web import actions, forms, labels
 from services.web.client import Api, ApiError, Part, Unavailable, parts
 from services.web.console import BEIJING, Console, beijing, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
@@ -64,13 +64,19 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
                 continue
             item = {"at": at, "what": labels.label(labels.EVENTS, event), "who": h.get("by") or h.get("actor"),
                     "detail": "；".join(x for x in (nm.data.get(h.get("unit_id"), h.get("unit_id") or ""),
-                                                   h.get("rule") or "", h.get("reason") or "") if x)}
+                                                   labels.basis(h.get("rule"), nm.data),
+                                                   h.get("reason") or "") if x)}
             if (item["what"], beijing(item["at"])) not in seen:
                 timeline.append(item)
     timeline.sort(key=lambda t: sort_key(t["at"]))
+    a_state = assignment.data.get("state") if assignment.ok else None
+    offered = list(actions.offered(me["role"], c["status"], a_state, extended=bool(c.get("extended")),
+                                   owned=bool(c.get("owner_leader"))))
+    offered += [k.split(".", 1)[0] for k in (errors or {}) if k.split(".", 1)[0] not in offered]  # its error shows
     return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
                        deadlines=deadlines, names=nm.data or {}, timeline=timeline, errors=errors or {},
-                       values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done)
+                       values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done,
+                       offered=offered, confirm=actions.CONFIRM)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

@@ -1,0 +1,45 @@
+"""Which actions a case page offers: exactly those the caller's role may take in the case's current
+state, in the order the rules allow (交办 → 签收 → 受理 → 延期 → 答复 → 办结 → 复查 / 复核). The
+services refuse everything else on their own; the page does not offer it.
+
+The state is intake's status of the case and routing's state of its assignment (None while
+routing does not answer: then nothing that needs it is offered)."""
+from __future__ import annotations
+
+BEFORE_DECISION = ("registered", "assigned")
+UNDER_REVIEW = ("under_review", "under_re_review")
+REFUSED = ("not_accepted", "no_longer_accepted")
+
+# what a destructive action asks before it is sent
+CONFIRM = {
+    "objection": "确认将该事项退回交办机关？",
+    "acceptance": "确认作出受理决定？决定作出后不能更改。",
+    "closure": "确认办结该信访事项？办结后不能再答复。",
+}
+
+
+def offered(role: str, status: str, assignment_state: str | None, *, extended: bool = False,
+            owned: bool = False) -> tuple[str, ...]:
+    out: list[str] = []
+    if role in ("dispatcher", "admin") and (status in BEFORE_DECISION or status in UNDER_REVIEW):
+        out.append("assignment")
+    if role in ("handler", "admin"):
+        if assignment_state == "to_sign":
+            out.append("sign")
+        if assignment_state in ("to_sign", "signed") and status in BEFORE_DECISION:
+            out.append("objection")
+        if assignment_state == "signed" and status in BEFORE_DECISION:
+            out.append("acceptance")
+        if status == "accepted" and not extended:
+            out.append("extension")
+        if status == "accepted" or (status in UNDER_REVIEW and assignment_state == "signed"):
+            out.append("reply")
+        if status == "replied" or status in REFUSED:
+            out.append("closure")
+    if role in ("clerk", "dispatcher", "admin") and status in ("replied", "closed"):
+        out.append("review-request")
+    if role in ("supervisor", "leader", "admin") and status != "closed" and status not in REFUSED:
+        out += ["supervision-order", "reminder"]
+    if role == "leader" and status != "closed" and not owned:
+        out.append("ownership")
+    return tuple(out)
