@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request
@@ -131,6 +133,24 @@ class Console:
             self.identities.clear()
         self.identities[key] = (time.monotonic() + 60, me)
         return me
+
+    async def todo(self, a: Api, me: dict) -> dict[str, int]:
+        """待办: per navigation entry, how many items its list holds for this user now (the queue,
+        the unit's inbox, the warnings); asked afresh on every page, so the counts are the lists'.
+        An entry whose service does not answer gets no count."""
+        role, unit = me.get("role"), me.get("unit_id")
+        asks: dict[str, Awaitable] = {}
+        if role in ("dispatcher", "admin"):
+            asks["/queue"] = a.get("routing", "/api/v1/queue", limit=1)
+        if role in ("handler", "admin") and unit:
+            asks["/inbox"] = a.get("routing", f"/api/v1/units/{quote(unit, safe='')}/inbox", limit=1)
+        if role in ("supervisor", "leader"):
+            asks["/supervision"] = a.get("supervision", "/api/v1/warnings", limit=1)
+        if not asks:
+            return {}
+        got = await parts(*asks.values())
+        return {path: int(r.data["total"]) for path, r in zip(asks, got, strict=True)
+                if r.ok and isinstance(r.data, dict) and isinstance(r.data.get("total"), int)}
 
     def render(self, request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         return self.templates.TemplateResponse(request, name, {"page_size": self.cfg.page_size, **ctx},

@@ -57,7 +57,8 @@ async def page_parameters(request: Request) -> None:
 
 
 async def current_user(_checked: Annotated[None, Depends(page_parameters)], site: Site, a: VisitorApi) -> dict:
-    return await site.identify(a)
+    me = await site.identify(a)
+    return {**me, "todo": await site.todo(a, me)}  # a copy: the identity is cached, the counts never
 
 
 Me = Annotated[dict, Depends(current_user)]

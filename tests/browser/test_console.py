@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.web.app import short_id
-from tests.e2e.conftest import BEIJING, RECEIVED
+from tests.e2e.conftest import BEIJING, RECEIVED, another_petitioner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -355,7 +355,7 @@ def test_a_case_no_rule_matches_is_work_in_the_dispatchers_queue(system, console
 def test_a_case_page_offers_only_the_steps_the_role_may_take_now_in_their_order(system, console):
     """交办 → 签收 → 受理 → 答复 → 办结: the handler is offered signing before acceptance and never
     both; a clerk is never offered 办结; closing asks first, and a "no" closes nothing."""
-    case = system.register(summary=f"按序办理 {uuid.uuid4().hex[:8]}")
+    case = system.register(summary=f"按序办理 {uuid.uuid4().hex[:8]}", petitioners=another_petitioner(23))
     cid = case["case_id"]
     system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
                     what="the case in routing")
@@ -396,3 +396,63 @@ def test_a_case_page_offers_only_the_steps_the_role_may_take_now_in_their_order(
     assert system.get("intake", f"/api/v1/cases/{cid}", user="demo-handler").json()["status"] == "closed"
     assert page.locator("#no-actions").count() == 1
     handler.shot("23-handler-case-closed-no-actions")
+
+
+def test_the_main_pages_have_no_serious_accessibility_issue(system, console):
+    """axe-core (4.12, bundled by axe-playwright-python) on the main page of every role and the
+    public ones: no violation of serious or critical impact (labels, names, contrast, ARIA)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    case = system.register(summary=f"无障碍检查 {uuid.uuid4().hex[:8]}")
+    cid = case["case_id"]
+    system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
+                    what="the case in routing")
+    pages = {None: ["/login", "/track", f"/track/{case['tracking_code']}"],
+             "demo-clerk": ["/register", "/cases", f"/cases/{cid}", f"/cases/{cid}/receipt"],
+             "demo-dispatcher": ["/queue", f"/cases/{cid}"],
+             "demo-handler": ["/inbox"],
+             "demo-supervisor": ["/supervision", "/supervision?view=overdue"],
+             "demo-leader": ["/dashboard"]}
+    found = {}
+    for user, paths in pages.items():
+        c = console(user)
+        for path in paths:
+            c.go(path)
+            violations = axe.run(c.page).response["violations"]
+            bad = [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']} — {v['help']}"
+                   for v in violations if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[f"{user or 'public'} {path}"] = bad
+    assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+def test_the_navigation_counts_what_each_list_holds(system, console):
+    """待办 in the navigation: the dispatcher's queue, the handler's inbox, the supervisor's warnings,
+    each the total its list shows, and it moves when the work is done."""
+    import re
+
+    case = system.register(summary=f"待办计数 {uuid.uuid4().hex[:8]}", category_code="1701")  # no rule: queued
+    system.wait_for(lambda: any(i["case_id"] == case["case_id"] for i in system.get(
+        "routing", "/api/v1/queue?limit=500", user="demo-dispatcher").json()["items"]), what="the case queued")
+
+    def counted(c, path: str) -> tuple[int, int]:
+        page = c.go(path)
+        badge = int(page.inner_text(f"nav.main [data-nav-count='{path}']"))
+        listed = int(re.search(r"共 (\d+) 条", page.inner_text(".pager")).group(1))
+        return badge, listed
+
+    dispatcher = console("demo-dispatcher")
+    badge, listed = counted(dispatcher, "/queue")
+    assert badge == listed >= 1
+    dispatcher.shot("24-nav-counts-dispatcher")
+    r = system.post("routing", f"/api/v1/cases/{case['case_id']}/assignment",
+                    {"unit_id": HANDLER_UNIT, "reason": "人社部门职责"}, user="demo-dispatcher")
+    assert r.status_code == 200, r.text
+    assert counted(dispatcher, "/queue") == (badge - 1, listed - 1)
+    handler = console("demo-handler")
+    badge, listed = counted(handler, "/inbox")
+    assert badge == listed >= 1
+    supervisor = console("demo-supervisor")
+    badge, listed = counted(supervisor, "/supervision")
+    assert badge == listed
