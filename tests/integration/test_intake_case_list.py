@@ -12,7 +12,7 @@ from services.intake import domain, handlers, projections, views
 from services.intake.adapters import cases
 from tests.integration.intake_world import IntakeOnPostgres, IntakeOnSQLite, known_village, petition
 from xinfang.contracts import new_envelope
-from xinfang.contracts.events import CaseAssigned, CaseObjected, DivisionAdded
+from xinfang.contracts.events import CaseAssigned, CaseObjected, CaseSignedFor, DivisionAdded
 from xinfang.labels import STATUS
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
@@ -131,12 +131,31 @@ class CaseStatusContract:
     def test_the_units_decision_replaces_assigned_and_a_later_assignment_leaves_it(self, db):
         case = registered(db)
         from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
+        from_routing(db, CaseSignedFor(unit_id="999901001-gov"), case["case_id"])
         decided = handlers.run_command(db, HANDLER, case["case_id"],
                                        domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id,
                                                                occurred_at=T0 + timedelta(days=2)))
         assert decided["status"] == "accepted" and answered(db, case) == ("accepted",) * 3
         from_routing(db, CaseAssigned(unit_id="999901001-gov", stage="review"), case["case_id"])
         assert answered(db, case) == ("accepted",) * 3
+
+    def test_an_acceptance_waits_for_the_signing_of_the_units_current_assignment(self, db):
+        case = registered(db)
+        accept = lambda: handlers.run_command(db, HANDLER, case["case_id"], domain.DecideAcceptance(  # noqa: E731
+            "accepted", "normal", "受理", HANDLER.unit_id, occurred_at=T0 + timedelta(days=2)))
+        from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
+        with pytest.raises(domain.RuleViolation, match="signed"):
+            accept()
+        from_routing(db, CaseSignedFor(unit_id="999901-d03"), case["case_id"])  # another unit's signing
+        with pytest.raises(domain.RuleViolation, match="signed"):
+            accept()
+        from_routing(db, CaseSignedFor(unit_id="999901001-gov"), case["case_id"])
+        from_routing(db, CaseObjected(unit_id="999901001-gov", reason="不属本单位"), case["case_id"])
+        from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])  # reassigned: to sign again
+        with pytest.raises(domain.RuleViolation, match="signed"):
+            accept()
+        from_routing(db, CaseSignedFor(unit_id="999901001-gov"), case["case_id"])
+        assert accept()["status"] == "accepted"
 
     @pytest.mark.parametrize("stored", sorted(STATUS))
     def test_an_assignment_stores_the_rule_applied_to_the_stored_status(self, db, stored):

@@ -247,6 +247,21 @@ class StorageContract:
         assert self._staged(db, staged) == 0  # in the store now: never staged again
 
 
+    # ---- append-only: a stored event is never edited (xinfang.storage.migrations.events_append_only_v3)
+
+    @pytest.mark.parametrize("change", ["UPDATE events SET body = '{}' WHERE stream_id = 'c1'",
+                                        "DELETE FROM events WHERE stream_id = 'c1'"])
+    def test_a_stored_event_cannot_be_edited_or_deleted_by_the_services_role(self, db, change):
+        with UnitOfWork(db) as uow:
+            [stored] = uow.append("c1", 0, [assigned("c1", "a")])
+        with pytest.raises(sa.exc.DBAPIError) as refused:
+            with db.engine.begin() as c:
+                c.exec_driver_sql(change)
+        assert "append-only" in str(refused.value)
+        with ReadView(db) as view:
+            assert [(e.event_id, e.payload["unit_id"]) for e in view.load("c1")] == [(stored.event_id, "a")]
+
+
 class TestSQLite(StorageContract):
     @pytest.fixture
     def db(self, tmp_path):

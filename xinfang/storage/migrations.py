@@ -76,6 +76,42 @@ def outbox_traceparent_v2_down(op) -> None:
         batch.drop_column("traceparent")
 
 
+APPEND_ONLY_MESSAGE = "events are append-only: correct a mistake by a new event (docs/operations.md)"
+
+
+def events_append_only_v3(op) -> None:
+    """The event store refuses UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) from every role,
+    the service's own included: a stored event is never edited; a mistake is corrected by a new
+    event. A trigger, not a grant: the services own their tables, and an owner keeps every right
+    a grant could take away. Dropping or disabling the trigger needs the table's owner and shows
+    in the database's own log."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"""
+            CREATE OR REPLACE FUNCTION xinfang_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              RAISE EXCEPTION '{APPEND_ONLY_MESSAGE} (% on %)', TG_OP, TG_TABLE_NAME
+                USING ERRCODE = 'insufficient_privilege';
+            END $$""")
+        op.execute("CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+                   "FOR EACH ROW EXECUTE FUNCTION xinfang_events_append_only()")
+        op.execute("CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION xinfang_events_append_only()")
+    else:
+        for what in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER events_append_only_{what.lower()} BEFORE {what} ON events "
+                       f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END")
+
+
+def events_append_only_v3_down(op) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
+        op.execute("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+        op.execute("DROP FUNCTION IF EXISTS xinfang_events_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+        op.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+
+
 def upgrade(engine: sa.Engine, script_location: str | Path, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
