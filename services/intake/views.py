@@ -116,8 +116,9 @@ def _notices(history: list[Envelope]) -> list[dict]:
                 kind, name_zh = "acceptance_notice", "受理告知书"
             case CaseNotAccepted(notice=text):
                 kind, name_zh = "non_acceptance_notice", "不予受理 / 不再受理告知书"
-            case HandlingExtended(reason=text):
+            case HandlingExtended(reason=text, days=days, approver=approver):
                 kind, name_zh = "extension_notice", "延长办理期限告知书"
+                extra = {"days": days, "approver": approver}
             case CaseReplied(text=text, stage=stage, outcome=outcome):
                 kind = "reply" if stage == "handling" else f"{stage}_opinion"
                 name_zh, extra = "处理 / 复查 / 复核意见书", {"outcome": outcome}

@@ -57,6 +57,22 @@ def last_day(end) -> str:
     return (dt.astimezone(BEIJING) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
 
 
+def cn_date(value, end: bool = False) -> str:
+    """A day as documents print it (Beijing), e.g. 2026年12月1日; ``end``: the last day of a period
+    given by its exclusive end instant, as the deadlines are."""
+    if not value:
+        return ""
+    try:
+        dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(BEIJING)
+    if end:
+        dt -= timedelta(microseconds=1)
+    return f"{dt.year}年{dt.month}月{dt.day}日"
+
+
 def sort_key(value) -> float:
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -103,6 +119,7 @@ class Console:
         templates.env.filters["lab"] = labels.label
         templates.env.filters["short"] = short_id
         templates.env.filters["basis"] = labels.basis
+        templates.env.filters["cn_date"] = cn_date
         templates.env.filters["last_day"] = last_day
         templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))

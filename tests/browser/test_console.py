@@ -382,6 +382,21 @@ def test_a_case_page_offers_only_the_steps_the_role_may_take_now_in_their_order(
     _ok(page)
     assert handler.asked[-1] == "确认作出受理决定？决定作出后不能更改。"
     assert forms(page) == {"extension", "reply"}, forms(page)
+    page.fill("#act-extension input[name=days]", "20")
+    page.fill("#act-extension input[name=reason]", "需调取工资台账")
+    page.fill("#act-extension input[name=approver]", "王局长")
+    page.click("#act-extension button[type=submit]")
+    _ok(page)
+    assert forms(page) == {"reply"}, forms(page)  # extended once: not again
+    due = system.wait_for(lambda: next((s["due_at"] for s in system.get(
+        "supervision", f"/api/v1/cases/{cid}/deadlines").json()["stages"] if s["stage"] == "handling"
+        and s["limit_days"] == 80), None), what="the handling clock extended to 80 days")
+    last = datetime.fromisoformat(due.replace("Z", "+00:00")).astimezone(BEIJING) - timedelta(microseconds=1)
+    notice = handler.go(f"/cases/{cid}/notices/1")
+    text = notice.inner_text("#extension")
+    assert "延长 20 日" in text and f"至 {last.year}年{last.month}月{last.day}日" in text and "王局长" in text, text
+    handler.shot("23a-extension-notice")
+    page = handler.go(f"/cases/{cid}")
     page.fill("#act-reply textarea[name=text]", "经核查，已督促用人单位支付工资。")
     page.click("#act-reply button[type=submit]")
     _ok(page)

@@ -139,7 +139,12 @@ async def notice(request: Request, site: Site, a: UserApi, me: Me, case_id: str,
     case, names = await _case_file(site, a, me, case_id)
     if not case.ok or not (0 <= index < len(case.data.get("notices", []))):
         return site.render(request, "not_found.html", status=404, me=me, message=case.error or "没有这份文书")
-    return site.render(request, "notice.html", me=me, c=case.data, n=case.data["notices"][index], names=names)
+    n = case.data["notices"][index]
+    due = None
+    if n["kind"] == "extension_notice":  # the new deadline is supervision's handling clock, extended
+        [d] = await parts(a.get("supervision", f"/api/v1/cases/{quote(case_id, safe='')}/deadlines"))
+        due = next((s["due_at"] for s in (d.data or {}).get("stages", []) if s["stage"] == "handling"), None)
+    return site.render(request, "notice.html", me=me, c=case.data, n=n, names=names, handling_due=due)
 
 
 def _detail(h: dict) -> str:
