@@ -241,6 +241,18 @@ def test_forms_refuse_bad_input_with_the_chinese_message_next_to_the_field(syste
         beside = page.evaluate(
             "f => document.querySelector(`[name='${f}']`).closest('label').nextElementSibling.dataset.field", field)
         assert beside == field
+    # each field in error says so to assistive technology, and the first one (in the form's order)
+    # has the focus; the required fields are marked
+    for field in ("petitioners.0.id_number", "summary"):
+        control = page.locator(f"[name='{field}']")
+        assert control.get_attribute("aria-invalid") == "true"
+        described = control.get_attribute("aria-describedby")
+        assert described and page.locator(f"#{described}").get_attribute("data-field") == field
+    assert page.evaluate("document.activeElement.name") == "petitioners.0.id_number"
+    assert page.locator("[name=request]").get_attribute("aria-invalid") is None
+    marked = page.eval_on_selector_all("label:has(.req) [required]", "cs => cs.map(c => c.name)")
+    assert {"channel", "received_at", "category_code", "division_code", "petitioners.0.name",
+            "petitioners.0.id_number", "summary", "request"} <= set(marked)
     # what the clerk typed is kept
     assert page.input_value("input[name='petitioners.0.name']") == "张三"
     assert page.input_value("textarea[name=request]") == "请求督促支付工资"
