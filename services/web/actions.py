@@ -43,3 +43,10 @@ def offered(role: str, status: str, assignment_state: str | None, *, extended: b
     if role == "leader" and status != "closed" and not owned:
         out.append("ownership")
     return tuple(out)
+
+# what the page says once an action went through
+DONE = {
+    "assignment": "已交办。", "sign": "已签收。", "objection": "已退回交办机关。", "acceptance": "已作出受理决定。",
+    "extension": "已延长办理期限。", "reply": "已答复。", "closure": "已办结。", "review-request": "已登记复查 / 复核申请。",
+    "supervision-order": "已下发督办单。", "reminder": "已催办。", "ownership": "已包案。",
+}

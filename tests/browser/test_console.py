@@ -483,3 +483,24 @@ def test_the_navigation_counts_what_each_list_holds(system, console):
     supervisor = console("demo-supervisor")
     badge, listed = counted(supervisor, "/supervision")
     assert badge == listed
+
+
+def test_the_dispatcher_is_told_in_chinese_when_the_rules_make_another_unit_lead(system, console):
+    """三跨三分离: naming a helper in another township makes the joint-conference office lead. The
+    form says so before, and the page after names who leads and why, not just 操作成功."""
+    case = system.register(summary=f"跨镇纠纷 {uuid.uuid4().hex[:8]}", category_code="1701")
+    cid = case["case_id"]
+    system.wait_for(lambda: system.get("routing", f"/api/v1/cases/{cid}/assignment").status_code == 200,
+                    what="the case in routing")
+    dispatcher = console("demo-dispatcher")
+    page = dispatcher.go(f"/cases/{cid}")
+    assert "联席会议办公室牵头" in page.inner_text("#cross-rule")
+    page.select_option("#act-assignment select[name=unit_id]", "999901001-gov")
+    page.select_option("#act-assignment select[name=co_unit_ids]", ["999901002-gov"])
+    page.fill("#act-assignment input[name=reason]", "两镇交界处的纠纷")
+    page.click("#act-assignment button[type=submit]")
+    _ok(page)
+    said = page.inner_text("#lead-changed")
+    assert "三跨三分离" in said and "牵头" in said and "999901" not in said, said
+    assert system.get("routing", f"/api/v1/cases/{cid}/assignment").json()["unit_id"] == "999901-lxb"
+    dispatcher.shot("25-dispatcher-lead-explained")

@@ -37,7 +37,7 @@ async def case_list(request: Request, site: Site, a: UserApi, me: Me, status: st
 
 
 async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: str, *, errors=None, values=None,
-                    status=200, done=None):
+                    status=200, done=None, chosen=None):
     path = f"/api/v1/cases/{quote(case_id, safe='')}"
     case, assignment, deadlines, nm = await parts(
         a.get("intake", path), a.get("routing", f"{path}/assignment"), a.get("supervision", f"{path}/deadlines"),
@@ -76,12 +76,16 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
     return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
                        deadlines=deadlines, names=nm.data or {}, timeline=timeline, errors=errors or {},
                        values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done,
-                       offered=offered, confirm=actions.CONFIRM)
+                       offered=offered, confirm=actions.CONFIRM, done_text=actions.DONE.get(done or "", "操作成功。"),
+                       chosen=chosen)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_file(request: Request, site: Site, a: UserApi, me: Me, case_id: str, done: str | None = None):
-    return await case_page(site, request, a, me, case_id, done=done)
+async def case_file(request: Request, site: Site, a: UserApi, me: Me, case_id: str, done: str | None = None,
+                    chosen: str | None = None):
+    """``chosen``: the unit the dispatcher picked, after an assignment: the page says so if the
+    rules made another unit lead."""
+    return await case_page(site, request, a, me, case_id, done=done, chosen=chosen)
 
 
 @router.post("/cases/{case_id}/act/{action}", response_class=HTMLResponse)
@@ -107,7 +111,8 @@ async def act(request: Request, site: Site, a: UserApi, me: Me, case_id: str, ac
     nxt = form.get("next")
     target = safe_next(nxt) if nxt else f"/cases/{case_id}"
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}done={quote(action)}", status_code=303)
+    chosen = f"&chosen={quote(str(form['unit_id']))}" if action == "assignment" and form.get("unit_id") else ""
+    return RedirectResponse(f"{target}{sep}done={quote(action)}{chosen}", status_code=303)
 
 
 async def _case_file(site: Console, a: Api, me: dict, case_id: str) -> tuple[Part, dict]:
