@@ -184,7 +184,9 @@ def track(db: Database, tracking_code: str) -> dict:
             "dates": _dates(history), "handling_unit": row["unit_name"],
             "reply": _reply(*replies[-1]) if replies else None,
             "can_evaluate": case.first_reply_at is not None and not case.evaluated,
-            "evaluated": case.evaluated}
+            "evaluated": case.evaluated,
+            # the petitioner's own rating, shown back to them (no personal data)
+            "rating": next((p.rating for e in history if isinstance(p := registry.payload(e), CaseEvaluated)), None)}
 
 
 def _reply(e: Envelope, reply: CaseReplied) -> dict:

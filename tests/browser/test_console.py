@@ -134,6 +134,9 @@ def test_one_case_through_its_whole_life(system, console):
     page.check("#evaluation input[value=satisfied]")
     page.click("#evaluation button[type=submit]")
     assert "感谢您的评价" in page.inner_text("main")
+    assert page.inner_text("#rating strong") == "满意"  # the rating given, shown back
+    labels_ = [li.split("：", 1)[0] for li in page.locator("#track-result li").all_inner_texts()]
+    assert "登记" not in labels_ and len(labels_) == len(set(labels_))  # one date per label
     public.shot("11-public-evaluated")
 
     # the case file tells the whole story: each step with who and when

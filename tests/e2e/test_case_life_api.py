@@ -52,6 +52,7 @@ def test_register_accept_extend_reply_evaluate_close_then_review(system):
     assert public["status"] == "replied" and public["reply"]["text"] == "经核查，已督促支付" and public["can_evaluate"]
     ev = system.http.post(f"{system.url['intake']}/api/v1/track/{code}/evaluation", json={"rating": "basically_satisfied"})
     assert ev.status_code == 200
+    assert system.http.get(f"{system.url['intake']}/api/v1/track/{code}").json()["rating"] == "basically_satisfied"
     again = system.http.post(f"{system.url['intake']}/api/v1/track/{code}/evaluation", json={"rating": "satisfied"})
     assert again.status_code == 409 and again.json()["error"]["message_zh"]
 
