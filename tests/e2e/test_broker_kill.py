@@ -129,6 +129,8 @@ def test_the_broker_killed_mid_stream_loses_and_doubles_nothing(killable):
             "intake": system.scalar("intake", "SELECT count(DISTINCT case_id) FROM events WHERE event_type='CaseRegistered'"),
             "routing": system.scalar("routing", "SELECT count(*) FROM assignments"),
             "supervision": system.scalar("supervision", "SELECT count(DISTINCT case_id) FROM deadlines"),
+            # registration's two clocks and the assignment's two: each case heard on both topics
+            "supervision clocks": system.scalar("supervision", "SELECT count(*) FROM deadlines") // 4,
             "reporting registered": s["registered"],
             "reporting assigned": s["assigned"],
         }
