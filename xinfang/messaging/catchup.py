@@ -141,8 +141,13 @@ def _own(uow: UnitOfWork, own: OwnProjection, env: Envelope, done: Summary) -> b
     if not recovery.is_staged(uow.conn, env.event_id):
         return True
     savepoint = uow.conn.begin_nested()
-    stored = uow.append_recorded(env)
-    if own(uow, stored):
+    try:
+        stored = uow.append_recorded(env)
+        projected = own(uow, stored)
+    except Exception as exc:  # tried again later; stored as it was at the end if it never projects
+        log.warning("catch-up: %s %s not projected yet (%s)", env.event_type, env.event_id, type(exc).__name__)
+        projected = False
+    if projected:
         savepoint.commit()
         done.replayed += 1
         return True
