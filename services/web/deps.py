@@ -56,9 +56,12 @@ async def page_parameters(request: Request) -> None:
         raise RequestValidationError(path_errors + query_errors)
 
 
-async def current_user(_checked: Annotated[None, Depends(page_parameters)], site: Site, a: VisitorApi) -> dict:
+async def current_user(request: Request, _checked: Annotated[None, Depends(page_parameters)], site: Site,
+                       a: VisitorApi) -> dict:
     me = await site.identify(a)
-    return {**me, "todo": await site.todo(a, me)}  # a copy: the identity is cached, the counts never
+    # the navigation's counts, for a page read (a form sent answers a redirect, which shows none);
+    # a copy: the identity is cached, the counts never are
+    return {**me, "todo": await site.todo(a, me) if request.method == "GET" else {}}
 
 
 Me = Annotated[dict, Depends(current_user)]

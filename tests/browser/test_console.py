@@ -102,9 +102,7 @@ def test_one_case_through_its_whole_life(system, console):
     handler.go(f"/cases/{case_id}")
     page.click("#act-sign button[type=submit]")
     _ok(page)
-    # intake hears the signing from routing's topic (within a second): a person reads the page first
-    system.wait_for(lambda: system.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{case_id}'")
-                    == [True], timeout=20, what="intake to hear the signing")
+    system.heard_signing(case_id)  # from routing's topic, within a second: a person reads the page first
     page.select_option("#act-acceptance select[name=decision]", "accepted")
     page.select_option("#act-acceptance select[name=procedure]", "normal")
     page.fill("#act-acceptance textarea[name=notice]", "您的信访事项已受理，将在六十日内办结。")
@@ -388,8 +386,7 @@ def test_a_case_page_offers_only_the_steps_the_role_may_take_now_in_their_order(
     assert forms(page) == {"sign", "objection"}, forms(page)
     page.click("#act-sign button[type=submit]")
     _ok(page)
-    system.wait_for(lambda: system.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{cid}'")
-                    == [True], timeout=20, what="intake to hear the signing")
+    system.heard_signing(cid)
     page = handler.go(f"/cases/{cid}")
     assert forms(page) == {"objection", "acceptance"}, forms(page)
     page.fill("#act-acceptance textarea[name=notice]", "您的信访事项已受理。")

@@ -80,6 +80,10 @@ class RunningSystem:
         """The unit signs for the case (routing), and intake has heard it: an acceptance waits for it."""
         r = self.post("routing", f"/api/v1/cases/{case_id}/sign", {}, user=user)
         assert r.status_code == 200, r.text
+        self.heard_signing(case_id)
+
+    def heard_signing(self, case_id: str) -> None:
+        """Intake has heard routing's CaseSignedFor of the case (from routing's topic)."""
         self.wait_for(lambda: self.rows("intake", f"SELECT signed_at IS NOT NULL FROM cases WHERE case_id = '{case_id}'")
                       == [True], timeout=20, what=f"intake to hear that case {case_id} was signed for")
 
