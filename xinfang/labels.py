@@ -16,7 +16,7 @@ DECISIONS = {"accepted": "受理", "not_accepted": "不予受理", "no_longer_ac
 PROCEDURES = {"normal": "普通程序", "simplified": "简易程序"}
 OUTCOMES = {"supported": "支持", "explained": "解释说明", "not_supported": "不支持"}
 RATINGS = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
-LEVELS = {"normal": "正常", "notice": "提示", "warning": "预警", "serious_warning": "严重预警", "overdue": "超期"}
+LEVELS = {"normal": "正常", "notice": "预警", "warning": "警告", "serious_warning": "严重警告", "overdue": "超期"}
 STAGES = {"acceptance": "受理", "handling": "办理", "assignment": "交转办", "objection": "异议期", "review": "复查",
           "re_review": "复核", "sign": "签收", "evaluation": "评价"}
 ASSIGN_STATES = {"unassigned": "待交办", "to_sign": "待签收", "signed": "已签收", "objected": "已退回（异议）",
@@ -36,6 +36,12 @@ EVENTS = {
 RATES = {"timely_acceptance": "及时受理率", "on_time_reply": "按期答复率", "evaluation": "群众参评率",
          "satisfaction": "参评群众满意率", "first_time_resolution": "一次性化解率"}
 ORDER_STATUS = {"open": "待答复", "answered": "已答复", "escalated": "已升级", "overdue": "逾期"}
+# the dispatcher's queue (routing's GET /api/v1/queue): what kind of work each case is
+QUEUE_KINDS = {"unassigned": "无规则待交办", "returned": "异议退回", "review": "复查/复核申请"}
+# the next step the public tracking page names, each with the one date it is due by
+EXPECTED_STEPS = {"acceptance": "受理告知期限", "reply": "答复期限", "review_opinion": "复查意见期限",
+                  "re_review_opinion": "复核意见期限", "evaluation": "评价截止", "review_request": "申请复查截止",
+                  "re_review_request": "申请复核截止"}
 
 
 def label(table: dict, key) -> str:
@@ -49,6 +55,7 @@ GLOSSARY = (
     ("flag 标记", FLAGS), ("acceptance decision 受理决定", DECISIONS), ("procedure 办理程序", PROCEDURES),
     ("reply outcome 处理意见", OUTCOMES), ("evaluation 评价", RATINGS), ("deadline level 期限状态", LEVELS),
     ("stage 环节", STAGES), ("assignment state 交办状态", ASSIGN_STATES), ("supervision order 督办单状态", ORDER_STATUS),
+    ("queue kind 交办队列类别", QUEUE_KINDS), ("expected step 下一步骤期限", EXPECTED_STEPS),
     ("rate 考核指标", RATES), ("role 角色", ROLES), ("event 事件", EVENTS),
 )
 BEGIN, END = "<!-- labels:begin (python -m xinfang.labels) -->", "<!-- labels:end -->"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xinfang.contracts import DecodeError, decode, encode, new_envelope, registry
-from xinfang.contracts.events import CaseAssigned, CaseRegistered
+from xinfang.contracts.events import CaseAssigned, CaseEvaluated, CaseRegistered
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -23,6 +23,15 @@ def test_a_stored_v1_registration_reads_as_the_current_version():
     # everything else survives the upcast unchanged
     assert payload.channel == "visit" and payload.division_code == "999901001001"
     assert env.event_id == json.loads(raw)["event_id"]
+
+
+def test_a_stored_v1_evaluation_reads_as_the_current_version_without_a_comment():
+    raw = (FIXTURES / "case_evaluated_v1.json").read_bytes()
+    env = decode(raw)
+    assert env.schema_version == registry.spec("CaseEvaluated").version == 2
+    assert registry.payload(env) == CaseEvaluated(rating="basically_satisfied", comment=None)
+    assert env.payload == {"rating": "basically_satisfied", "comment": None}
+    assert env.event_id == json.loads(raw)["event_id"] and env.stream_version == 6
 
 
 def test_an_envelope_round_trips_and_keeps_ids_and_times():

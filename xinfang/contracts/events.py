@@ -107,9 +107,19 @@ class ReviewRequested(Payload):
     reason: str
 
 
-@registry.event("CaseEvaluated", producer="intake")
+@registry.event("CaseEvaluated", version=2, producer="intake")
 class CaseEvaluated(Payload):
+    """The petitioner's rating (满意度评价), with a short comment of their own if they wrote one:
+    free text that may hold anything, so it is never logged."""
+
     rating: Rating
+    comment: str | None = None
+
+
+@registry.upcaster("CaseEvaluated", from_version=1)
+def _case_evaluated_v1_to_v2(p: dict) -> dict:
+    """v1 carried the rating alone: an evaluation from before had no comment."""
+    return {**p, "comment": None}
 
 
 # ---------------------------------------------------------------- routing (who handles it)
