@@ -30,6 +30,7 @@ class ReminderIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+MAX_CASE_IDS = 100  # one page of a list of the console, named at once
 Level = Literal["notice", "warning", "serious_warning"]
 
 
@@ -40,7 +41,15 @@ def router(runtime) -> APIRouter:
     @r.get("/cases/{case_id}/deadlines", tags=["deadlines"])
     async def get_deadlines(case_id: str, me: Principal = Depends(runtime.current_user)):
         """The legal clock of each stage of a case: due, share used, level, status."""
-        return await asyncio.to_thread(views.get_deadlines, db, me, case_id, ctx.rules)
+        return await asyncio.to_thread(views.get_deadlines, db, me, case_id, ctx.rules, calendar=ctx.calendar)
+
+    @r.get("/deadlines", tags=["deadlines"])
+    async def current_deadlines(case_id: list[str] = Query(default=[], max_length=MAX_CASE_IDS,
+                                                           description="the cases (repeat the parameter)"),
+                                me: Principal = Depends(runtime.current_user)):
+        """For a page of a list: each case's clock that runs now (stage, due, level); a case with
+        none, or outside the caller's scope, is left out."""
+        return await asyncio.to_thread(views.current_deadlines, db, me, case_id, ctx.rules)
 
     @r.get("/warnings", tags=["deadlines"])
     async def warnings(unit_id: str | None = None, division_code: str | None = None, level: Level | None = None,
@@ -63,9 +72,11 @@ def router(runtime) -> APIRouter:
                       owner_leader: str | None = Query(None, description="only the cases this leader owns (包案)"),
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                       me: Principal = Depends(runtime.current_user)):
-        """积案 ledger: open cases past a limit, oldest first, with the leader who owns each (包案)."""
+        """积案 ledger: cases whose reply is more than XINFANG_BACKLOG_AFTER_DAYS (30) days past the
+        handling deadline, oldest first, with the leader who owns each (包案)."""
         return await asyncio.to_thread(views.list_backlog, db, me, unit_id=unit_id, division_code=division_code,
-                                       owner_leader=owner_leader, limit=limit, offset=offset)
+                                       owner_leader=owner_leader, limit=limit, offset=offset,
+                                       after_days=ctx.rules.backlog_after_days)
 
     @r.post("/cases/{case_id}/supervision-orders", status_code=201, tags=["supervision orders"])
     async def issue_order(case_id: str, body: OrderIn, request: Request, response: Response,
@@ -96,6 +107,11 @@ def router(runtime) -> APIRouter:
         once = idempotency_of(idempotency_key, request, body)
         out = await asyncio.to_thread(handlers.send_reminder, db, me, SendReminder(case_id, body.text), idempotency=once)
         return answered_once(out, response)
+
+    @r.get("/cases/{case_id}/reminders", tags=["supervision orders"])
+    async def list_reminders(case_id: str, me: Principal = Depends(runtime.current_user)):
+        """The reminders (催办) of a case, newest first: text, unit, who and when."""
+        return await asyncio.to_thread(views.list_reminders, db, me, case_id)
 
     @r.get("/alerts", tags=["alerts"])
     async def list_alerts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),

@@ -2,7 +2,8 @@
 supervision orders' escalation and collective-visit thresholds.
 
 Limits are the legal values (信访工作条例 2022, 信访条例 2005, 简易办理办法 2016; docs/configuration.md),
-each configurable (``XINFANG_LIMIT_*``), with its day kind (calendar 日 or working 工作日).
+each configurable (``XINFANG_LIMIT_*``), with its day kind (calendar 日 or working 工作日); they and
+their counting live in the kernel (xinfang.deadlines), where intake reads the same ones.
 
 Counting (期间开始之日不计算在内): "N days from D" is due at the end of day D+N, China time;
 "N working days from D" at the end of the N-th working day after D (xinfang.workdays).
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from xinfang.aggregate import Aggregate
@@ -65,36 +66,26 @@ from xinfang.contracts.events import (
     SupervisionOrderEscalated,
     SupervisionOrderIssued,
 )
+from xinfang.deadlines import DayKind, DeadlineLimits, due_at
 from xinfang.errors import Conflict, Forbidden, InvalidInput
 from xinfang.security import Principal, division_level, division_prefix, require_role
 from xinfang.workdays import WorkCalendar, end_of_day, local_date
 
-DayKind = Literal["calendar", "working"]
 LEVELS = ("normal", "notice", "warning", "serious_warning")
 WARNED_STAGES = frozenset({"assignment", "acceptance", "handling", "review", "re_review"})
 
 
-class DeadlineRules(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="XINFANG_LIMIT_", extra="ignore")
+class DeadlineRules(DeadlineLimits):
+    """The limits every service counts with (xinfang.deadlines), and supervision's own numbers."""
 
-    assignment_days: int = 15            # 信访工作条例 (2022) 第二十二条
-    assignment_day_kind: DayKind = "calendar"
-    objection_days: int = 5              # 2022 第二十三条: 5 个工作日
-    objection_day_kind: DayKind = "working"
-    acceptance_days: int = 15            # 2022 第二十三条; 2005 第二十一、二十二条
-    acceptance_day_kind: DayKind = "calendar"
-    handling_days: int = 60              # 信访条例 (2005) 第三十三条
-    handling_day_kind: DayKind = "calendar"
-    extension_max_days: int = 30         # same: once, at most 30 日
-    review_days: int = 30                # 2005 第三十四条
-    review_day_kind: DayKind = "calendar"
-    re_review_days: int = 30             # 2005 第三十五条
-    re_review_day_kind: DayKind = "calendar"
-    simplified_acceptance_days: int = 3  # 信访事项简易办理办法（试行）国信发〔2016〕8号
-    simplified_reply_days: int = 10      # same
-    simplified_day_kind: DayKind = "working"
+    model_config = SettingsConfigDict(env_prefix="XINFANG_LIMIT_", extra="ignore", populate_by_name=True)
+
     # shares of the limit → normal / notice / warning / serious_warning; overdue at 100 %
     level_shares: tuple[float, float, float, float] = (0.50, 0.75, 0.85, 0.99)
+    # 积案: a case whose reply is this many days past its handling deadline (the ledger); the same
+    # variable sets reporting's count, so the ledger and the count agree
+    backlog_after_days: int = Field(30, validation_alias=AliasChoices("XINFANG_BACKLOG_AFTER_DAYS",
+                                                                      "XINFANG_LIMIT_BACKLOG_AFTER_DAYS"))
 
 
 class AlertRules(BaseSettings):
@@ -126,13 +117,6 @@ class AlertRules(BaseSettings):
 
 
 # ------------------------------------------------------------------ counting
-
-
-def due_at(start: datetime, days: int, kind: DayKind, cal: WorkCalendar) -> datetime:
-    d = local_date(start)
-    if kind == "calendar":
-        return end_of_day(d + timedelta(days=days))
-    return end_of_day(cal.add_working_days(d, days))
 
 
 def schedule_warning(start: datetime, due: datetime, kind: DayKind, cal: WorkCalendar) -> str | None:
@@ -450,7 +434,7 @@ class SupervisionOrder(Aggregate):
 
     def issue(self, case: SupervisedCase, requirement: str, reply_by: date) -> SupervisionOrderIssued:
         if self.status != "new":
-            raise Conflict(f"order {self.order_id} was issued already", f"督办单 {self.order_id} 已下发",
+            raise Conflict(f"order {self.order_id} was issued already", "该督办单已下发",
                            rule="order_issued")
         if case.closed:
             raise Conflict("the case is closed", "该信访事项已办结", rule="case_closed")

@@ -50,7 +50,7 @@ class SendReminder:
 def _visible_case(uow: UnitOfWork, me: Principal, case_id: str) -> domain.SupervisedCase:
     case = adapters.supervised_case(uow, case_id)
     if case is None or not me.can_see_case(office=case.office, unit_id=case.unit_id):
-        raise NotFound(f"no case {case_id}", f"信访事项 {case_id} 不存在")
+        raise NotFound(f"no case {case_id}", "该信访事项不存在或您无权查看")
     return case
 
 
@@ -78,7 +78,7 @@ def answer_order(db: Database, me: Principal, cmd: AnswerSupervisionOrder) -> di
     with UnitOfWork(db) as uow:
         order = adapters.load_order(uow, cmd.order_id)
         if order is None or not me.can_see_case(office=order.office, unit_id=order.unit_id):
-            raise NotFound(f"no supervision order {cmd.order_id}", f"督办单 {cmd.order_id} 不存在")
+            raise NotFound(f"no supervision order {cmd.order_id}", "该督办单不存在或您无权查看")
         event = order.answer(me, cmd.text)
         before = adapters.order_row(order)
         env = adapters.append(uow, order.case_id, order.office, event, actor=me.username, occurred_at=utcnow())

@@ -3,15 +3,18 @@ lists, supervision orders, collective-visit alerts, the ticker's lag. Read-only,
 connection, in the caller's scope."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from services.supervision import domain
 from services.supervision.adapters import alerts, cases, checkpoints, deadlines, orders, utcnow
+from xinfang.contracts import decode, registry
 from xinfang.errors import NotFound
 from xinfang.security import Principal, division_prefix
 from xinfang.storage import Database
+from xinfang.storage.tables import events
+from xinfang.workdays import WorkCalendar
 
 
 def _scope(table, me: Principal):
@@ -27,13 +30,16 @@ def _page(c, stmt, limit: int, offset: int) -> tuple[list, int]:
 
 
 def get_deadlines(db: Database, user: Principal, case_id: str, rules: domain.DeadlineRules,
-                  now: datetime | None = None) -> dict:
+                  now: datetime | None = None, calendar: WorkCalendar | None = None) -> dict:
+    """Each stage's clock; and ``acceptance_promise``, the day by which the petitioner is told
+    whether the case is accepted, counted from its receipt with the acceptance limit (2022
+    第二十三条): what the receipt (受理凭证) promises."""
     now = now or utcnow()
     with db.read() as c:
         rows = c.execute(sa.select(deadlines).where(deadlines.c.case_id == case_id)
                          .order_by(deadlines.c.starts_at, deadlines.c.stage)).mappings().all()
     if not rows or not user.can_see_case(office=rows[0]["office"], unit_id=rows[0]["unit_id"]):
-        raise NotFound(f"no deadlines for case {case_id}", f"信访事项 {case_id} 尚无办理时限或不存在")
+        raise NotFound(f"no deadlines for case {case_id}", "该信访事项尚无办理时限、不存在或您无权查看")
     stages = []
     for r in rows:
         clock = domain.Clock(r["stage"], r["starts_at"], r["due_at"], r["limit_days"], r["day_kind"], r["basis"])
@@ -49,8 +55,40 @@ def get_deadlines(db: Database, user: Principal, case_id: str, rules: domain.Dea
                        "share_used": round(clock.share_used(until), 4), "level": level, "status": status,
                        "met_at": r["met_at"], "on_time": r["on_time"], "unit_id": r["unit_id"],
                        "warning": r["warning"]})
-    return {"case_id": case_id, "stages": stages,
+    received = next((r["starts_at"] for r in rows if r["stage"] == "assignment"), None)
+    promise = None if received is None else {
+        "due_at": rules.acceptance_promise(received, calendar or WorkCalendar.default()),
+        "limit_days": rules.acceptance_days, "day_kind": rules.acceptance_day_kind, "basis": "received_at"}
+    return {"case_id": case_id, "stages": stages, "acceptance_promise": promise,
             "warnings": sorted({s["warning"] for s in stages if s["warning"]})}
+
+
+def current_deadlines(db: Database, me: Principal, case_ids, rules: domain.DeadlineRules,
+                      now: datetime | None = None) -> dict:
+    """For a page of cases at once (a list of the console): each case's clock that runs now, the
+    stage the case waits on (the running warned clock due soonest: 交转办 before 受理 before the
+    provisional 办理 clock), with its due instant and its level now. A case with no running clock,
+    or outside the caller's scope, is left out."""
+    now = now or utcnow()
+    ids = list(dict.fromkeys(case_ids))
+    if not ids:
+        return {"items": []}
+    with db.read() as c:  # by the primary key (case_id, stage): one index lookup per case
+        rows = c.execute(sa.select(deadlines).where(deadlines.c.case_id.in_(ids), deadlines.c.status == "running",
+                                                    deadlines.c.stage.in_(sorted(domain.WARNED_STAGES)),
+                                                    _scope(deadlines, me))).mappings().all()
+    soonest: dict[str, dict] = {}
+    for r in rows:
+        if r["case_id"] not in soonest or r["due_at"] < soonest[r["case_id"]]["due_at"]:
+            soonest[r["case_id"]] = r
+    items = []
+    for cid in ids:
+        if (r := soonest.get(cid)) is None:
+            continue
+        clock = domain.Clock(r["stage"], r["starts_at"], r["due_at"], r["limit_days"], r["day_kind"], r["basis"])
+        items.append({"case_id": cid, "stage": r["stage"], "due_at": r["due_at"],
+                      "level": clock.level_at(now, rules.level_shares), "unit_id": r["unit_id"]})
+    return {"items": items}
 
 
 def _clock_item(r) -> dict:
@@ -98,11 +136,17 @@ def list_overdue(db: Database, me: Principal, *, unit_id=None, division_code=Non
 
 
 def list_backlog(db: Database, me: Principal, *, unit_id=None, division_code=None, owner_leader=None, limit=50,
-                 offset=0, now: datetime | None = None) -> dict:
-    """积案 ledger: cases still open past a stage's limit, oldest first, with the leader who owns them
-    (``owner_leader``: only that leader's)."""
+                 offset=0, now: datetime | None = None, after_days: int = 30) -> dict:
+    """积案 ledger: cases whose reply is more than ``after_days`` past its handling deadline, oldest
+    first, with the leader who owns them (``owner_leader``: only that leader's). The same
+    definition as reporting's 积案 count (docs/rates.md), so the ledger lists what the count counts."""
     now = now or utcnow()
-    stmt = _filters(_overdue_stmt(me, now), unit_id, division_code)
+    stmt = (sa.select(deadlines, cases.c.owner_leader)
+            .select_from(deadlines.outerjoin(cases, cases.c.case_id == deadlines.c.case_id))
+            .where(_scope(deadlines, me), deadlines.c.status == "running", deadlines.c.stage == "handling",
+                   deadlines.c.due_at < now - timedelta(days=after_days))
+            .order_by(deadlines.c.due_at))
+    stmt = _filters(stmt, unit_id, division_code)
     if owner_leader:
         stmt = stmt.where(cases.c.owner_leader == owner_leader)
     with db.read() as c:
@@ -116,8 +160,8 @@ def list_backlog(db: Database, me: Principal, *, unit_id=None, division_code=Non
 def order_view(o) -> dict:
     """An order as the API shows it, from its row (``orders`` columns)."""
     return {k: o.get(k) for k in ("order_id", "case_id", "unit_id", "requirement", "reply_by", "issued_by",
-                                  "issued_at", "status", "answer", "answered_at", "answered_by", "escalated_to",
-                                  "escalated_at")}
+                                  "issuer_jurisdiction", "issued_at", "status", "answer", "answered_at", "answered_by",
+                                  "escalated_to", "escalated_at")}
 
 
 def list_orders(db: Database, me: Principal, *, status=None, case_id=None, limit=50, offset=0) -> dict:
@@ -129,6 +173,27 @@ def list_orders(db: Database, me: Principal, *, status=None, case_id=None, limit
     with db.read() as c:
         rows, total = _page(c, stmt, limit, offset)
     return {"items": [order_view(dict(r)) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+def list_reminders(db: Database, me: Principal, case_id: str) -> dict:
+    """催办 of a case, newest first: what was asked, of which unit, by whom and when (the
+    ReminderSent events on the case's stream). A handler reads those sent to its own unit."""
+    with db.read() as c:
+        case = c.execute(sa.select(cases.c.office, cases.c.unit_id).where(cases.c.case_id == case_id)).first()
+        if case is None or not me.can_see_case(office=case.office, unit_id=case.unit_id):
+            raise NotFound(f"no case {case_id}", "该信访事项不存在或您无权查看")
+        rows = c.execute(sa.select(events.c.body).where(events.c.stream_id == case_id,
+                                                        events.c.event_type == "ReminderSent")
+                         .order_by(events.c.version.desc())).scalars().all()
+    items = []
+    for body in rows:
+        env = decode(body)
+        p = registry.payload(env)
+        if me.role == "handler" and p.unit_id != me.unit_id:
+            continue
+        items.append({"case_id": case_id, "text": p.text, "unit_id": p.unit_id, "sent_at": env.occurred_at,
+                      "sent_by": env.actor})
+    return {"items": items, "total": len(items)}
 
 
 def list_alerts(db: Database, me: Principal, *, limit=50, offset=0) -> dict:

@@ -99,6 +99,33 @@ def reminders(system, w):
                {"text": "请加快办理"}).status_code == 201
 
 
+def current_deadlines(system, w):
+    cid = w["case"]["case_id"]
+    listed = lambda user, ids: _as(system, user, "GET", "supervision",  # noqa: E731
+                                   "/api/v1/deadlines?" + "&".join(f"case_id={i}" for i in ids))
+    assert listed("clerk-a", [cid]).json()["items"] == []
+    system.wait_for(lambda: [i["case_id"] for i in listed("clerk-b", [cid, "no-such-case"]).json()["items"]] == [cid],
+                    timeout=20, what="case B's running clock")
+    too_many = listed("clerk-b", [f"c{n}" for n in range(101)])
+    assert too_many.status_code == 422 and too_many.json()["error"]["fields"][0]["field"] == "case_id"
+
+
+def reminders_list(system, w):
+    # a case of its own, assigned by rule to township B's unit: its handler reads the reminders
+    _users(system, w)
+    cid = system.register(user="clerk-b", division_code=VILLAGE_B)["case_id"]
+    system.wait_for(lambda: any(s["stage"] == "acceptance" for s in _as(
+        system, "supervisor-b", "GET", "supervision", f"/api/v1/cases/{cid}/deadlines").json().get("stages", [])),
+        timeout=30, what="supervision to hear the case's assignment")
+    assert _as(system, "supervisor-b", "POST", "supervision", f"/api/v1/cases/{cid}/reminders",
+               {"text": "请加快办理"}).status_code == 201
+    for user in ("supervisor-a", "handler-a", "clerk-a"):
+        assert _as(system, user, "GET", "supervision", f"/api/v1/cases/{cid}/reminders").status_code == 404, user
+    for user in ("supervisor-b", "handler-b"):
+        r = _as(system, user, "GET", "supervision", f"/api/v1/cases/{cid}/reminders")
+        assert r.status_code == 200 and [m["text"] for m in r.json()["items"]] == ["请加快办理"], (user, r.text)
+
+
 def alerts(system, w):
     cid = _case_b(system, w, "collective", 0, headcount=60)
     seen = lambda user: {a["case_id"] for a in _as(system, user, "GET", "supervision",  # noqa: E731
@@ -111,10 +138,12 @@ ROWS = {
     ("supervision", "GET", "/api/v1/cases/{case_id}/deadlines"): deadlines,
     ("supervision", "GET", "/api/v1/warnings"): _listed("/api/v1/warnings", "warned", 50),
     ("supervision", "GET", "/api/v1/overdue"): _listed("/api/v1/overdue", "overdue", 70),
-    ("supervision", "GET", "/api/v1/backlog"): _listed("/api/v1/backlog", "overdue", 70),
+    ("supervision", "GET", "/api/v1/backlog"): _listed("/api/v1/backlog", "backlog", 100),
     ("supervision", "POST", "/api/v1/cases/{case_id}/supervision-orders"): orders_post,
     ("supervision", "GET", "/api/v1/supervision-orders"): orders_list,
     ("supervision", "POST", "/api/v1/supervision-orders/{order_id}/answer"): order_answer,
     ("supervision", "POST", "/api/v1/cases/{case_id}/reminders"): reminders,
     ("supervision", "GET", "/api/v1/alerts"): alerts,
+    ("supervision", "GET", "/api/v1/deadlines"): current_deadlines,
+    ("supervision", "GET", "/api/v1/cases/{case_id}/reminders"): reminders_list,
 }
