@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RATES = ("timely_acceptance", "on_time_reply", "evaluation", "satisfaction", "first_time_resolution")
@@ -29,15 +30,17 @@ RATES = ("timely_acceptance", "on_time_reply", "evaluation", "satisfaction", "fi
 class ReportingRules(BaseSettings):
     """Numbers the rates use; environment ``XINFANG_REPORTING_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="XINFANG_REPORTING_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="XINFANG_REPORTING_", extra="ignore", populate_by_name=True)
     # 信访工作条例 (2022) Art. 23: decide on acceptance within 15 days of receipt
     acceptance_limit_days: int = 15
     # the ratings counted as satisfied (one provincial system has only 满意 / 不满意)
     satisfied_ratings: frozenset[str] = frozenset({"satisfied", "basically_satisfied"})
     # periods are calendar days in this zone
     timezone: str = "Asia/Shanghai"
-    # an overdue case counts as backlog (积案) this many days after its deadline
-    backlog_after_days: int = 30
+    # an overdue case counts as backlog (积案) this many days after its reply deadline; the same
+    # variable sets supervision's 积案 ledger, so the count and the ledger agree
+    backlog_after_days: int = Field(30, validation_alias=AliasChoices("XINFANG_BACKLOG_AFTER_DAYS",
+                                                                      "XINFANG_REPORTING_BACKLOG_AFTER_DAYS"))
 
 
 def rules() -> ReportingRules:

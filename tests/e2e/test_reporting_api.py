@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.access_common import add_user
-from tests.e2e.conftest import BEIJING, RECEIVED
+from tests.e2e.conftest import BEIJING, RECEIVED, another_petitioner
 
 pytestmark = pytest.mark.e2e
 # from the fixture letter's day to today: the cases came in then and are accepted and replied now
@@ -109,3 +109,30 @@ def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
 def test_bad_parameters_answer_422_naming_the_field(system, path, field):
     r = system.get("reporting", path)
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == field
+
+
+def test_the_backlog_a_leader_hands_on_is_the_supervisors_backlog_ledger(system):
+    """积案: the yearly export's count and supervision's 积案台账 hold the same cases: one whose reply
+    is 40 days past its 60-day limit, not one only 10 days past it (overdue, not yet backlog)."""
+    villages = [d["code"] for d in system.get("routing", "/api/v1/divisions", user="demo-admin").json()
+                if d["level"] == "village" and d["code"].startswith("999901")]
+    village = villages[-1]  # no other test of this module registers there
+    now = datetime.now(BEIJING)
+    old, recent = (system.register(division_code=village, received_at=(now - timedelta(days=days)).isoformat(),
+                                   petitioners=another_petitioner(60 + days))["case_id"] for days in (100, 70))
+    overdue = lambda: {i["case_id"] for i in system.get(  # noqa: E731
+        "supervision", f"/api/v1/overdue?division_code={village}&limit=500", user="demo-supervisor").json()["items"]}
+    system.wait_for(lambda: {old, recent} <= overdue(), timeout=30, what="both cases overdue in supervision")
+    ledger = {i["case_id"] for i in system.get(
+        "supervision", f"/api/v1/backlog?division_code={village}&limit=500", user="demo-supervisor").json()["items"]}
+    assert old in ledger and recent not in ledger
+    year = (now - timedelta(days=100)).year
+
+    def counted() -> int:
+        r = system.get("reporting", f"/api/v1/exports/yearly.xlsx?year={year}&division_code={village}")
+        assert r.status_code == 200, r.text
+        sheet = {row[0]: row[1] for row in load_workbook(io.BytesIO(r.content))["概况"].iter_rows(min_row=4,
+                                                                                                 values_only=True)}
+        return sheet["积案"]
+    # reporting hears the handling deadlines from supervision's topic a moment later
+    system.wait_for(lambda: counted() == len(ledger), timeout=30, what="the yearly export's 积案 to be the ledger's")
