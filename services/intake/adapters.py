@@ -5,17 +5,21 @@ encrypted, and routing's divisions and units as intake needs them.
 ``conn`` below is anything that executes a statement: a UnitOfWork, a ReadView."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from services.intake import domain
 from xinfang.errors import NotFound
 from xinfang.security import Principal, division_prefix
+from xinfang.storage.tables import events
 from xinfang.storage.types import UtcDateTime
+from xinfang.workdays import local_date
 
 if TYPE_CHECKING:
     from services.intake.views import CaseFilter
@@ -78,6 +82,19 @@ units = Table(
     Column("name", String(100), nullable=False),
 )
 
+# 文号: each written notice's number in its office's yearly series, allocated in the transaction
+# that appends the notice's event; unique per office and year (migration intake_0012)
+notice_numbers = Table(
+    "notice_numbers", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("case_id", String(64), nullable=False),
+    Column("office", String(12), nullable=False),
+    Column("year", Integer, nullable=False),    # the notice's date's year, China time
+    Column("seq", Integer, nullable=False),
+    UniqueConstraint("office", "year", "seq", name="uq_notice_numbers_series"),
+    Index("ix_notice_numbers_case", "case_id"),
+)
+
 
 # ---------------------------------------------------------------- finding a case
 
@@ -90,7 +107,7 @@ def visible_to(user: Principal):
 
 def _not_found(case_id: str) -> NotFound:
     # out of scope answers as absent does: a case's existence does not leak
-    return NotFound(f"case {case_id} not found", f"未找到信访事项 {case_id}")
+    return NotFound(f"case {case_id} not found", "未找到该信访事项，或您无权查看")
 
 
 def _no_such_tracking_code() -> NotFound:
@@ -181,6 +198,66 @@ def update_case(conn, case_id: str, *, status: str, version: int, final: bool, u
         status=status, version=version, final=final, updated_at=updated_at))
 
 
+# ---------------------------------------------------------------- notice numbers (文号)
+
+# the events that issue a written notice (views._notices names each document)
+NOTICE_EVENTS = frozenset({"CaseAccepted", "CaseNotAccepted", "HandlingExtended", "CaseReplied"})
+
+
+def notice_series(office: str, occurred_at: datetime) -> tuple[str, int]:
+    """The series a notice is numbered in: its office's, in the year of its date (China time)."""
+    return office, local_date(occurred_at).year
+
+
+def lock_notice_series(conn, series: Iterable[tuple[str, int]]) -> None:
+    """Hold each series until the transaction ends, taken before the notice's event is appended:
+    so within a series the numbers follow the events' positions in the store, and numbering the
+    store again (``renumber_notices``) gives the same numbers. SQLite has one writer at a time
+    already (BEGIN IMMEDIATE); PostgreSQL takes a transaction advisory lock per series."""
+    if conn.conn.dialect.name != "postgresql":
+        return
+    for office, year in sorted(set(series)):  # one order for all: no deadlock between two series
+        key = int.from_bytes(hashlib.sha256(f"notice:{office}:{year}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def number_notice(conn, *, event_id: str, case_id: str, office: str, year: int) -> int:
+    """The next number of the series (its series locked by ``lock_notice_series``); the unique
+    (office, year, seq) refuses a second holder of a number whatever happens."""
+    c = notice_numbers.c
+    seq = int(conn.execute(sa.select(sa.func.max(c.seq)).where(c.office == office, c.year == year)).scalar() or 0) + 1
+    conn.execute(notice_numbers.insert().values(event_id=event_id, case_id=case_id, office=office, year=year,
+                                                seq=seq))
+    return seq
+
+
+def renumber_notices(conn) -> int:
+    """Number every notice of the store not numbered yet, in the order of the store: what the
+    migration does for the notices issued before numbers were kept, and, on an emptied table,
+    a rebuild that gives each notice the number it had. How many it numbered."""
+    done = set(conn.execute(sa.select(notice_numbers.c.event_id)).scalars())
+    rows = conn.execute(sa.select(events.c.event_id, events.c.case_id, events.c.occurred_at, events.c.body)
+                        .where(events.c.event_type.in_(sorted(NOTICE_EVENTS))).order_by(events.c.position))
+    n = 0
+    for event_id, case_id, occurred_at, body in rows.all():
+        if event_id in done:
+            continue
+        office, year = notice_series(json.loads(body)["office"], occurred_at)
+        number_notice(conn, event_id=event_id, case_id=case_id, office=office, year=year)
+        n += 1
+    return n
+
+
+def notice_numbers_of(conn, case_id: str) -> dict[str, tuple[int, int]]:
+    """event id → (year, number) of each numbered notice of the case."""
+    c = notice_numbers.c
+    return {e: (y, s) for e, y, s in conn.execute(sa.select(c.event_id, c.year, c.seq).where(c.case_id == case_id))}
+
+
+def division_name(conn, code: str) -> str | None:
+    return conn.execute(sa.select(divisions.c.name).where(divisions.c.code == code)).scalar()
+
+
 # ---------------------------------------------------------------- the projections' writes
 
 def record_assignment(conn, case_id: str, unit_id: str, co_unit_ids: Sequence[str], assigned_at: datetime) -> None:
@@ -269,6 +346,8 @@ def _conditions(f: CaseFilter) -> list:
         where.append(cases.c.received_at >= f.received_from)
     if f.received_to:
         where.append(cases.c.received_at < f.received_to)
+    if f.case_ids:
+        where.append(cases.c.case_id.in_(f.case_ids))
     if f.q and f.q.strip():
         where.append(_search(f.q.strip(), f.id_number_hashes))
     return where

@@ -18,6 +18,8 @@ from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
 from xinfang.web import answered_once, idempotency_key_header, idempotency_of
 
+MAX_CASE_IDS = 100  # one page of another service's list, named at once
+
 
 class PetitionerIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
@@ -84,6 +86,9 @@ class ReviewRequest(Command):
 
 class EvaluationRequest(Command):
     rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    comment: str | None = Field(default=None, max_length=domain.IntakeRules.evaluation_comment_max_chars,
+                                description="the petitioner's short comment (optional); kept with the "
+                                            "evaluation, never logged")
 
 
 class HistoricalAcceptance(BaseModel):
@@ -221,13 +226,16 @@ def router(runtime, vault) -> APIRouter:
                                                description="words of the summary, a tracking code (dashes "
                                                            "optional), a petitioner's name, ID number or "
                                                            "masked ID number"),
+                         case_id: list[str] = Query(default=[], max_length=MAX_CASE_IDS,
+                                                    description="only these cases (repeat the parameter)"),
                          limit: int = Query(default=50, ge=1, le=500),
                          offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
         """The cases the caller may see, newest first, with filters and paging."""
         f = views.CaseFilter(status=status, channel=channel, division_code=division_code,
                              category_code=category_code, purpose=purpose, flag=flag, unit_id=unit_id,
                              received_from=_aware(received_from, "received_from"),
-                             received_to=_aware(received_to, "received_to"), q=q)
+                             received_to=_aware(received_to, "received_to"), q=q,
+                             case_ids=tuple(dict.fromkeys(case_id)))
         return await asyncio.to_thread(views.list_cases, runtime.db, me, f, limit=limit, offset=offset, vault=vault)
 
     @r.get("/cases/{case_id}", tags=["case file"])
@@ -275,8 +283,10 @@ def router(runtime, vault) -> APIRouter:
         """Public: the petitioner rates the handling once, after the reply (满意度评价). No sign-in."""
         tracking_limit.hit(client_key(request))
         result = await asyncio.to_thread(handlers.evaluate_by_tracking_code, runtime.db, tracking_code,
-                                         domain.EvaluateCase(body.rating, occurred_at=body.occurred_at))
-        return {"status": result["status"], "rating": body.rating, "evaluated": True}
+                                         domain.EvaluateCase(body.rating, occurred_at=body.occurred_at,
+                                                             comment=body.comment))
+        return {"status": result["status"], "rating": body.rating, "comment": result["event"]["comment"],
+                "evaluated": True}
 
     @r.get("/categories", tags=["reference"])
     async def categories(me: Principal = user):

@@ -35,10 +35,12 @@ from xinfang.contracts.events import (
     ReviewLevel,
     ReviewRequested,
 )
+from xinfang.deadlines import DeadlineLimits
 from xinfang.errors import Conflict, Forbidden, InvalidInput
 from xinfang.privacy import mask_id, mask_phone, resident_id_valid
 from xinfang.reference import category_leaf
 from xinfang.security import Principal, division_level
+from xinfang.workdays import WorkCalendar
 
 # who may ask for each command (the commands below name theirs)
 REGISTERING_ROLES = frozenset({"clerk", "dispatcher", "admin"})  # the office, also for the old system's cases
@@ -54,11 +56,19 @@ class IntakeRules:
 
     max_representatives: int = 5          # collective visits elect at most 5 representatives
     collective_headcount: int = 5         # 集体访: 5 or more people
-    extension_max_days: int = 30          # 信访条例 (2005) 第三十三条: at most 30 days more, once
     review_window_days: int = 30          # 第三十四、三十五条: review / re-review within 30 days of the reply
     evaluation_window_days: int = 30      # how long after the reply the petitioner may evaluate
+    evaluation_comment_max_chars: int = 300  # the petitioner's short comment with the rating
     law_related_categories: frozenset = frozenset({"0105"})   # 政法 / 涉法涉诉
     clock_skew: timedelta = timedelta(minutes=5)  # tolerance for "not in the future"
+    # the legal limits of the steps, the ones supervision's clocks run on (XINFANG_LIMIT_*): the
+    # dates the public page tells the petitioner to expect
+    limits: DeadlineLimits = field(default_factory=DeadlineLimits)
+
+    @property
+    def extension_max_days(self) -> int:
+        """信访条例 (2005) 第三十三条: at most 30 days more, once (the limit supervision moves its clock by)."""
+        return self.limits.extension_max_days
 
 
 def tracking_code_of(text: str) -> str | None:
@@ -289,11 +299,13 @@ class RequestReview:
 
 @dataclass(frozen=True)
 class EvaluateCase:
-    """The petitioner's rating of the handling (满意度评价), by tracking code: no staff role asks."""
+    """The petitioner's rating of the handling (满意度评价), by tracking code: no staff role asks;
+    with a short comment of theirs, if they wrote one."""
 
     roles: ClassVar[frozenset[str]] = frozenset()
     rating: Rating
     occurred_at: datetime | None = None
+    comment: str | None = None
 
 
 CaseCommand = DecideAcceptance | ExtendHandling | ReplyToCase | CloseCase | RequestReview | EvaluateCase
@@ -349,8 +361,11 @@ class Case(Aggregate):
     registered_at: datetime | None = None
     last_occurred_at: datetime | None = None
     procedure: str | None = None
+    accepted_at: datetime | None = None
     extended: bool = False
+    extended_days: int = 0
     review_level: str | None = None            # None, then "review", then "re_review"
+    review_requested: dict[str, datetime] = field(default_factory=dict)   # level -> when requested
     replies: dict[str, datetime] = field(default_factory=dict)   # stage -> when replied
     evaluated: bool = False
     history: list[Envelope] = field(default_factory=list)
@@ -377,11 +392,11 @@ class Case(Aggregate):
                 self.status, self.office, self.registered, self.registered_at = (
                     "registered", env.office, event, env.recorded_at)
             case CaseAccepted():
-                self.status, self.procedure = "accepted", event.procedure
+                self.status, self.procedure, self.accepted_at = "accepted", event.procedure, at
             case CaseNotAccepted():
                 self.status = event.decision
             case HandlingExtended():
-                self.extended = True
+                self.extended, self.extended_days = True, event.days
             case CaseReplied():
                 self.replies[event.stage] = at
                 self.status = "replied"
@@ -389,6 +404,7 @@ class Case(Aggregate):
                 self.status = "closed"
             case ReviewRequested():
                 self.review_level = event.level
+                self.review_requested[event.level] = at
                 self.status = "under_review" if event.level == "review" else "under_re_review"
             case CaseEvaluated():
                 self.evaluated = True
@@ -396,6 +412,44 @@ class Case(Aggregate):
         self.history.append(env)
 
     # ---------------------------------------------------------------- decisions
+
+    def evaluation_until(self, rules: IntakeRules) -> datetime | None:
+        """The end of the window in which the petitioner may evaluate (from the first reply)."""
+        if self.first_reply_at is None:
+            return None
+        return self.first_reply_at + timedelta(days=rules.evaluation_window_days)
+
+    def review_request_window(self, rules: IntakeRules) -> tuple[ReviewLevel, datetime] | None:
+        """The request the petitioner may make next, review (复查) or re-review (复核), and the end
+        of its window (from the reply it is against); None when there is none to make."""
+        if self.final or self.status not in ("replied", "closed"):
+            return None
+        level: ReviewLevel
+        level, after = ("review", "handling") if self.review_level is None else ("re_review", "review")
+        if self.review_level == "re_review" or after not in self.replies:
+            return None
+        return level, self.replies[after] + timedelta(days=rules.review_window_days)
+
+    def expected_dates(self, now: datetime, cal: WorkCalendar, rules: IntakeRules) -> list[tuple[str, datetime]]:
+        """What the petitioner waits for next and by when (exclusive end instants), from the limits
+        the clocks run on: before the acceptance decision the day the receipt promises it; once
+        accepted the reply's due date (moved by an extension); during a review its opinion's;
+        after a reply how long they may evaluate and ask for the next review (windows still open)."""
+        limits = rules.limits
+        if self.status == "registered" and self.registered is not None:
+            return [("acceptance", limits.acceptance_promise(self.registered.received_at, cal))]
+        if self.status == "accepted" and self.accepted_at is not None:
+            return [("reply", limits.reply_due(self.accepted_at, self.procedure, self.extended_days, cal))]
+        if self.status in ("under_review", "under_re_review") and self.review_level in self.review_requested:
+            level = self.review_level
+            return [(f"{level}_opinion", limits.opinion_due(level, self.review_requested[level], cal))]
+        out: list[tuple[str, datetime]] = []
+        until = self.evaluation_until(rules)
+        if until is not None and not self.evaluated and now <= until:
+            out.append(("evaluation", until))
+        if (window := self.review_request_window(rules)) is not None and now <= window[1]:
+            out.append((f"{window[0]}_request", window[1]))
+        return out
 
     def check_time(self, occurred_at: datetime, now: datetime, rules: IntakeRules) -> None:
         if occurred_at > now + rules.clock_skew:
@@ -418,7 +472,7 @@ class Case(Aggregate):
             case RequestReview():
                 return self.request_review(command.level, command.reason, at, rules)
             case EvaluateCase():
-                return self.evaluate(command.rating, at, rules)
+                return self.evaluate(command.rating, at, rules, command.comment)
             case _:
                 assert_never(command)
 
@@ -487,22 +541,29 @@ class Case(Aggregate):
         if not order_ok or after not in self.replies or self.status not in ("replied", "closed"):
             raise RuleViolation(f"a {expected} request needs the {after} reply first, in order review then re-review",
                                 "须先有答复意见，并依次申请复查、复核", rule="信访条例 (2005) 第三十四、三十五条")
-        if occurred_at - self.replies[after] > timedelta(days=rules.review_window_days):
+        window = self.review_request_window(rules)
+        if window is not None and occurred_at > window[1]:
             raise RuleViolation(f"the {rules.review_window_days}-day window after the reply has passed",
                                 f"已超过收到答复意见之日起 {rules.review_window_days} 日的申请期限",
                                 rule="信访条例 (2005) 第三十四条: 三十日内")
         return ReviewRequested(level=level, reason=reason)
 
-    def evaluate(self, rating: Rating, occurred_at: datetime, rules: IntakeRules = IntakeRules()):
-        if self.first_reply_at is None:
+    def evaluate(self, rating: Rating, occurred_at: datetime, rules: IntakeRules = IntakeRules(),
+                 comment: str | None = None):
+        until = self.evaluation_until(rules)
+        if until is None:
             raise RuleViolation("the case can be evaluated once it is replied", "事项答复后方可评价",
                                 rule="答复后评价")
         if self.evaluated:
             raise RuleViolation("the case was evaluated already", "该事项已评价，不能重复评价", rule="一次评价")
-        if occurred_at - self.first_reply_at > timedelta(days=rules.evaluation_window_days):
+        if occurred_at > until:
             raise RuleViolation(f"the {rules.evaluation_window_days}-day evaluation window has passed",
                                 f"已超过答复后 {rules.evaluation_window_days} 日的评价期限", rule="评价期限")
-        return CaseEvaluated(rating=rating)
+        comment = (comment or "").strip() or None
+        if comment is not None and len(comment) > rules.evaluation_comment_max_chars:
+            n = rules.evaluation_comment_max_chars
+            raise InvalidInput(f"comment: at most {n} characters", f"评价意见不超过 {n} 个字", field="comment")
+        return CaseEvaluated(rating=rating, comment=comment)
 
 
 def simplified_eligible(flags: set[str]) -> bool:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from services.intake import adapters, domain
-from xinfang.contracts import new_envelope
+from xinfang.contracts import Envelope, new_envelope
 from xinfang.errors import DomainError
 from xinfang.ids import new_id
 from xinfang.privacy import PiiVault
@@ -57,7 +57,7 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
                            producer=PRODUCER, occurred_at=step_at).model_copy(update={"stream_version": case.version + 1})
         case.apply(env)
         envs.append(env)
-    stored = uow.append(case_id, 0, envs)
+    stored = _append_numbered(uow, case_id, 0, envs)
     status = domain.case_status(case.status, assigned=False)  # routing assigns only what it saw registered
     adapters.insert_case(
         uow, case_id=case_id, tracking_code=tracking_code, status=status, office=office,
@@ -151,13 +151,27 @@ def _decide(uow: UnitOfWork, case_id: str, actor: str, stored_status: str, comma
     domain.check_handover(command, at, adapters.handover(uow, case_id))
     env = new_envelope(case.decide(command, at, RULES), case_id=case_id, office=case.office, actor=actor,
                        producer=PRODUCER, occurred_at=at)
-    [stored] = uow.append(case_id, case.version, [env])
+    [stored] = _append_numbered(uow, case_id, case.version, [env])
     case.apply(stored)
     status = domain.case_status(case.status, adapters.records_assignment(stored_status))
     adapters.update_case(uow, case_id, status=status, version=case.version, final=case.final, updated_at=at)
     return {"case_id": case_id, "status": status, "version": case.version,
             "event": {"event_id": stored.event_id, "event_type": stored.event_type,
                       "occurred_at": stored.occurred_at, **stored.payload}}
+
+
+def _append_numbered(uow: UnitOfWork, case_id: str, expected_version: int, envs: list[Envelope]) -> list[Envelope]:
+    """Append the case's new events, each written notice among them with its document number
+    (文号), allocated in the same transaction: its series locked first, so the numbers follow
+    the store's order."""
+    notices = [e for e in envs if e.event_type in adapters.NOTICE_EVENTS]
+    adapters.lock_notice_series(uow, [adapters.notice_series(e.office, e.occurred_at) for e in notices])
+    stored = uow.append(case_id, expected_version, envs)
+    for e in stored:
+        if e.event_type in adapters.NOTICE_EVENTS:
+            office, year = adapters.notice_series(e.office, e.occurred_at)
+            adapters.number_notice(uow, event_id=e.event_id, case_id=case_id, office=office, year=year)
+    return stored
 
 
 # ---------------------------------------------------------------- rotation of the PII key

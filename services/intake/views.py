@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.intake import adapters, domain
 from xinfang.contracts import Envelope, registry
@@ -20,6 +20,9 @@ from xinfang.labels import STATUS, label
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
 from xinfang.storage import Database, ReadView
+from xinfang.workdays import WorkCalendar
+
+RULES = domain.IntakeRules()
 
 
 def _status(case: domain.Case, row) -> str:
@@ -30,8 +33,8 @@ def _status(case: domain.Case, row) -> str:
 
 # ---------------------------------------------------------------- the case list
 
-LIST_COLUMNS = ("case_id", "status", "office", "division_code", "category_code", "channel", "purpose", "headcount",
-                "summary", "received_at", "registered_at", "unit_id", "flags", "repeat_of", "owner_leader")
+LIST_COLUMNS = ("case_id", "tracking_code", "status", "office", "division_code", "category_code", "channel", "purpose",
+                "headcount", "summary", "received_at", "registered_at", "unit_id", "flags", "repeat_of", "owner_leader")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class CaseFilter:
     received_to: datetime | None = None  # exclusive
     q: str | None = None                 # words of the summary, a tracking code, a petitioner's name or ID number
     id_number_hashes: tuple[str, ...] = ()  # q's blind index under every PII key, when q can be an ID number
+    case_ids: tuple[str, ...] = ()       # only these cases (the console names the cases of another service's list)
 
 
 def list_cases(db: Database, user: Principal, filters: CaseFilter = CaseFilter(), *, limit: int = 50,
@@ -82,6 +86,8 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
         row = adapters.case_file_row(rv, user, case_id)
         history = rv.load(case_id)
         people = adapters.petitioners_of(rv, case_id)
+        numbers = adapters.notice_numbers_of(rv, case_id)
+        office_name = adapters.division_name(rv, row["office"])
     case = domain.Case.from_events(case_id, history)
     return {
         "case_id": row["case_id"],
@@ -100,32 +106,45 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
         "extended": case.extended,
         "review_level": case.review_level,
         "dates": _dates(history),
-        "notices": _notices(history),
+        "office_name": office_name,
+        "notices": _notices(history, numbers, office_name),
         "petitioners": [_petitioner(p, vault, user) for p in people],
         "history": [_history_item(e) for e in history],
     }
 
 
-def _notices(history: list[Envelope]) -> list[dict]:
-    """The written notices the case's steps carry, each with the document's name."""
+def document_number(year: int, seq: int, office_name: str | None) -> str:
+    """文号 as printed under the letterhead, e.g. 〔2026〕示范县信访字第3号."""
+    return f"〔{year}〕{office_name or ''}信访字第{seq}号"
+
+
+def _notices(history: list[Envelope], numbers: dict[str, tuple[int, int]], office_name: str | None) -> list[dict]:
+    """The written notices the case's steps carry, each with the document's name and number (文号;
+    None only in the instant before intake numbered it), and the days within which the
+    petitioner may ask for a review of a reply or opinion (复查, 复核)."""
     out = []
     for e in history:
         extra: dict = {}
         match registry.payload(e):
-            case CaseAccepted(notice=text):
+            case CaseAccepted(notice=text, procedure=procedure):
                 kind, name_zh = "acceptance_notice", "受理告知书"
-            case CaseNotAccepted(notice=text):
+                extra = {"procedure": procedure}
+            case CaseNotAccepted(notice=text, decision=decision):
                 kind, name_zh = "non_acceptance_notice", "不予受理 / 不再受理告知书"
+                extra = {"decision": decision}
             case HandlingExtended(reason=text, days=days, approver=approver):
                 kind, name_zh = "extension_notice", "延长办理期限告知书"
                 extra = {"days": days, "approver": approver}
             case CaseReplied(text=text, stage=stage, outcome=outcome):
                 kind = "reply" if stage == "handling" else f"{stage}_opinion"
-                name_zh, extra = "处理 / 复查 / 复核意见书", {"outcome": outcome}
+                name_zh, extra = "处理 / 复查 / 复核意见书", {"outcome": outcome, "stage": stage,
+                                                        "review_window_days": RULES.review_window_days}
             case _:
                 continue
+        number = numbers.get(e.event_id)
         out.append({"kind": kind, "name_zh": name_zh, "date": e.occurred_at, "text": text or None,
-                    "actor": e.actor, **extra})
+                    "actor": e.actor, "number": document_number(*number, office_name) if number else None,
+                    "year": number[0] if number else None, "seq": number[1] if number else None, **extra})
     return out
 
 
@@ -178,15 +197,31 @@ def track(db: Database, tracking_code: str) -> dict:
         history = rv.load(row["case_id"])
     case = domain.Case.from_events(row["case_id"], history)
     replies = [(e, p) for e in history if isinstance(p := registry.payload(e), CaseReplied)]
+    evaluation = next((p for e in history if isinstance(p := registry.payload(e), CaseEvaluated)), None)
     status = _status(case, row)
     return {"status": status, "status_zh": label(STATUS, status),
             "channel": row["channel"], "received_at": row["received_at"], "registered_at": row["registered_at"],
             "dates": _dates(history), "handling_unit": row["unit_name"],
+            # the next step and by when, from the limits supervision's clocks run on
+            "expected": [{"step": step, "due_at": due}
+                         for step, due in case.expected_dates(datetime.now(UTC), calendar(), RULES)],
             "reply": _reply(*replies[-1]) if replies else None,
             "can_evaluate": case.first_reply_at is not None and not case.evaluated,
             "evaluated": case.evaluated,
-            # the petitioner's own rating, shown back to them (no personal data)
-            "rating": next((p.rating for e in history if isinstance(p := registry.payload(e), CaseEvaluated)), None)}
+            # the petitioner's own rating and comment, shown back to them (no personal data)
+            "rating": evaluation.rating if evaluation else None,
+            "comment": evaluation.comment if evaluation else None}
+
+
+_calendar: WorkCalendar | None = None
+
+
+def calendar() -> WorkCalendar:
+    """The working days (the simplified procedure counts in them), read once and kept fresh."""
+    global _calendar
+    if _calendar is None:
+        _calendar = WorkCalendar.default()
+    return _calendar
 
 
 def _reply(e: Envelope, reply: CaseReplied) -> dict:

@@ -220,6 +220,14 @@ class CaseSearchContract:
         assert self.found(db, TOWNSHIP_B, "王小明") == {three[2]["case_id"]}
         assert self.found(db, TOWNSHIP_B, three[1]["tracking_code"]) == set()
 
+    def test_the_cases_of_another_services_list_are_named_by_their_tracking_codes(self, db, three):
+        """The console names the cases of supervision's lists (which hold only ids) by intake's
+        tracking codes, and only those the user may see."""
+        wanted = (three[0]["case_id"], three[2]["case_id"])
+        page = views.list_cases(db, TOWNSHIP_A, views.CaseFilter(case_ids=wanted))["items"]
+        assert [(c["case_id"], c["tracking_code"]) for c in page] == [(three[0]["case_id"], three[0]["tracking_code"])]
+        assert {c["case_id"] for c in views.list_cases(db, CLERK, views.CaseFilter(case_ids=wanted))["items"]} == set(wanted)
+
 
 class TestCaseSearchOnSQLite(IntakeOnSQLite, CaseSearchContract):
     pass
