@@ -130,9 +130,10 @@ def router(runtime, issuer) -> APIRouter:
         return await asyncio.to_thread(views.owned_cases, runtime.db, me, leader, limit, offset)
 
     @r.get("/queue", tags=["assignment"])
-    async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned"] | None = None,
+    async def dispatcher_queue(me: Principal = user, state: Literal["unassigned", "returned", "review"] | None = None,
                                limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0, le=MAX_OFFSET)):
-        """The dispatcher's queue: unassigned and returned cases, each with a suggested unit."""
+        """The dispatcher's queue by kind: new cases no rule routes, cases their unit returned,
+        reviews arriving at a petition office of the caller's; each with a suggested unit."""
         return await asyncio.to_thread(views.queue, runtime.db, me, state, limit, offset)
 
     @r.get("/rules", tags=["rules"])
@@ -170,6 +171,14 @@ def router(runtime, issuer) -> APIRouter:
     @r.get("/units", tags=["organisation"])
     async def list_units(me: Principal = user):
         return await asyncio.to_thread(views.list_units, runtime.db, me)
+
+    @r.get("/names", tags=["organisation"])
+    async def names(unit_id: list[str] = Query(default=[], max_length=100, description="units (repeat the parameter)"),
+                    username: list[str] = Query(default=[], max_length=100, description="staff (repeat the parameter)"),
+                    me: Principal = user):
+        """The names of units and staff a case's history mentions, within the caller's jurisdiction
+        and the levels above it: ``{"units": {unit_id: name}, "staff": {username: display name}}``."""
+        return await asyncio.to_thread(views.names, runtime.db, me, unit_id, username)
 
     @r.post("/units", status_code=201, tags=["organisation"])
     async def add_unit(body: UnitIn, me: Principal = user):

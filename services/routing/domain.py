@@ -351,7 +351,7 @@ class Assignment(Aggregate):
         """The assigned unit, if ``unit_id`` is it; else refused."""
         if self.unit_id is None or unit_id != self.unit_id:
             raise Conflict(f"only the assigned unit ({self.unit_id}) may {act}",
-                           f"只有承办单位（{self.unit_id}）可以{act_zh}", rule="assigned_unit_only")
+                           f"只有本事项的承办单位可以{act_zh}", rule="assigned_unit_only")
         return self.unit_id
 
     def objection_deadline(self, calendar: WorkCalendar, rules: RoutingRules) -> date:
@@ -378,7 +378,8 @@ class Assignment(Aggregate):
             n = rules.objection_window_working_days
             raise Conflict(f"an objection must be filed within {n} working days of the assignment "
                            f"(by {last.isoformat()})",
-                           f"异议须在交办之日起 {n} 个工作日内提出（截至 {last.isoformat()}）", rule="objection_window")
+                           f"异议须在交办之日起 {n} 个工作日内提出（截至 {last.year}年{last.month}月{last.day}日）",
+                           rule="objection_window")
         if not reason.strip():
             raise InvalidInput("an objection needs its reasons", "异议须说明理由", field="reason")
         return CaseObjected(unit_id=unit, reason=reason)
@@ -390,7 +391,7 @@ class Assignment(Aggregate):
             raise InvalidInput("co-handling units must differ from the lead unit and from each other",
                                "协办单位不能与主办单位相同，也不能重复", field="co_unit_ids")
         if (unit_id, co) == (self.unit_id, self.co_unit_ids) and self.state in ("to_sign", "signed"):
-            raise Conflict(f"the case is already assigned to {unit_id}", f"该事项已交办给 {unit_id}",
+            raise Conflict(f"the case is already assigned to {unit_id}", "该事项已交办给该单位，无需重复交办",
                            rule="already_assigned")
         return CaseAssigned(unit_id=unit_id, mode=mode, rule=rule, reason=reason,  # type: ignore[arg-type]
                             previous_unit_id=self.unit_id, co_unit_ids=co,
@@ -398,7 +399,7 @@ class Assignment(Aggregate):
 
     def take_ownership(self, leader: str, note: str | None) -> CaseOwnedByLeader:
         if self.owner_leader == leader:
-            raise Conflict(f"{leader} already owns the case", f"{leader} 已包案", rule="already_owned")
+            raise Conflict(f"{leader} already owns the case", "该领导已包案", rule="already_owned")
         return CaseOwnedByLeader(leader=leader, note=note)
 
 

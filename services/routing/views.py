@@ -15,11 +15,11 @@ from xinfang.security import Principal, require_role
 from xinfang.storage import Database, ReadView
 
 INBOX_STATES = ("to_sign", "to_accept", "in_hand", "objected")
-QUEUE_STATES = {"unassigned": "unassigned", "returned": "objected"}
+QUEUE_KINDS = ("unassigned", "returned", "review")  # the dispatcher's queue: kinds of work
 
 
 def not_found(case_id: str) -> NotFound:
-    return NotFound(f"no assignment for case {case_id}", f"信访事项 {case_id} 尚未交办或不存在")
+    return NotFound(f"no assignment for case {case_id}", "该信访事项尚未交办、不存在或您无权查看")
 
 
 def visible(user: Principal, row) -> bool:
@@ -61,7 +61,8 @@ def get_assignment(db: Database, user: Principal, case_id: str) -> dict:
 
 def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit: int, offset: int) -> dict:
     """A unit's inbox (待签收、待受理、办理中、已提异议) with counts, and apart from them the open
-    cases it is asked to help with (``co_handling``, 协办), each with its lead unit."""
+    cases it is asked to help with (``co_handling``, 协办), each with its lead unit. Without a
+    state (全部) it lists both: all the unit's work, what its counts add up to."""
     with db.read() as c:
         unit = SqlDirectory(c).unit(unit_id)
         if not domain.may_read_inbox(user, unit):
@@ -69,29 +70,36 @@ def inbox(db: Database, user: Principal, unit_id: str, state: str | None, limit:
         # another unit's inbox shows only the cases in the reader's jurisdiction
         in_office = ([assignments.c.office.startswith(user.prefix)]
                      if user.role != domain.UNIT_ROLE and user.unit_id != unit_id else [])
-        scope = [assignments.c.unit_id == unit_id, assignments.c.inbox_state.is_not(None), *in_office]
+        own = sa.and_(assignments.c.unit_id == unit_id, assignments.c.inbox_state.is_not(None))
+        helping = sa.and_(assignments.c.case_id.in_(sa.select(co_handling.c.case_id)
+                                                    .where(co_handling.c.unit_id == unit_id)),
+                          assignments.c.intake_state != "done")
         counts = dict(c.execute(sa.select(assignments.c.inbox_state, sa.func.count())
-                                .where(*scope).group_by(assignments.c.inbox_state)).all())
-        helping = [co_handling.c.unit_id == unit_id, assignments.c.intake_state != "done", *in_office]
-        co = sa.select(assignments).join(co_handling, co_handling.c.case_id == assignments.c.case_id)
-        counts["co_handling"] = c.execute(sa.select(sa.func.count()).select_from(co.where(*helping).subquery())).scalar()
+                                .where(own, *in_office).group_by(assignments.c.inbox_state)).all())
+        counts["co_handling"] = c.execute(sa.select(sa.func.count()).select_from(assignments)
+                                          .where(helping, *in_office)).scalar()
         if state == "co_handling":
-            q = co.where(*helping)
+            q = sa.select(assignments).where(helping, *in_office)
+        elif state:
+            q = sa.select(assignments).where(own, assignments.c.inbox_state == state, *in_office)
         else:
-            q = sa.select(assignments).where(*scope)
-            if state:
-                q = q.where(assignments.c.inbox_state == state)
+            q = sa.select(assignments).where(sa.or_(own, helping), *in_office)
         rows = c.execute(q.order_by(assignments.c.state_since, assignments.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
+
+        def state_of(r) -> str:
+            # a case the unit leads has its own state; otherwise the unit only helps with it
+            return r["inbox_state"] if r["unit_id"] == unit_id and r["inbox_state"] else "co_handling"
+
         d = SqlDirectory(c)
-        leads = {u: d.unit_name(u) for u in {r["unit_id"] for r in rows}} if state == "co_handling" else {}
+        leads = {u: d.unit_name(u) for u in {r["unit_id"] for r in rows if state_of(r) == "co_handling"}}
     counts = {s: counts.get(s, 0) for s in (*INBOX_STATES, "co_handling")}
     return {
         "unit_id": unit_id, "counts": counts, "limit": limit, "offset": offset,
-        # the rows this state has (the pager's); the inbox's own states without one
-        "total": counts[state] if state else sum(counts[s] for s in INBOX_STATES),
-        "items": [{"case_id": r["case_id"], "state": "co_handling" if state == "co_handling" else r["inbox_state"],
-                   "lead_unit_id": r["unit_id"], "lead_unit_name": leads.get(r["unit_id"]), "assigned_at": r["assigned_at"],
+        # the rows this state has (the pager's); without one, all of them, the co-handled included
+        "total": counts[state] if state else sum(counts.values()),
+        "items": [{"case_id": r["case_id"], "state": state_of(r), "lead_unit_id": r["unit_id"],
+                   "lead_unit_name": leads.get(r["unit_id"]), "assigned_at": r["assigned_at"],
                    "since": r["state_since"], "stage": r["stage"], "division_code": r["division_code"],
                    "category_code": r["category_code"], "summary": r["summary"], "owner_leader": r["owner_leader"],
                    "co_unit_ids": json.loads(r["co_unit_ids"])} for r in rows],
@@ -120,32 +128,61 @@ def owned_cases(db: Database, user: Principal, leader: str | None, limit: int, o
     }
 
 
+def queue_kind():
+    """The kind of work a queued row is (its ``state`` in the queue): returned by its unit, a
+    review arriving, or a new case no rule routes."""
+    return sa.case((assignments.c.state == "objected", "returned"),
+                   (assignments.c.stage != "handling", "review"), else_="unassigned")
+
+
+def queued(user: Principal):
+    """The dispatcher's work: a case nobody holds, a case its unit returned (异议退回), and a review
+    or re-review request (复查、复核) routing sent to a petition office of the caller's jurisdiction,
+    which hands it on to the organ that reviews (or could not send anywhere). 上级交办 (cases from
+    above) would be a fourth kind: intake's cases do not say where they came from yet."""
+    review_offices = sa.select(units.c.unit_id).where(units.c.kind == "petition_office",
+                                                      units.c.division_code.startswith(user.prefix))
+    arriving_review = sa.and_(assignments.c.stage != "handling", assignments.c.chosen_by.is_(None),
+                              assignments.c.unit_id.in_(review_offices))
+    # the states first, so the state index narrows the rows before the rest is looked at
+    return sa.and_(assignments.c.state.in_(("unassigned", "objected", "to_sign")),
+                   assignments.c.office.startswith(user.prefix),
+                   sa.or_(assignments.c.state != "to_sign", arriving_review))
+
+
 def queue(db: Database, user: Principal, state: str | None, limit: int, offset: int) -> dict:
-    """The dispatcher's queue: cases nobody holds (unassigned) or a unit returned (returned)."""
+    """The dispatcher's queue, by kind (``QUEUE_KINDS``), each case with a suggested unit."""
     require_role(user, *domain.QUEUE_ROLES)
-    wanted = [QUEUE_STATES[state]] if state else list(QUEUE_STATES.values())
-    scope = [assignments.c.state.in_(list(QUEUE_STATES.values())), assignments.c.office.startswith(user.prefix)]
+    scope = queued(user)
+    kind = queue_kind()
     with db.read() as c:
         d = SqlDirectory(c)
-        counts = dict(c.execute(sa.select(assignments.c.state, sa.func.count()).where(*scope)
-                                .group_by(assignments.c.state)).all())
-        rows = c.execute(sa.select(assignments).where(*scope, assignments.c.state.in_(wanted))
+        counts = dict(c.execute(sa.select(kind, sa.func.count()).where(scope).group_by(kind)).all())
+        rows = c.execute(sa.select(assignments, kind.label("kind"))
+                         .where(scope, *([kind == state] if state else []))
                          .order_by(assignments.c.state_since, assignments.c.case_id)
                          .limit(limit).offset(offset)).mappings().all()
-        items = []
-        for r in rows:
-            exclude = r["unit_id"] if r["state"] == "objected" else None
-            s = domain.choose_unit(r["division_code"], r["category_code"],
-                                   d.rules_matching(r["division_code"], r["category_code"]), d, exclude=exclude)
-            items.append({"case_id": r["case_id"], "state": "returned" if r["state"] == "objected" else "unassigned",
-                          "since": r["state_since"], "stage": r["stage"], "unit_id": r["unit_id"],
-                          "suggested": {"unit_id": s.unit_id, "rule": s.rule},
-                          "objection_reason": r["objection_reason"], "reason": r["queue_reason"],
-                          "division_code": r["division_code"], "category_code": r["category_code"],
-                          "summary": r["summary"], "owner_leader": r["owner_leader"]})
-    by_state = {k: counts.get(v, 0) for k, v in QUEUE_STATES.items()}
-    return {"counts": by_state, "total": by_state[state] if state else sum(by_state.values()), "limit": limit,
+        items = [{"case_id": r["case_id"], "state": r["kind"], "since": r["state_since"], "stage": r["stage"],
+                  "unit_id": r["unit_id"], "suggested": _suggestion(d, r),
+                  "objection_reason": r["objection_reason"], "reason": r["queue_reason"] or r["rule"],
+                  "division_code": r["division_code"], "category_code": r["category_code"],
+                  "summary": r["summary"], "owner_leader": r["owner_leader"]} for r in rows]
+    by_kind = {k: counts.get(k, 0) for k in QUEUE_KINDS}
+    return {"counts": by_kind, "total": by_kind[state] if state else sum(by_kind.values()), "limit": limit,
             "offset": offset, "items": items}
+
+
+def _suggestion(d: SqlDirectory, r) -> dict:
+    """The unit the rules would give a queued case: not the one that returned it; for a review at a
+    petition office, the unit the rules name at that office's level (the office itself excluded)."""
+    division, exclude = r["division_code"], None
+    if r["kind"] == "returned":
+        exclude = r["unit_id"]
+    elif r["kind"] == "review" and r["unit_id"] and (office := d.unit(r["unit_id"])) is not None:
+        division, exclude = office.division_code, office.unit_id
+    s = domain.choose_unit(division, r["category_code"], d.rules_matching(division, r["category_code"]), d,
+                           exclude=exclude)
+    return {"unit_id": s.unit_id, "rule": s.rule}
 
 
 # ------------------------------------------------------------------ routing rules
@@ -207,3 +244,24 @@ def list_units(db: Database, user: Principal) -> list[dict]:
         q = q.where(units.c.division_code.startswith(user.prefix))
     with db.read() as c:
         return [dict(r) for r in c.execute(q).mappings().all()]
+
+
+def _ancestors(code: str) -> list[str]:
+    """The divisions above ``code`` (12 digits: province, city, county, township)."""
+    return [code[:keep] + "0" * (12 - keep) for keep in (2, 4, 6, 9) if code[:keep] + "0" * (12 - keep) != code]
+
+
+def names(db: Database, user: Principal, unit_ids: list[str], usernames: list[str]) -> dict:
+    """The names a case file's history shows for the units and the staff it mentions: a unit's name,
+    a user's display name. Only those of the caller's jurisdiction and of the levels above it (a
+    township's users read the county's names, never another township's)."""
+    def within(column):
+        return sa.or_(column.startswith(user.prefix), column.in_(_ancestors(user.jurisdiction)))
+    with db.read() as c:
+        found_units = c.execute(sa.select(units.c.unit_id, units.c.name)
+                                .where(units.c.unit_id.in_(unit_ids), within(units.c.division_code))).all()
+        found_staff = c.execute(sa.select(adapters.users.c.username, adapters.users.c.display_name)
+                                .where(adapters.users.c.username.in_(usernames),
+                                       within(adapters.users.c.jurisdiction))).all()
+    return {"units": {u: name for u, name in found_units},
+            "staff": {u: display or u for u, display in found_staff}}

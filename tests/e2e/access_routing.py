@@ -174,7 +174,16 @@ def units_post(system, w):
     assert _as(system, "admin-a", "POST", "routing", "/api/v1/units", unit_b).status_code == 422
 
 
+def names(system, w):
+    """A township's user reads the county's names and its own, never another township's."""
+    got = _as(system, "clerk-a", "GET", "routing", "/api/v1/names?unit_id=999901002-gov&unit_id=999901-d02"
+              "&unit_id=999901001-gov&username=clerk-b&username=demo-dispatcher&username=clerk-a").json()
+    assert set(got["units"]) == {"999901-d02", "999901001-gov"}
+    assert got["staff"] == {"demo-dispatcher": "演示交办员", "clerk-a": "clerk-a"}  # no display name: the user name
+
+
 ROWS = {
+    ("routing", "GET", "/api/v1/names"): names,
     ("routing", "POST", "/api/v1/auth/sign-in"): sign_in,
     ("routing", "GET", "/api/v1/cases/{case_id}/assignment"): assignment,
     ("routing", "GET", "/api/v1/divisions"): divisions_get,

@@ -177,8 +177,10 @@ def test_units_of_two_townships_make_the_joint_conference_office_lead(system, us
     helping = next(i for i in box["items"] if i["case_id"] == cid)
     assert helping["state"] == "co_handling" and helping["lead_unit_id"] == "999901-lxb"
     assert box["counts"]["co_handling"] >= 1
-    own = system.get("routing", "/api/v1/units/999901002-gov/inbox?limit=500").json()
-    assert cid not in [i["case_id"] for i in own["items"]]
+    # and in all of its work (全部, no state), as 协办: what the counter counts, the list lists
+    everything = system.get("routing", "/api/v1/units/999901002-gov/inbox?limit=500").json()
+    assert {i["case_id"]: i["state"] for i in everything["items"]}[cid] == "co_handling"
+    assert everything["total"] == sum(everything["counts"].values())
     r = act(system, cid, "assignment", {"unit_id": "999901-d01", "reason": "改由县信访局办理"}, "demo-dispatcher")
     assert r.status_code == 200 and r.json()["co_unit_ids"] == [], r.text
     box = system.get("routing", "/api/v1/units/999901002-gov/inbox?state=co_handling&limit=500").json()
@@ -229,6 +231,9 @@ def test_a_review_request_goes_to_the_petition_office_of_the_level_above(system,
                         what="the review routed")
     assert a["unit_id"] == "999901-xfj" and a["state"] == "to_sign" and "level above 999901001-gov" in a["rule"]
     assert a["history"][-1]["previous_unit_id"] == "999901001-gov"
+    # it arrives at the county petition office: work in its dispatcher's queue, as a review
+    q = system.get("routing", "/api/v1/queue?state=review&limit=500", user="demo-dispatcher").json()
+    assert next(i for i in q["items"] if i["case_id"] == cid)["stage"] == "review" and q["counts"]["review"] >= 1
 
 
 # ------------------------------------------------------------------ rules as data

@@ -9,7 +9,7 @@ from services.routing import handlers, projections, seed, views
 from services.routing.bootstrap import MIGRATIONS
 from tests.conftest import migrated
 from xinfang.contracts import new_envelope
-from xinfang.contracts.events import CaseRegistered, PetitionerRef
+from xinfang.contracts.events import CaseAccepted, CaseRegistered, CaseReplied, PetitionerRef, ReviewRequested
 from xinfang.security import Principal
 from xinfang.storage import UnitOfWork
 
@@ -90,7 +90,10 @@ def test_units_asked_to_help_find_the_case_in_their_inbox_until_it_is_reassigned
         helping = views.inbox(db, DISPATCHER, unit, "co_handling", 50, 0)
         assert [(i["case_id"], i["lead_unit_id"]) for i in helping["items"]] == [("case-co", "999901-lxb")], unit
         assert helping["counts"]["co_handling"] == 1
-    assert "case-co" not in [i["case_id"] for i in views.inbox(db, DISPATCHER, "999901-d01", None, 50, 0)["items"]]
+    # 全部 is all of a unit's work: the case it helps with too, as the counter counts it
+    everything = views.inbox(db, DISPATCHER, "999901-d01", None, 50, 0)
+    assert {i["case_id"]: i["state"] for i in everything["items"]} == {"case-co": "co_handling"}
+    assert everything["total"] == sum(everything["counts"].values()) == 1
     handlers.assign(db, DISPATCHER, handlers.AssignCase("case-co", "999901-d03", "不再需要协办"))
     assert views.inbox(db, DISPATCHER, "999901-d01", "co_handling", 50, 0)["counts"]["co_handling"] == 0
 
@@ -129,3 +132,56 @@ def test_the_inbox_and_the_queue_say_how_many_rows_they_page_through(db):
     queue = views.queue(db, DISPATCHER, "returned", 50, 0)
     assert queue["total"] == queue["counts"]["returned"] == 1
     assert views.queue(db, DISPATCHER, None, 1, 0)["total"] == sum(queue["counts"].values())
+
+
+def test_all_of_a_units_inbox_lists_its_own_cases_and_those_it_helps_with_by_their_state(db):
+    """The inbox's 全部 (no state): the counter showed 协办 n while the list left those cases out."""
+    consume(db, registered("case-own", division="999901002003", category="0501"))   # 999901002-gov by rule
+    consume(db, registered("case-help"))
+    handlers.assign(db, DISPATCHER, handlers.AssignCase("case-help", "999901-d03", "县自然资源局牵头",
+                                                   co_unit_ids=("999901-d05",)))
+    handlers.assign(db, DISPATCHER, handlers.AssignCase("case-own", "999901-d05", "农业农村局职责"))
+    box = views.inbox(db, DISPATCHER, "999901-d05", None, 50, 0)
+    assert {i["case_id"]: i["state"] for i in box["items"]} == {"case-own": "to_sign", "case-help": "co_handling"}
+    helped = next(i for i in box["items"] if i["case_id"] == "case-help")  # two departments: 三跨三分离
+    assert (helped["lead_unit_id"], helped["lead_unit_name"]) == ("999901-lxb", "示范县信访工作联席会议办公室")
+    assert box["counts"] == {"to_sign": 1, "to_accept": 0, "in_hand": 0, "objected": 0, "co_handling": 1}
+    assert box["total"] == 2
+    # a page of one row still pages through both
+    assert [len(views.inbox(db, DISPATCHER, "999901-d05", None, 1, o)["items"]) for o in (0, 1, 2)] == [1, 1, 0]
+
+
+def intake_event(case_id: str, payload, office="999901001000"):
+    return new_envelope(payload, case_id=case_id, office=office, actor="demo-handler", producer="intake")
+
+
+def test_the_queue_holds_each_kind_of_work_with_its_count(db):
+    """The dispatcher's queue: a case no rule routes, an objection its unit returned, a review
+    request routed to the county petition office to hand on; counted per kind."""
+    consume(db, registered("q-norule", category="1701"))            # 其他: no rule routes it
+    consume(db, registered("q-returned"))                          # 999901001-gov by rule …
+    handlers.object_to(db, Principal("h", "handler", "999901001000", "999901001-gov"),
+                       handlers.ObjectToAssignment("q-returned", "不属本单位职责"))   # … which returns it
+    consume(db, registered("q-review"))                            # 999901001-gov replies, the petitioner asks for review
+    handlers.sign(db, Principal("h", "handler", "999901001000", "999901001-gov"), handlers.SignForCase("q-review"))
+    for payload in (CaseAccepted(procedure="normal", notice="受理"), CaseReplied(outcome="explained", text="答复"),
+                    ReviewRequested(level="review", reason="不服答复")):
+        consume(db, intake_event("q-review", payload))
+    review = views.get_assignment(db, DISPATCHER, "q-review")
+    assert (review["unit_id"], review["stage"], review["state"]) == ("999901-xfj", "review", "to_sign")
+
+    queue = views.queue(db, DISPATCHER, None, 50, 0)
+    assert {i["case_id"]: i["state"] for i in queue["items"]} == {
+        "q-norule": "unassigned", "q-returned": "returned", "q-review": "review"}
+    assert queue["counts"] == {"unassigned": 1, "returned": 1, "review": 1} and queue["total"] == 3
+    returned = next(i for i in queue["items"] if i["case_id"] == "q-returned")
+    assert returned["objection_reason"] == "不属本单位职责" and returned["suggested"]["unit_id"] != "999901001-gov"
+    arriving = next(i for i in queue["items"] if i["case_id"] == "q-review")
+    # the county's rule for land (国土资源) names the department that reviews the township's reply
+    assert arriving["stage"] == "review" and arriving["suggested"]["unit_id"] == "999901-d03"
+    only = views.queue(db, DISPATCHER, "review", 50, 0)
+    assert [i["case_id"] for i in only["items"]] == ["q-review"] and only["total"] == 1
+
+    # handed on by the dispatcher, the review is no longer the queue's
+    handlers.assign(db, DISPATCHER, handlers.AssignCase("q-review", "999901-d03", "县自然资源局复查"))
+    assert views.queue(db, DISPATCHER, None, 50, 0)["counts"] == {"unassigned": 1, "returned": 1, "review": 0}
