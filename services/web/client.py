@@ -24,6 +24,9 @@ class ConsoleSettings:
     urls: dict[str, str] = field(default_factory=dict)
     secure_cookie: bool = False
     page_size: int = 20
+    # where the public reaches the console (the receipt prints its tracking address and QR code);
+    # empty: the address the request came to
+    public_url: str = ""
 
     @classmethod
     def from_env(cls) -> ConsoleSettings:
@@ -32,7 +35,8 @@ class ConsoleSettings:
                 for n in SERVICES}
         return cls(host=env.get("WEB_HOST", "127.0.0.1"), port=int(env.get("WEB_PORT", DEFAULT_PORTS["web"])),
                    urls={n: u.rstrip("/") for n, u in urls.items()},
-                   secure_cookie=env.get("WEB_SECURE_COOKIE", "0") == "1")
+                   secure_cookie=env.get("WEB_SECURE_COOKIE", "0") == "1",
+                   public_url=env.get("WEB_PUBLIC_URL", "").strip().rstrip("/"))
 
 
 class Unavailable(Exception):

@@ -3,7 +3,17 @@ Every group but ``public`` and the sign-in pages signs the visitor in through th
 ``UserApi`` dependencies (services/web/deps.py)."""
 from __future__ import annotations
 
-from services.web.routes import cases, dispatch, handling, public, registration, signin, statistics, supervision
+from services.web.routes import (
+    cases,
+    dispatch,
+    documents,
+    handling,
+    public,
+    registration,
+    signin,
+    statistics,
+    supervision,
+)
 
-ROUTERS = [public.router, signin.router, registration.router, cases.router, dispatch.router, handling.router,
-           supervision.router, statistics.router]
+ROUTERS = [public.router, signin.router, registration.router, cases.router, documents.router, dispatch.router,
+           handling.router, supervision.router, statistics.router]

@@ -1,8 +1,7 @@
 """信访事项, every role's: the case list, the case file with its history and the actions the
-user's role may take on it, the printable receipt and notices."""
+user's role may take on it (its printable documents: routes/documents.py)."""
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -10,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import actions, forms, labels
 from services.web.client import Api, ApiError, Part, Unavailable, parts
-from services.web.console import BEIJING, Console, beijing, safe_next, sort_key
+from services.web.console import Console, beijing, cn_date, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
 
 router = APIRouter()
@@ -30,18 +29,21 @@ async def case_list(request: Request, site: Site, a: UserApi, me: Me, status: st
                    "received_to": forms.instant(received_to and received_to + "T23:59:59")}
     result, nm = await parts(a.get("intake", "/api/v1/cases", **api_filters, limit=page_size,
                                    offset=(page - 1) * page_size), site.names(a, me))
-    divs, us = await parts(site.divisions(a, me), site.units(a, me))
+    # the page's clocks, from supervision, together with the (cached) choices of the filters
+    items = result.data.get("items", []) if result.ok else []
+    divs, us, due = await parts(site.divisions(a, me), site.units(a, me), site.deadlines(a, items))
     return site.render(request, "cases.html", me=me, result=result, names=nm.data or {}, filters=filters,
-                       page=page, divs=divs, unit_choices=us.data or [],
+                       page=page, divs=divs, unit_choices=us.data or [], deadlines=due.data or {},
                        query=urlencode({k: v for k, v in filters.items() if v}))
 
 
 async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: str, *, errors=None, values=None,
                     status=200, done=None, chosen=None):
     path = f"/api/v1/cases/{quote(case_id, safe='')}"
-    case, assignment, deadlines, nm = await parts(
+    case, assignment, deadlines, orders, reminders, nm = await parts(
         a.get("intake", path), a.get("routing", f"{path}/assignment"), a.get("supervision", f"{path}/deadlines"),
-        site.names(a, me))
+        a.get("supervision", "/api/v1/supervision-orders", case_id=case_id, limit=100),
+        a.get("supervision", f"{path}/reminders"), site.names(a, me))
     if case.missing:
         raise Unavailable("intake", "/api/v1/cases", "down")
     if not case.ok:
@@ -54,30 +56,70 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
                                      {"division_code": c["division_code"], "category_code": c["category_code"]}),
                               site.units(a, me))
         suggestion, unit_choices = sug, us.data or []
+    supervised = _supervision(orders, reminders)
+    names, staff = await site.mentioned(
+        a, c.get("history", []) + (assignment.data.get("history", []) if assignment.ok else [])
+        + [{"actor": w} for o in supervised["orders"] for w in (o.get("issued_by"), o.get("answered_by"))]
+        + [{"actor": r.get("sent_by")} for r in supervised["reminders"]], nm.data or {})
     timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
-                 "who": h.get("actor"), "detail": _detail(h)} for h in c.get("history", [])]
+                 "who": labels.actor(h.get("actor"), staff), "detail": _detail(h)} for h in c.get("history", [])]
     if assignment.ok:
         seen = {(t["what"], beijing(t["at"])) for t in timeline}
         for h in assignment.data.get("history", []):
             at, event = h.get("at") or h.get("occurred_at"), h.get("event") or h.get("event_type")
             if not (at and event):
                 continue
-            item = {"at": at, "what": labels.label(labels.EVENTS, event), "who": h.get("by") or h.get("actor"),
-                    "detail": "；".join(x for x in (nm.data.get(h.get("unit_id"), h.get("unit_id") or ""),
-                                                   labels.basis(h.get("rule"), nm.data),
+            item = {"at": at, "what": labels.label(labels.EVENTS, event),
+                    "who": labels.actor(h.get("by") or h.get("actor"), staff),
+                    "detail": "；".join(x for x in (names.get(h.get("unit_id"), "其他单位" if h.get("unit_id") else ""),
+                                                   labels.basis(h.get("rule"), names),
                                                    h.get("reason") or "") if x)}
             if (item["what"], beijing(item["at"])) not in seen:
                 timeline.append(item)
+    seen = {(t["what"], beijing(t["at"])) for t in timeline}
+    timeline += [t for t in _supervision_steps(supervised, names, staff) if (t["what"], beijing(t["at"])) not in seen]
     timeline.sort(key=lambda t: sort_key(t["at"]))
     a_state = assignment.data.get("state") if assignment.ok else None
+    answerable = [o for o in supervised["orders"] if o.get("status") in ("open", "escalated")
+                  and (me["role"] == "admin" or (me.get("unit_id") and o.get("unit_id") == me.get("unit_id")))]
     offered = list(actions.offered(me["role"], c["status"], a_state, extended=bool(c.get("extended")),
-                                   owned=bool(c.get("owner_leader"))))
+                                   owned=bool(c.get("owner_leader")), orders_to_answer=bool(answerable)))
     offered += [k.split(".", 1)[0] for k in (errors or {}) if k.split(".", 1)[0] not in offered]  # its error shows
     return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
-                       deadlines=deadlines, names=nm.data or {}, timeline=timeline, errors=errors or {},
+                       deadlines=deadlines, names=names, timeline=timeline, errors=errors or {},
                        values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done,
                        offered=offered, confirm=actions.CONFIRM, done_text=actions.DONE.get(done or "", "操作成功。"),
-                       chosen=chosen)
+                       chosen=chosen, supervised=supervised, answerable=answerable, staff=staff)
+
+
+def _supervision(orders: Part, reminders: Part) -> dict:
+    """The case's supervision orders and reminders as the page lists them. Supervision answers a
+    case it has not heard of yet with not-found: then there are none to show."""
+    return {"orders": (orders.data or {}).get("items", []) if orders.ok else [],
+            "reminders": (reminders.data or {}).get("items", []) if reminders.ok else [],
+            "missing": orders.missing or reminders.missing}
+
+
+def _supervision_steps(supervised: dict, names: dict, staff: dict) -> list[dict]:
+    """督办 issued, answered and escalated, and 催办, as steps of the case's timeline."""
+    ev = labels.EVENTS
+    steps = []
+    for o in supervised["orders"]:
+        steps.append({"at": o["issued_at"], "what": ev["SupervisionOrderIssued"],
+                      "who": labels.actor(o.get("issued_by"), staff),
+                      "detail": f"{o.get('requirement', '')[:60]}；限{cn_date(o.get('reply_by'))}前答复"})
+        if o.get("answered_at"):
+            steps.append({"at": o["answered_at"], "what": ev["SupervisionOrderAnswered"],
+                          "who": labels.actor(o.get("answered_by"), staff), "detail": (o.get("answer") or "")[:60]})
+        if o.get("escalated_at"):
+            above = names.get(o.get("escalated_to") or "")
+            steps.append({"at": o["escalated_at"], "what": ev["SupervisionOrderEscalated"],
+                          "who": labels.actor("system:supervision", staff),
+                          "detail": f"逾期未答复，提交{above + '信访工作机构' if above else '上一级信访工作机构'}督办"})
+    for r in supervised["reminders"]:
+        steps.append({"at": r["sent_at"], "what": ev["ReminderSent"], "who": labels.actor(r.get("sent_by"), staff),
+                      "detail": (r.get("text") or "")[:60]})
+    return steps
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -131,27 +173,6 @@ async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: 
     return site.render(request, "registered.html", me=me, r=case.data, names=names)
 
 
-@router.get("/cases/{case_id}/receipt", response_class=HTMLResponse)
-async def receipt(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
-    case, names = await _case_file(site, a, me, case_id)
-    if not case.ok:
-        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
-    return site.render(request, "receipt.html", me=me, c=case.data, names=names, printed=datetime.now(BEIJING))
-
-
-@router.get("/cases/{case_id}/notices/{index}", response_class=HTMLResponse)
-async def notice(request: Request, site: Site, a: UserApi, me: Me, case_id: str, index: int):
-    case, names = await _case_file(site, a, me, case_id)
-    if not case.ok or not (0 <= index < len(case.data.get("notices", []))):
-        return site.render(request, "not_found.html", status=404, me=me, message=case.error or "没有这份文书")
-    n = case.data["notices"][index]
-    due = None
-    if n["kind"] == "extension_notice":  # the new deadline is supervision's handling clock, extended
-        [d] = await parts(a.get("supervision", f"/api/v1/cases/{quote(case_id, safe='')}/deadlines"))
-        due = next((s["due_at"] for s in (d.data or {}).get("stages", []) if s["stage"] == "handling"), None)
-    return site.render(request, "notice.html", me=me, c=case.data, n=n, names=names, handling_due=due)
-
-
 def _detail(h: dict) -> str:
     d = h.get("data") or {}
     bits = []
@@ -163,6 +184,8 @@ def _detail(h: dict) -> str:
         bits.append(f"延长{d['days']}日")
     if d.get("reason"):
         bits.append(str(d["reason"])[:60])
+    if d.get("comment"):  # the petitioner's own words with their rating (满意度评价), whole: it is short
+        bits.append(f"评价意见：{d['comment']}")
     return "，".join(bits)
 
 
@@ -203,4 +226,7 @@ def _command(action: str, case_id: str, form, me: dict):
             "requirement": t(form.get("requirement")), "reply_by": t(form.get("reply_by"))})
     if action == "reminder":
         return "supervision", f"{base}/reminders", forms.drop_empty({"text": t(form.get("text"))})
+    if action == "order-answer" and t(form.get("order_id")):
+        return "supervision", f"/api/v1/supervision-orders/{quote(str(t(form.get('order_id'))), safe='')}/answer", \
+            forms.drop_empty({"text": t(form.get("text"))})
     return None, None, None
