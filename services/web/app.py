@@ -14,15 +14,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.web import labels
 from services.web.client import ConsoleSettings, SignedOut, Unavailable
-from services.web.console import COOKIE, HERE, Console, beijing, last_day, short_id
+from services.web.console import COOKIE, HERE, Console, beijing, last_day
 from services.web.deps import WrongRole
 from services.web.routes import ROUTERS
 from xinfang import metrics
 from xinfang.tracing import TracingMiddleware
 from xinfang.web import without_native_telemetry
 
-__all__ = ["create_app", "beijing", "last_day", "short_id"]
+__all__ = ["create_app", "beijing", "last_day"]
 
 log = logging.getLogger("xinfang.web")
 ERROR_PAGES = {405: ("不支持的操作", "此页面不支持这种操作，请从页面上的按钮或链接进入。"),
@@ -79,7 +80,7 @@ def create_app(cfg: ConsoleSettings | None = None) -> FastAPI:
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable):
-        return console.render(request, "unavailable.html", status=503, me=None, what=f"{exc.service} {exc.path}")
+        return console.render(request, "unavailable.html", status=503, me=None, what=labels.SERVICES.get(exc.service, "后台服务"))
 
     for router in ROUTERS:
         app.include_router(router)

@@ -85,13 +85,6 @@ def safe_next(value: str | None) -> str:
     return value if value and value.startswith("/") and not value.startswith("//") else "/"
 
 
-def short_id(value: str | None) -> str:
-    """An id as lists show it: its last eight characters, the random part. New ids are
-    time-ordered (xinfang/ids.py) and begin with their time, so cases registered the same minute
-    share their first eight."""
-    return (value or "")[-8:]
-
-
 class Reference:
     """Categories, divisions and units change rarely: kept a few minutes per scope."""
 
@@ -117,7 +110,6 @@ class Console:
         templates.env.globals.update(L=labels, charts=charts, NAV=NAV, new_key=lambda: str(uuid.uuid4()))
         templates.env.filters["bj"] = beijing
         templates.env.filters["lab"] = labels.label
-        templates.env.filters["short"] = short_id
         templates.env.filters["basis"] = labels.basis
         templates.env.filters["cn_date"] = cn_date
         templates.env.filters["last_day"] = last_day
@@ -182,6 +174,40 @@ class Console:
     async def units(self, a: Api, me: dict) -> list[dict]:
         key = ("units", me["role"], me["jurisdiction"], me.get("unit_id"))
         return await self.ref.get(key, lambda: a.get("routing", "/api/v1/units"))
+
+    async def case_titles(self, a: Api, items) -> dict[str, dict]:
+        """case id → its tracking code and summary, from intake, for the lists of routing and
+        supervision, which hold neither: a user reads a case by its code, never by its id. A case
+        intake does not show this user (or intake down) gets no title."""
+        ids = list(dict.fromkeys(i["case_id"] for i in items if i.get("case_id")))[:100]
+        if not ids:
+            return {}
+        [found] = await parts(a.get("intake", "/api/v1/cases", case_id=ids, limit=len(ids)))
+        return {c["case_id"]: c for c in (found.data or {}).get("items", [])} if found.ok else {}
+
+    async def mentioned(self, a: Api, history: list[dict], names: dict) -> tuple[dict, dict]:
+        """(names with the units a case's history mentions that ``names`` lacks, username → display
+        name of the staff who acted): a handler's own name lists hold its unit only, and events
+        carry user names."""
+        unit_ids = sorted({h["unit_id"] for h in history if h.get("unit_id") and h["unit_id"] not in names})[:100]
+        users = sorted({w for h in history for w in (h.get("actor"), h.get("by"))
+                        if w and ":" not in w and w != "petitioner"})[:100]
+        if not (unit_ids or users):
+            return names, {}
+        [found] = await parts(a.get("routing", "/api/v1/names", unit_id=unit_ids, username=users))
+        if not found.ok:
+            return names, {}
+        return {**names, **found.data["units"]}, found.data["staff"]
+
+    async def deadlines(self, a: Api, items) -> dict[str, dict]:
+        """case id → the clock it waits on now (stage, due_at, level), from supervision, which owns
+        the clocks: one call for a page of a list. A case with no running clock, outside the
+        user's scope, or supervision down, gets none (the list shows —)."""
+        ids = list(dict.fromkeys(i["case_id"] for i in items if i.get("case_id")))[:100]
+        if not ids:
+            return {}
+        [found] = await parts(a.get("supervision", "/api/v1/deadlines", case_id=ids))
+        return {d["case_id"]: d for d in (found.data or {}).get("items", [])} if found.ok else {}
 
     async def names(self, a: Api, me: dict) -> dict:
         """code → name for categories, divisions and units (what the lists show)."""

@@ -9,6 +9,7 @@ from xinfang.labels import (  # noqa: F401  (the console's templates and routes 
     CHANNELS,
     DECISIONS,
     EVENTS,
+    EXPECTED_STEPS,
     FLAGS,
     ID_TYPES,
     LEVELS,
@@ -16,6 +17,7 @@ from xinfang.labels import (  # noqa: F401  (the console's templates and routes 
     OUTCOMES,
     PROCEDURES,
     PURPOSES,
+    QUEUE_KINDS,
     RATES,
     RATINGS,
     ROLES,
@@ -24,6 +26,10 @@ from xinfang.labels import (  # noqa: F401  (the console's templates and routes 
     label,
 )
 
+# the level of the office a collective visit reached (its alert threshold: DOMAIN.md)
+OFFICE_LEVELS = {"township": "乡级", "county": "县级", "city": "市级", "province": "省级", "national": "国家级"}
+# the services as a page names one that does not answer
+SERVICES = {"intake": "登记受理服务", "routing": "交办服务", "supervision": "督查督办服务", "reporting": "统计分析服务"}
 NOTICES = {"acceptance_notice": "受理告知书", "non_acceptance_notice": "不予受理 / 不再受理告知书",
            "extension_notice": "延长办理期限告知书", "reply": "答复意见书（信访事项处理意见书）",
            "review_opinion": "复查意见书", "re_review_opinion": "复核意见书"}
@@ -33,7 +39,7 @@ FIELDS = {"channel": "信访形式", "received_at": "收信/接访时间", "purp
           "address": "住址", "username": "用户名", "password": "密码", "unit_id": "承办单位", "reason": "理由",
           "mode": "方式", "notice": "告知书内容", "decision": "决定", "procedure": "程序", "days": "延长天数",
           "approver": "批准人", "outcome": "处理意见", "text": "内容", "level": "级别", "requirement": "督办要求",
-          "reply_by": "限期", "rating": "评价", "occurred_at": "办理时间", "note": "说明"}
+          "reply_by": "限期", "rating": "评价", "comment": "评价意见", "occurred_at": "办理时间", "note": "说明"}
 
 
 def field_name(path: str) -> str:
@@ -79,3 +85,15 @@ def basis(text: str | None, names: dict | None = None) -> str:
     if m := _LEVEL_NONE.match(text):
         return f"{_STAGES_ZH[m['stage']]}：没有可受理的上一级信访工作机构"
     return text
+
+
+def actor(who: str | None, staff: dict) -> str:
+    """Who acted, as a page names them: a member of staff by display name, the services as
+    系统自动, the petitioner (the public page's evaluation) as 信访人."""
+    if not who:
+        return ""
+    if who.startswith("system:"):
+        return "系统自动"
+    if who == "petitioner":
+        return "信访人"
+    return staff.get(who, who)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.web.app import short_id
 from tests.e2e.conftest import BEIJING, RECEIVED, another_petitioner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -133,16 +132,16 @@ def test_one_case_through_its_whole_life(system, console):
     page.click("#evaluation button[type=submit]")
     assert "感谢您的评价" in page.inner_text("main")
     assert page.inner_text("#rating strong") == "满意"  # the rating given, shown back
-    labels_ = [li.split("：", 1)[0] for li in page.locator("#track-result li").all_inner_texts()]
-    assert "登记" not in labels_ and len(labels_) == len(set(labels_))  # one date per label
+    labels_ = page.locator("#track-dates dt").all_inner_texts()
+    assert labels_ and "登记" not in labels_ and len(labels_) == len(set(labels_))  # one date per label
     public.shot("11-public-evaluated")
 
-    # the case file tells the whole story: each step with who and when
+    # the case file tells the whole story: each step with who (by name) and when
     leader = console("demo-leader")
     page = leader.go(f"/cases/{case_id}")
     timeline = page.inner_text("#timeline")
-    for step, who in (("登记", "demo-clerk"), ("交办", "demo-dispatcher"), ("签收", "demo-handler"),
-                      ("受理", "demo-handler"), ("答复", "demo-handler"), ("满意度评价", "petitioner")):
+    for step, who in (("登记", "演示登记员"), ("交办", "演示交办员"), ("签收", "演示承办人"),
+                      ("受理", "演示承办人"), ("答复", "演示承办人"), ("满意度评价", "信访人")):
         assert any(step in line and who in line for line in timeline.splitlines()), (step, who, timeline)
     leader.shot("12-case-file-timeline")
 
@@ -161,7 +160,8 @@ def test_a_leader_reads_the_rates(system, console):
     page = leader.page
     assert page.url.endswith("/dashboard")
     # the cases the leader owns (包案), with their unit and state
-    assert short_id(cid) in page.inner_text("#owned")
+    owned = system.get("intake", f"/api/v1/cases/{cid}").json()["tracking_code"]
+    assert owned in page.inner_text("#owned")  # by its tracking code, as a leader reads it
     assert page.locator("#rates .unavailable").count() == 0, "the rates are not available"
     rates = page.inner_text("#rates")
     for name in ("及时受理率", "按期答复率", "满意率"):
@@ -213,7 +213,7 @@ def test_a_township_user_sees_nothing_of_another_township(system, console):
         page = clerk.page
         assert "无权访问" in page.inner_text("h1") and "登记员" in page.inner_text("main"), path
         assert "此页面" not in page.inner_text("main"), path  # the page is named
-        assert short_id(theirs["case_id"]) not in page.content() and "外镇事项不可见" not in page.content(), path
+        assert theirs["case_id"] not in page.content() and "外镇事项不可见" not in page.content(), path
     clerk.shot("16a-township-clerk-forbidden-dashboard")
     # the search by tracking code (typed without dashes) stays within the township too
     page = clerk.go(f"/cases?q={theirs['tracking_code'].replace('-', '')}")

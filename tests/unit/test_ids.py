@@ -3,7 +3,6 @@ near their end (see xinfang/ids.py)."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.web.app import short_id
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import CaseClosed
 from xinfang.ids import new_id, uuid7
@@ -30,11 +29,3 @@ def test_a_new_envelope_gets_a_time_ordered_event_id():
     env = new_envelope(CaseClosed(), case_id="c-1", office="999901000000", actor="t", producer="intake")
     assert uuid.UUID(env.event_id).version == 7
     assert env.event_id[:8] >= before[:8]  # the first 32 bits: the same or a later millisecond
-
-
-def test_lists_tell_apart_cases_registered_the_same_minute():
-    # the console shows an id by a short form; its first eight characters are its time
-    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-    a, b = new_id(at), new_id(at + timedelta(seconds=20))
-    assert a[:8] == b[:8]
-    assert short_id(a) != short_id(b) and len(short_id(a)) == 8 and a.endswith(short_id(a))

@@ -73,3 +73,14 @@ def test_a_case_page_offers_the_steps_in_the_order_the_rules_allow():
     assert offered("leader", "accepted", "signed") == ("supervision-order", "reminder", "ownership")
     assert offered("handler", "under_review", "to_sign") == ("sign",)
     assert offered("handler", "under_review", "signed") == ("reply",)
+
+
+def test_the_unit_an_open_supervision_order_is_addressed_to_is_offered_its_answer():
+    from services.web.actions import offered
+
+    # given an open order to the handler's unit, whatever the case's state: the answer is offered
+    assert offered("handler", "accepted", "signed", orders_to_answer=True) == ("extension", "reply", "order-answer")
+    assert offered("handler", "closed", "signed", orders_to_answer=True) == ("order-answer",)
+    # the supervisor who issued it, or a clerk, is never offered the answer
+    assert "order-answer" not in offered("supervisor", "accepted", "signed", orders_to_answer=True)
+    assert "order-answer" not in offered("clerk", "accepted", "signed", orders_to_answer=True)

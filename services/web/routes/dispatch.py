@@ -20,14 +20,18 @@ async def queue(request: Request, site: Site, a: UserApi, me: RoleMe, state: str
     page_size = site.cfg.page_size
     result, us, nm = await parts(a.get("routing", "/api/v1/queue", state=state, limit=page_size,
                                        offset=(page - 1) * page_size), site.units(a, me), site.names(a, me))
-    if result.ok:  # the queue names cases; the page shows what they are about
+    deadlines: dict = {}
+    if result.ok:  # the queue names cases; the page shows what they are about, and their clocks
         items = result.data.get("items", [])
-        files = await parts(*(a.get("intake", f"/api/v1/cases/{it['case_id']}") for it in items
-                              if not it.get("summary")))
+        due, *files = await parts(site.deadlines(a, items),
+                                  *(a.get("intake", f"/api/v1/cases/{it['case_id']}") for it in items
+                                    if not it.get("summary")))
+        deadlines = due.data or {}
         about = {f.data["case_id"]: f.data for f in files if f.ok}
         for it in items:
             c = about.get(it["case_id"]) or {}
             for k in ("summary", "division_code", "category_code", "tracking_code"):
                 it.setdefault(k, c.get(k))
     return site.render(request, "queue.html", me=me, result=result, unit_choices=us.data or [], names=nm.data or {},
+                       deadlines=deadlines,
                        state=state, page=page, done=done, query=urlencode({"state": state} if state else {}))

@@ -51,9 +51,10 @@ async def track(request: Request, site: Site, a: VisitorApi, code: str = "", don
 async def evaluate(request: Request, site: Site, a: AnonymousApi):
     form = await request.form()
     code = (form.get("code") or "").strip()
+    # the comment goes to intake as typed (it judges its length) and is never logged here
+    values = {"rating": forms.text(form.get("rating")), "comment": forms.text(form.get("comment"))}
     try:
-        await a.post("intake", f"/api/v1/track/{quote(code, safe='')}/evaluation",
-                     forms.drop_empty({"rating": form.get("rating")}))
+        await a.post("intake", f"/api/v1/track/{quote(code, safe='')}/evaluation", forms.drop_empty(values))
     except ApiError as exc:
         result = None
         try:
@@ -61,5 +62,6 @@ async def evaluate(request: Request, site: Site, a: AnonymousApi):
         except (ApiError, SignedOut):
             pass
         return site.render(request, "track.html", status=exc.status, me=None, code=code, result=result,
-                           error=None, eval_errors={**exc.field_messages(), "_": exc.summary_zh()}, done=None)
+                           error=None, eval_errors={**exc.field_messages(), "_": exc.summary_zh()}, done=None,
+                           values=values)
     return RedirectResponse(f"/track?{urlencode({'code': code, 'done': 'evaluation'})}", status_code=303)

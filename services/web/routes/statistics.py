@@ -44,6 +44,7 @@ async def dashboard(request: Request, site: Site, a: UserApi, me: RoleMe, date_f
         Part(stats.data[k] if k in stats.data else stats.data["breakdowns"][k]) if stats.ok else stats
         for k in ("rates", "summary", "ranking", "month", "category", "township"))
     yoy = stats.data.get("year_on_year") if stats.ok else None
+    titles = await site.case_titles(a, owned.data["items"]) if leader and owned.ok else {}
     overdue_days = {}
     for b in (backlog.data or {}).get("items", []) if backlog.ok else []:
         overdue_days[b["case_id"]] = max(overdue_days.get(b["case_id"], 0), b["days_overdue"])
@@ -56,7 +57,7 @@ async def dashboard(request: Request, site: Site, a: UserApi, me: RoleMe, date_f
                                      ("上年度", f"{today.year - 1}-01-01", f"{today.year - 1}-12-31"),
                                      ("全部时间", "", ""))]
     return site.render(request, "dashboard.html", me=me, rates=rates, summary=summary, months=months, cats=cats,
-                       towns=towns, ranking=ranking, owned=owned, backlog=backlog, overdue_days=overdue_days,
+                       towns=towns, ranking=ranking, owned=owned, backlog=backlog, overdue_days=overdue_days, titles=titles,
                        unit_names={u["unit_id"]: u["name"] for u in us.data or []}, unit_choices=us.data or [],
                        yoy=yoy, periods=periods,
                        townships=[d for d in divs.data or [] if d.get("level") == "township"],

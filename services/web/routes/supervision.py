@@ -3,12 +3,13 @@ unit's answer to a supervision order (orders and reminders are issued from the c
 services/web/routes/cases.py)."""
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.web import forms
+from services.web import forms, labels
 from services.web.client import ApiError, Unavailable, parts
 from services.web.deps import RoleMe, Site, UserApi
 
@@ -32,8 +33,16 @@ async def supervision(request: Request, site: Site, a: UserApi, me: RoleMe, view
     result, us, divs, nm = await parts(
         a.get("supervision", LISTS[view], **filters, limit=page_size, offset=(page - 1) * page_size),
         site.units(a, me), site.divisions(a, me), site.names(a, me))
+    items = (result.data or {}).get("items", []) if result.ok else []
+    # the clock lists carry their clock; an order or an alert names a case, whose clock supervision tells.
+    # Every row names its case by intake's tracking code, and a backlog's leader by name
+    async def no_clocks() -> dict:
+        return {}
+    deadlines, titles, (_, staff) = await asyncio.gather(
+        site.deadlines(a, items) if view in ("orders", "alerts") else no_clocks(), site.case_titles(a, items),
+        site.mentioned(a, [{"actor": it.get("owner_leader")} for it in items], {}))
     by_unit, by_town = {}, {}
-    for it in (result.data or {}).get("items", []) if result.ok else []:
+    for it in items:
         if it.get("unit_id"):
             by_unit[it["unit_id"]] = by_unit.get(it["unit_id"], 0) + 1
         if it.get("division_code"):
@@ -43,7 +52,8 @@ async def supervision(request: Request, site: Site, a: UserApi, me: RoleMe, view
                                          "level": level, "status": status}.items() if v})
     return site.render(request, "supervision.html", me=me, view=view, done=done, result=result,
                        unit_choices=us.data or [], townships=[d for d in divs.data or [] if d.get("level") == "township"],
-                       names=nm.data or {}, by_unit=by_unit, by_town=by_town, page=page, query=query,
+                       names=nm.data or {}, by_unit=by_unit, by_town=by_town, page=page, query=query, deadlines=deadlines,
+                       titles=titles, staff=staff,
                        f={"unit_id": unit_id, "division_code": division_code, "level": level, "status": status})
 
 
@@ -54,7 +64,7 @@ async def answer_order(request: Request, site: Site, a: UserApi, me: RoleMe, ord
         await a.post("supervision", f"/api/v1/supervision-orders/{quote(order_id, safe='')}/answer",
                      forms.drop_empty({"text": forms.text(form.get("text"))}))
     except Unavailable:
-        return site.render(request, "unavailable.html", status=503, me=me, what="supervision-orders answer")
+        return site.render(request, "unavailable.html", status=503, me=me, what=labels.SERVICES["supervision"])
     except ApiError as exc:
         return site.render(request, "not_found.html", status=exc.status, me=me, message=exc.summary_zh())
     return RedirectResponse("/supervision?view=orders&done=answer", status_code=303)
