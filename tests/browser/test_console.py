@@ -2,6 +2,7 @@
 rates, a township user seeing nothing of another township, forms refusing bad input in Chinese."""
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime, timedelta
 
@@ -186,6 +187,18 @@ def test_a_leader_reads_the_rates(system, console):
     href = page.get_attribute("#exports a", "href")
     r = leader.context.request.get(leader.base + href)
     assert r.status == 200 and r.body()[:2] == b"PK", "the XLSX export is not a workbook"
+    # as the leader hands it on: rates as percentages, and every breakdown's total is the overview's
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(r.body()))
+    rates_sheet = wb["五率"]
+    assert all(rates_sheet.cell(row=i, column=4).number_format == "0.0%" for i in range(4, rates_sheet.max_row + 1))
+    overview = {row[0]: row[1] for row in wb["概况"].iter_rows(min_row=4, values_only=True)}
+    for name in ("按渠道", "按责任单位", "按月份"):
+        header = [c.value for c in wb[name][3]]
+        total = list(wb[name].iter_rows(min_row=4, values_only=True))[-1]
+        assert total[0] == "合计" and total[header.index("积案")] == overview["积案"], name
+        assert total[header.index("登记件数（批次）")] == overview["登记件数（批次）"], name
 
 
 def test_a_township_user_sees_nothing_of_another_township(system, console):
@@ -504,3 +517,20 @@ def test_the_dispatcher_is_told_in_chinese_when_the_rules_make_another_unit_lead
     assert "三跨三分离" in said and "牵头" in said and "999901" not in said, said
     assert system.get("routing", f"/api/v1/cases/{cid}/assignment").json()["unit_id"] == "999901-lxb"
     dispatcher.shot("25-dispatcher-lead-explained")
+
+
+def test_a_clerk_finds_a_case_by_tracking_code_name_id_number_or_masked_id_number(system, console):
+    """The search box takes what a petitioner at the window says: the code on the receipt (typed
+    without dashes, in lower case), a name, an ID number or a masked one; the list shows the code."""
+    person = another_petitioner(77)[0]
+    case = system.register(summary=f"查找事项 {uuid.uuid4().int % 10**8}", petitioners=[person])
+    clerk = console("demo-clerk")
+    n = person["id_number"]
+    for typed in (case["tracking_code"].replace("-", "").lower(), person["name"], n, n[:4] + "*" * 10 + n[-4:]):
+        page = clerk.go("/cases")
+        page.fill("form.filters input[name=q]", typed)
+        page.click("form.filters button[type=submit]")
+        row = page.locator("#case-list tr", has=page.locator(f"a[href='/cases/{case['case_id']}']"))
+        assert row.count() == 1, (typed, page.inner_text("#case-list")[:500])
+        assert case["tracking_code"] in row.inner_text()
+    clerk.shot("26-search-by-masked-id-number")

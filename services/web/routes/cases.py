@@ -59,6 +59,7 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
     supervised = _supervision(orders, reminders)
     names, staff = await site.mentioned(
         a, c.get("history", []) + (assignment.data.get("history", []) if assignment.ok else [])
+        + [{"actor": assignment.data.get("owner_leader") if assignment.ok else None}]
         + [{"actor": w} for o in supervised["orders"] for w in (o.get("issued_by"), o.get("answered_by"))]
         + [{"actor": r.get("sent_by")} for r in supervised["reminders"]], nm.data or {})
     timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
