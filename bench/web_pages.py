@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -31,10 +31,27 @@ sys.path.insert(0, str(ROOT))
 
 from xinfang.config import SERVICES  # noqa: E402
 from xinfang.messaging.broker import free_port  # noqa: E402
+from xinfang.privacy import resident_id_check_char  # noqa: E402
 from xinfang_cli.supervisor import Stack  # noqa: E402
 
 PASSWORD = "xinfang-demo"
 BEIJING = timezone(timedelta(hours=8))
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
+
+
+def name_of(i: int) -> str:
+    """A two- or three-character name; many petitioners share a surname, few a whole name."""
+    return SURNAMES[i % len(SURNAMES)] + GIVEN[(i // 20) % len(GIVEN)] + ("" if i % 3 else GIVEN[(i // 500) % len(GIVEN)])
+
+
+def id_number_of(i: int) -> str:
+    """A valid resident ID number (GB 11643-1999), one per case."""
+    born = date(1950, 1, 1) + timedelta(days=37 * (i // 1000))
+    body = f"110101{born:%Y%m%d}{i % 1000:03d}"
+    return body + resident_id_check_char(body)
 
 
 def historical(i: int, villages: list[str]) -> dict:
@@ -42,7 +59,7 @@ def historical(i: int, villages: list[str]) -> dict:
     return {"legacy_id": f"bench-{i}", "registration": {
         "channel": random.choice(["letter", "visit", "online", "phone"]), "received_at": at.isoformat(),
         "occurred_at": at.isoformat(),
-        "petitioners": [{"name": f"测试{i}", "id_type": "other", "id_number": f"BENCH{i:08d}",
+        "petitioners": [{"name": name_of(i), "id_type": "resident_id", "id_number": id_number_of(i),
                          "phone": None, "address": "示范县"}],
         "headcount": 1, "purpose": "appeal", "category_code": random.choice(["0702", "0501", "0801", "0901"]),
         "division_code": random.choice(villages), "summary": f"基准测试事项 {i}", "request": "请求处理"}}
@@ -168,14 +185,25 @@ def main() -> None:
         assert r.status_code == 303, r.text[:300]
         some = api.get(f"{url['intake']}/api/v1/cases", headers=auth, params={"limit": 1, "offset": 777}).json()
         case_id = some["items"][0]["case_id"]
+        code = some["items"][0]["tracking_code"]
+        # the 777th newest case's petitioner: found by name, ID number and masked ID number
+        person = api.get(f"{url['intake']}/api/v1/cases/{case_id}", headers=auth).json()["petitioners"][0]
+        id_number = person["id_number"]
+        masked = id_number[:4] + "*" * 10 + id_number[-4:]
         pages = {  # page → the API call it is built on (its baseline)
             "case list, first page": ("/cases", ("intake", "/api/v1/cases", {"limit": 20})),
             "case list, page 2000": ("/cases?page=2000", ("intake", "/api/v1/cases", {"limit": 20, "offset": 39980})),
             "case list, filtered": ("/cases?channel=visit&division_code=999901001000",
                                     ("intake", "/api/v1/cases", {"limit": 20, "channel": "visit",
                                                                  "division_code": "999901001000"})),
+            "search, tracking code": (f"/cases?q={code.replace('-', '').lower()}",
+                                      ("intake", "/api/v1/cases", {"limit": 20, "q": code})),
+            "search, name": (f"/cases?q={person['name']}", ("intake", "/api/v1/cases", {"limit": 20, "q": person["name"]})),
+            "search, ID number": (f"/cases?q={id_number}", ("intake", "/api/v1/cases", {"limit": 20, "q": id_number})),
+            "search, masked ID number": (f"/cases?q={masked}", ("intake", "/api/v1/cases", {"limit": 20, "q": masked})),
             "case file": (f"/cases/{case_id}", ("intake", f"/api/v1/cases/{case_id}", {})),
             "queue": ("/queue", ("routing", "/api/v1/queue", {"limit": 20})),
+            "inbox": ("/inbox?unit_id=999901-d02", ("routing", "/api/v1/units/999901-d02/inbox", {"limit": 20})),
             "supervision, warnings": ("/supervision", ("supervision", "/api/v1/warnings", {"limit": 20})),
             # the page opens on the year to date; all time is one click away
             "dashboard, year to date": ("/dashboard", ("reporting", "/api/v1/stats/dashboard",
@@ -196,9 +224,16 @@ def main() -> None:
                 continue
             q = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else xs[0]  # noqa: E731
             row = {"page_p50": q(page_t, 50), "page_p95": q(page_t, 95), "api_p50": q(api_t, 50), "api_p95": q(api_t, 95)}
+            extra: tuple = ()
             if name == "case file":  # the page also waits for routing and supervision
-                for svc2, path2 in (("routing", f"/api/v1/cases/{case_id}/assignment"),
-                                    ("supervision", f"/api/v1/cases/{case_id}/deadlines")):
+                extra = (("routing", f"/api/v1/cases/{case_id}/assignment"),
+                         ("supervision", f"/api/v1/cases/{case_id}/deadlines"))
+            elif name == "case list, first page":  # and for the page's clocks, asked of supervision after it
+                ids = [c["case_id"] for c in api.get(f"{url['intake']}/api/v1/cases", headers=auth,
+                                                     params={"limit": 20}).json()["items"]]
+                extra = (("supervision", "/api/v1/deadlines?" + "&".join(f"case_id={i}" for i in ids)),)
+            if extra:
+                for svc2, path2 in extra:
                     try:
                         xs = [timed(api, f"{url[svc2]}{path2}", headers=auth) for _ in range(args.repeat)]
                         row[f"{svc2}_p50"] = q(xs, 50)
