@@ -118,6 +118,15 @@ class WorkCalendar:
     def default(cls) -> WorkCalendar:
         return cls.from_dir(calendar_dir())
 
+    @classmethod
+    def shared(cls) -> WorkCalendar:
+        """One calendar per process, made on first use (it re-reads its directory when a file
+        changes): what a service's handlers and reads count working days with."""
+        global _shared
+        if _shared is None:
+            _shared = cls.default()
+        return _shared
+
     def source(self, year: int) -> str:
         """Where this year's schedule comes from: ``loaded``, ``published`` or ``fallback``."""
         self._refresh()
@@ -193,3 +202,6 @@ def load_schedule_file(path: Path, directory: Path | None = None) -> YearSchedul
     target.mkdir(parents=True, exist_ok=True)
     (target / f"{s.year}.json").write_text(s.dump(), encoding="utf-8")
     return s
+
+
+_shared: WorkCalendar | None = None

@@ -204,24 +204,13 @@ def track(db: Database, tracking_code: str) -> dict:
             "dates": _dates(history), "handling_unit": row["unit_name"],
             # the next step and by when, from the limits supervision's clocks run on
             "expected": [{"step": step, "due_at": due}
-                         for step, due in case.expected_dates(datetime.now(UTC), calendar(), RULES)],
+                         for step, due in case.expected_dates(datetime.now(UTC), WorkCalendar.shared(), RULES)],
             "reply": _reply(*replies[-1]) if replies else None,
             "can_evaluate": case.first_reply_at is not None and not case.evaluated,
             "evaluated": case.evaluated,
             # the petitioner's own rating and comment, shown back to them (no personal data)
             "rating": evaluation.rating if evaluation else None,
             "comment": evaluation.comment if evaluation else None}
-
-
-_calendar: WorkCalendar | None = None
-
-
-def calendar() -> WorkCalendar:
-    """The working days (the simplified procedure counts in them), read once and kept fresh."""
-    global _calendar
-    if _calendar is None:
-        _calendar = WorkCalendar.default()
-    return _calendar
 
 
 def _reply(e: Envelope, reply: CaseReplied) -> dict:

@@ -22,14 +22,6 @@ from xinfang.storage import Database, UnitOfWork
 from xinfang.workdays import WorkCalendar
 
 RULES = domain.RoutingRules()
-_calendar: WorkCalendar | None = None
-
-
-def calendar() -> WorkCalendar:
-    global _calendar
-    if _calendar is None:
-        _calendar = WorkCalendar.default()
-    return _calendar
 
 
 # ------------------------------------------------------------------ the commands
@@ -146,7 +138,7 @@ def object_to(db: Database, user: Principal, cmd: ObjectToAssignment) -> dict:
     with UnitOfWork(db) as uow:
         row, agg = _load(uow, user, cmd.case_id)
         at = _when(agg, cmd.occurred_at)
-        event = agg.object(user.unit_id, cmd.reason, at, calendar(), RULES)
+        event = agg.object(user.unit_id, cmd.reason, at, WorkCalendar.shared(), RULES)
         append(uow, cmd.case_id, row["office"], agg.version, event, user.username, occurred_at=at)
     return views.get_assignment(db, user, cmd.case_id)
 
