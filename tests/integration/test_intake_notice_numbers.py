@@ -14,12 +14,13 @@ import sqlalchemy as sa
 
 from services.intake import adapters, domain, handlers, projections, views
 from tests.integration.intake_world import MIGRATIONS, IntakeOnPostgres, IntakeOnSQLite, petition
-from xinfang.contracts import new_envelope
+from xinfang.contracts import encode, new_envelope
 from xinfang.contracts.events import CaseAccepted, CaseAssigned, CaseSignedFor, DivisionAdded
 from xinfang.privacy import PiiVault, resident_id_check_char
 from xinfang.security import Principal
-from xinfang.storage import Database, UnitOfWork
+from xinfang.storage import Database, UnitOfWork, chain
 from xinfang.storage.migrations import upgrade
+from xinfang.storage.tables import events
 
 CLERK = Principal("county-clerk", "clerk", "999901000000")
 UNIT = "999901001-gov"
@@ -158,13 +159,20 @@ class OldNoticesContract:
         engine.dispose()
         db = Database(url)
         try:
-            # as intake_0011 wrote them: events, no numbers
+            # as intake_0011 wrote them: events, no numbers (and no hash chain yet)
             for i, at in enumerate((DEC_2025, DEC_2025 + timedelta(days=1), JAN_2026)):
                 env = new_envelope(CaseAccepted(procedure="normal", notice="受理", unit_id=UNIT), case_id=f"old-{i}",
                                    office=OFFICE, actor="handler", producer="intake", occurred_at=at)
-                with UnitOfWork(db) as uow:
-                    uow.append(f"old-{i}", 0, [env])
+                env = env.model_copy(update={"stream_version": 1})
+                with db.engine.begin() as c:
+                    c.execute(events.insert(), dict(
+                        event_id=env.event_id, stream_id=env.case_id, version=1, event_type=env.event_type,
+                        schema_version=env.schema_version, case_id=env.case_id, occurred_at=env.occurred_at,
+                        recorded_at=env.recorded_at, body=encode(env).decode()))
             db.migrate(MIGRATIONS)
+            with db.read() as c:  # the chain's migration linked the events stored before it
+                verdict = chain.verify(c)
+            assert verdict.ok and verdict.size == 3
             with db.read() as c:
                 rows = list(c.execute(sa.select(adapters.notice_numbers.c.case_id, adapters.notice_numbers.c.year,
                                                 adapters.notice_numbers.c.seq).order_by("case_id")))

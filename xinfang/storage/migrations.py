@@ -112,6 +112,33 @@ def events_append_only_v3_down(op) -> None:
         op.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
 
 
+def events_chain_v4(op) -> None:
+    """The hash chain over events (xinfang/storage/chain.py): one link per event, the events
+    stored before it linked now in position order; append-only like the events themselves."""
+    from xinfang.storage import chain  # the chain's one layout, the same the writers use
+
+    op.create_table(
+        "event_chain",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("position", sa.BigInteger, nullable=False, unique=True),
+        sa.Column("hash", sa.String(64), nullable=False),
+    )
+    chain.link_all(op.get_bind())
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE TRIGGER event_chain_append_only BEFORE UPDATE OR DELETE ON event_chain "
+                   "FOR EACH ROW EXECUTE FUNCTION xinfang_events_append_only()")
+        op.execute("CREATE TRIGGER event_chain_no_truncate BEFORE TRUNCATE ON event_chain "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION xinfang_events_append_only()")
+    else:
+        for what in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER event_chain_append_only_{what.lower()} BEFORE {what} ON event_chain "
+                       f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END")
+
+
+def events_chain_v4_down(op) -> None:
+    op.drop_table("event_chain")
+
+
 def upgrade(engine: sa.Engine, script_location: str | Path, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))

@@ -29,6 +29,14 @@ events = Table(
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
 )
 
+# the hash chain over events (xinfang/storage/chain.py): one link per event, in commit order
+event_chain = Table(
+    "event_chain", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False, unique=True),
+    Column("hash", String(64), nullable=False),
+)
+
 outbox = Table(
     "outbox", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),

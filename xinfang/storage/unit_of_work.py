@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xinfang import metrics
 from xinfang.contracts import Envelope, decode, encode, topic_for
-from xinfang.storage import recovery
+from xinfang.storage import chain, recovery
 from xinfang.storage.database import Database
 from xinfang.storage.sets import one_of
 from xinfang.storage.tables import events, inbox, outbox, positions
@@ -19,7 +19,9 @@ from xinfang.tracing import current_traceparent
 # Built once: a statement built per call cost more than running it (SQLAlchemy derives each new
 # statement's cache key), and every consumed event runs these
 _STREAM_VERSION = sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == sa.bindparam("k_stream"))
-_INSERT_EVENTS, _INSERT_OUTBOX, _INSERT_INBOX = events.insert(), outbox.insert(), inbox.insert()
+_INSERT_OUTBOX, _INSERT_INBOX = outbox.insert(), inbox.insert()
+# the positions given back, in the rows' order: they are linked into the hash chain at commit
+_INSERT_EVENTS = events.insert().returning(events.c.position, sort_by_parameter_order=True)
 _IS_APPLIED = sa.select(inbox.c.event_id).where(inbox.c.consumer == sa.bindparam("k_consumer"),
                                                 inbox.c.event_id == sa.bindparam("k_event"))
 _POSITION_KEY = ((positions.c.consumer == sa.bindparam("k_consumer")) & (positions.c.topic == sa.bindparam("k_topic"))
@@ -82,6 +84,7 @@ class UnitOfWork:
         self.db = db
         self._conn: sa.Connection | None = None
         self._appended = 0
+        self._unlinked: list[int] = []  # positions appended here, linked into the chain at commit
         self.reproduced = 0  # staged events a handler made again (recovery.py)
 
     @property
@@ -104,6 +107,9 @@ class UnitOfWork:
 
     def commit(self) -> None:
         try:
+            if self._unlinked:  # last, so the chain's lock is held only until the commit
+                chain.link(self.conn, self._unlinked)
+                self._unlinked = []
             self.conn.commit()
         except IntegrityError as exc:
             raise _conflict_from(exc) from exc
@@ -142,13 +148,14 @@ class UnitOfWork:
                 if self.db.recovering:  # after a restore: a reaction made again is the one published before
                     published = self._made_again(stored)
                 bodies = [encode(env).decode() for env in stored]
-                self.conn.execute(_INSERT_EVENTS, [dict(
+                inserted = self.conn.execute(_INSERT_EVENTS, [dict(
                     event_id=env.event_id, stream_id=stream_id, version=env.stream_version,
                     event_type=env.event_type, schema_version=env.schema_version,
                     case_id=env.case_id, occurred_at=env.occurred_at, recorded_at=env.recorded_at, body=body,
-                ) for env, body in zip(stored, bodies, strict=False)])
+                ) for env, body in zip(stored, bodies, strict=False)]).scalars().all()
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id)) from exc
+        self._unlinked += inserted
         self.reproduced += len(published)
         traceparent = current_traceparent()  # the request's or the consumer's span: the relay sends it on
         outgoing = [dict(event_id=env.event_id, topic=topic_for(env.producer), key=env.case_id, body=body,
@@ -175,10 +182,10 @@ class UnitOfWork:
         and times as they were, no outbox row."""
         version = self.stream_version(env.case_id) + 1
         stored = env.model_copy(update={"stream_version": version})
-        self.conn.execute(_INSERT_EVENTS, [dict(
+        self._unlinked += self.conn.execute(_INSERT_EVENTS, [dict(
             event_id=stored.event_id, stream_id=stored.case_id, version=version, event_type=stored.event_type,
             schema_version=stored.schema_version, case_id=stored.case_id, occurred_at=stored.occurred_at,
-            recorded_at=stored.recorded_at, body=encode(stored).decode())])
+            recorded_at=stored.recorded_at, body=encode(stored).decode())]).scalars().all()
         recovery.take(self.conn, env.event_id)
         return stored
 
