@@ -123,3 +123,36 @@ def test_users_and_token_from_the_command_line(tmp_path):
     assert (p.username, p.role, p.jurisdiction) == ("zhang", "clerk", "999901003000")
     assert subprocess.run([XINFANG, "users", "disable", "zhang"], env=env, capture_output=True).returncode == 0
     assert subprocess.run([XINFANG, "token", "zhang"], env=env, capture_output=True).returncode == 1
+
+
+def test_audit_verify_passes_an_untouched_store_and_names_the_position_of_an_edit(tmp_path):
+    """`xinfang audit verify` over a service database as its operator has it: exit 0 while the
+    store is as written; an event edited behind the triggers' back gives exit 1 and its position."""
+    import sqlalchemy as sa
+
+    from xinfang.contracts import new_envelope
+    from xinfang.contracts.events import CaseAssigned
+    from xinfang.storage import Database, UnitOfWork
+
+    url = f"sqlite:///{tmp_path / 'routing.db'}"
+    db = Database(url)
+    db.migrate(Path(__file__).resolve().parents[1] / "services" / "routing" / "migrations")
+    for i in range(30):
+        with UnitOfWork(db) as uow:
+            uow.append(f"c{i}", 0, [new_envelope(CaseAssigned(unit_id="u"), case_id=f"c{i}", office="999901001000",
+                                                 actor="test", producer="routing")])
+    db.dispose()
+    env = {**os.environ, "ROUTING_DATABASE_URL": url}
+    ok = subprocess.run([XINFANG, "audit", "verify", "routing"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "30" in ok.stdout and "ok" in ok.stdout
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP TRIGGER events_append_only_update")
+        c.exec_driver_sql("UPDATE events SET body = replace(body, '\"u\"', '\"v\"') WHERE position = 12")
+    engine.dispose()
+    bad = subprocess.run([XINFANG, "audit", "verify", "routing"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "seq 12, position 12" in bad.stdout + bad.stderr
+    unknown = subprocess.run([XINFANG, "audit", "verify", "nosuch"], env=env, capture_output=True, text=True)
+    assert unknown.returncode == 2 and "nosuch" in unknown.stderr

@@ -16,6 +16,7 @@ from services.reporting import cli as reporting_cli
 from services.routing import cli as routing_cli
 from xinfang.config import CONSOLE, SERVICES, settings
 from xinfang.terminal import console, print_rows
+from xinfang_cli import audit as audit_cli
 from xinfang_cli import backup as backup_cli
 from xinfang_cli import ops as ops_cli
 from xinfang_cli import opsdb
@@ -170,6 +171,8 @@ reporting_cli.register(app, token_for=routing_cli.token_for)
 # the operator's commands: lag, dead letters, backup and restore (xinfang_cli/ops.py, backup.py)
 ops_cli.register(app)
 backup_cli.register(app)
+audit_cli.register(app)
+audit_cli.register(app)
 
 
 def main() -> None:
