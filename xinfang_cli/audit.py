@@ -8,7 +8,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xinfang.config import SERVICES
 from xinfang.storage import chain
-from xinfang.storage.tables import event_chain
 from xinfang.terminal import console, print_rows
 from xinfang_cli.opsdb import database_url, engine_for
 
@@ -34,7 +33,7 @@ def verify(service: list[str] = typer.Argument(None, help=f"services to verify (
         for s in service:
             try:
                 with engine_for(database_url(s)) as engine, engine.connect() as conn:
-                    total = conn.execute(sa.select(sa.func.count()).select_from(event_chain)).scalar()
+                    total = chain.count(conn)
                     task = bar.add_task(s, total=total, what=s)
                     v = chain.verify(conn, progress=lambda n, t=task: bar.advance(t, n))
             except (FileNotFoundError, sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
