@@ -8,6 +8,8 @@
   for imported history it lies in the past) and its knowledge time (``recorded_at``): periods
   filter the first, ``as_of`` the second.
 - ``report_cases``: per case and generation, the case view folded from all its facts (below).
+- ``report_months``: per generation, office, breakdown key and month, the counts the dashboard
+  adds up (``months``), kept with report_cases.
 - ``report_generation``: the pointer row naming the generation the queries read. A rebuild fills
   a new generation while the old one keeps answering, then moves the pointer.
 """
@@ -107,6 +109,37 @@ report_cases = Table(
     Column("repeated_at", UtcDateTime(), nullable=True),    # when a later case naming it repeat_of became known
     Index("ix_report_cases_office", "generation", "office", "received_at"),
     Index("ix_report_cases_settled", "generation", "settled_at"),
+    # months.statistics: the cases with an act or a limit in a period's last month
+    Index("ix_report_cases_rated_to", "generation", "rated_to"),
+    Index("ix_report_cases_due_to", "generation", "due_to"),
+)
+
+# The sums of months.py: how many cases count in each figure, per office, breakdown (dim, key),
+# kind of time (kind), month of that time (m1, YYYY-MM in the reporting time zone; "Y2025" for a
+# year's sum, months.YEARLY) and month of the kind's second time (m2, "" for none). Keys never
+# null: "" stands for none.
+report_months = Table(
+    "report_months", metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("dim", String(12), primary_key=True),
+    Column("m1", String(7), primary_key=True),
+    Column("office", String(12), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("m2", String(7), primary_key=True),
+    *[Column(f, Integer, nullable=False, server_default="0") for f in (
+        "registered", "assigned", "person_times", "visit_batches", "visit_person_times", "online",
+        "first_petition", "repeat", "skip_level", "collective", "law_related", "open", "overdue", "backlog",
+        "decided", "decided_on_time", "undecided_past_limit", "replied", "replied_on_time", "replied_evaluated",
+        "first_replied", "first_resolved", "unreplied_past_deadline", "evaluated", "satisfied")],
+)
+
+# The rules (months.fingerprint) a generation's sums were counted under; "stale" once counted
+# under two: they answer nothing until months.build counts them again.
+report_months_rules = Table(
+    "report_months_rules", metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("rules", Text, nullable=False),
 )
 
 report_generation = Table(

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
+from services.reporting import months
 from services.reporting.adapters import report_cases, report_facts, report_generation, report_log
 from services.reporting.rates import rules
 from xinfang.contracts import Envelope
@@ -236,21 +237,27 @@ def touched_cases(rows: list[dict]) -> set[str]:
     return {r["case_id"] for r in rows} | {r["repeat_of"] for r in rows if r.get("repeat_of")}
 
 
-def refold(conn: sa.Connection, generation: int, case_ids: Iterable[str]) -> None:
-    """Fold these cases' report_cases rows again from their facts."""
+def refold(conn: sa.Connection, generation: int, case_ids: Iterable[str], *, sums: bool = True) -> None:
+    """Fold these cases' report_cases rows again from their facts, and move their counts in the
+    monthly sums from the old rows to the new (``sums`` False: a migration before the sums)."""
     delete, insert = _refresh_statements(conn.dialect.name, generation)
+    picked = member(conn.dialect.name, report_cases.c.case_id, name="ids")
     for part in chunks(conn.dialect.name, sorted(case_ids)):
+        old = months.case_rows(conn, generation, part, picked) if sums else []
         conn.execute(delete, {"ids": part})
         conn.execute(insert, {"ids": part})
+        if sums:
+            months.add(conn, generation, old, months.case_rows(conn, generation, part, picked), _RULES)
 
 
 def refresh_all_cases(conn: sa.Connection) -> None:
-    """Every case of every generation (the migration that adds report_cases)."""
+    """Every case of every generation (the migration that adds report_cases; the monthly sums,
+    which come later, count them in their own migration)."""
     f = report_facts
     for gen in conn.execute(sa.select(f.c.generation).distinct()).scalars().all():
         ids = conn.execute(sa.select(f.c.case_id).where(f.c.generation == gen).distinct()).scalars().all()
         for i in range(0, len(ids), 5000):
-            refresh_cases(conn, gen, [{"case_id": c} for c in ids[i:i + 5000]])
+            refold(conn, gen, set(ids[i:i + 5000]), sums=False)
 
 
 def on_event(uow: UnitOfWork, env: Envelope) -> None:

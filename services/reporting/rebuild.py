@@ -14,7 +14,14 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from services.reporting.adapters import report_cases, report_facts, report_generation, report_log
+from services.reporting.adapters import (
+    report_cases,
+    report_facts,
+    report_generation,
+    report_log,
+    report_months,
+    report_months_rules,
+)
 from services.reporting.projections import insert_facts
 from xinfang.storage import Database
 
@@ -66,4 +73,6 @@ def rebuild(db: Database, *, progress: Callable[[int, int], None] = lambda done,
     with db.engine.begin() as c:
         c.execute(report_facts.delete().where(report_facts.c.generation != new))
         c.execute(report_cases.delete().where(report_cases.c.generation != new))
+        c.execute(report_months.delete().where(report_months.c.generation != new))
+        c.execute(report_months_rules.delete().where(report_months_rules.c.generation != new))
     return {"generation": new, "previous": p["active"], "events": done}

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from services.reporting import projections, rates
+from services.reporting import months, projections, rates
 from services.reporting.adapters import report_cases
 from services.reporting.adapters import report_facts as f
 from services.reporting.projections import active_generation
@@ -20,6 +20,7 @@ from xinfang.reference.divisions import division as _division
 from xinfang.reference.divisions import units as _units
 from xinfang.security import Principal, division_prefix
 from xinfang.storage import Database
+from xinfang.storage.sets import starts_with
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,6 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
     return base
 
 
-def _starts_with(col, prefix: str):
-    """``col`` starts with ``prefix``, with a range first that the (generation, office) index
-    answers: ``LIKE 'p%'`` uses a btree only under the C collation, so on PostgreSQL with any
-    other the county's cases were found by reading every case of the province (300 ms at
-    1.1 million cases). The LIKE keeps the condition exact in any collation."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return sa.and_(col >= prefix, col < upper, col.startswith(prefix))
-
-
 def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
               *, candidates: str = "spans", sqlite: bool = False):
     """One row per registered case in scope, as known at as_of: the columns the rates and counts use
@@ -82,8 +74,8 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
     cand = [rc.c.generation == gen]
     changing_cand = [rc.c.generation == gen]
     if sc.office_prefix:
-        cand.append(_starts_with(rc.c.office, sc.office_prefix))
-        changing_cand.append(_starts_with(rc.c.office.concat("") if sqlite else rc.c.office, sc.office_prefix))
+        cand.append(starts_with(rc.c.office, sc.office_prefix))
+        changing_cand.append(starts_with(rc.c.office.concat("") if sqlite else rc.c.office, sc.office_prefix))
     if w is not None:
         def meets(lo, hi):
             cond = lo < w.until
@@ -166,63 +158,76 @@ BREAKDOWNS = ("channel", "category", "purpose", "division", "township", "unit", 
 
 
 def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *, rate: str = "on_time_reply",
-               r: rates.ReportingRules | None = None) -> dict[str, dict]:
-    """Several statistics of one period and scope, answered by one statement over one case view:
-    ``rates``, ``summary`` (counts of the cases received in the period), ``ranking`` (units by
-    ``rate``) and ``by_<breakdown>``. Each answer is shaped as its own endpoint answers it.
+               r: rates.ReportingRules | None = None, sums: bool = True) -> dict[str, dict]:
+    """Several statistics of one period and scope: ``rates``, ``summary`` (counts of the cases
+    received in the period), ``ranking`` (units by ``rate``, those with a denominator) and
+    ``by_<breakdown>``. Each answer is shaped as its own endpoint answers it.
 
-    The case view is a CTE that every part groups in its own branch of one UNION ALL (columns:
-    part, key, the counts, the rates' numerators and denominators; NULL where a part has none),
-    materialized where there are several: the dashboard's six statistics fold the cases once, not
-    six times."""
+    Answered from the monthly sums where they can (``months.statistics``; ``sums`` False: never),
+    else by one statement over one fold of the cases (``_fold``)."""
     r = r or rates.rules()
     parts = list(dict.fromkeys(parts))
     counted = {"by_channel" if p == "summary" else p for p in parts} - {"rates", "ranking"}
     rated = {"rates", "ranking"} & set(parts)
     with db.read() as c:
-        if c.dialect.name == "postgresql":
-            # the materialized case view of a county's 100,000 cases spilled to temporary files
-            c.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         gen = active_generation(c)
-        candidates = "either" if counted and rated else "received" if counted else "spans"
-        v = case_view(gen, w.as_of, sc, r, w, candidates=candidates, sqlite=c.dialect.name == "sqlite").cte("v")
-        if len(counted) + len(rated) > 1:
-            # folded once for every branch; a single question lets the planner inline the view
-            # instead, which is faster (docs/benchmarks.md)
-            v = v.prefix_with("MATERIALIZED")
-        defs = rates.definitions(v, w, r)
+        found = months.statistics(c, gen, w, sc, parts, rate, r) if sums else None
+        if found is None:
+            found = _fold(c, gen, w, sc, counted, rated, rate, r)
+    return _shape(found, parts, w, sc, rate)
 
-        def none(t):  # typed: PostgreSQL takes two untyped NULLs in a UNION for text
-            return sa.cast(sa.null(), t)
 
-        def branch(part, key=None, *, counts=False, rated_by=(), where=None):
-            q = sa.select(sa.literal_column(f"'{part}'").label("part"),
-                          (key if key is not None else none(sa.String)).label("key"),
-                          *(_counts(v, w, r) if counts else [none(sa.BigInteger).label(k) for k in COUNT_KEYS]),
-                          *[(defs[k][i] if k in rated_by else none(sa.BigInteger)).label(f"{k}_{p}")
-                            for k in rates.RATES for i, p in enumerate(("n", "d"))])
-            if where is not None:
-                q = q.where(where)
-            return q.group_by(key) if key is not None else q
+def _fold(c: sa.Connection, gen: int, w: rates.Window, sc: Scope, counted: set[str], rated: set[str], rate: str,
+          r: rates.ReportingRules) -> dict[str, list]:
+    """The statistics' rows by one statement over one case view, folded as known at ``as_of``: a
+    CTE that every part groups in its own branch of one UNION ALL (columns: part, key, the counts,
+    the rates' numerators and denominators; NULL where a part has none), materialized where there
+    are several: the dashboard's six statistics fold the cases once, not six times."""
+    if c.dialect.name == "postgresql":
+        # the materialized case view of a county's 100,000 cases spilled to temporary files
+        c.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    candidates = "either" if counted and rated else "received" if counted else "spans"
+    v = case_view(gen, w.as_of, sc, r, w, candidates=candidates, sqlite=c.dialect.name == "sqlite").cte("v")
+    if len(counted) + len(rated) > 1:
+        # folded once for every branch; a single question lets the planner inline the view
+        # instead, which is faster (docs/benchmarks.md)
+        v = v.prefix_with("MATERIALIZED")
+    defs = rates.definitions(v, w, r)
 
-        branches = []
-        if "rates" in rated:
-            branches.append(branch("rates", rated_by=rates.RATES))
-        if "ranking" in rated:
-            branches.append(branch("ranking", v.c.unit_id, rated_by=(rate,), where=v.c.unit_id.is_not(None)))
-        for part in sorted(counted):
-            by = part[3:]
-            key = _month_key(c, gen, v, w, r) if by == "month" else {
-                "channel": v.c.channel, "category": v.c.category_code, "purpose": v.c.purpose,
-                "division": v.c.division_code, "township": _township(v.c.division_code), "unit": v.c.unit_id}[by]
-            if key is None:  # no case received in the period: no months
-                continue
-            branches.append(branch(part, key, counts=True, where=w.holds(v.c.received_at)))
-        found: dict[str, list] = {}
-        if branches:
-            for m in c.execute(sa.union_all(*branches) if len(branches) > 1 else branches[0]).mappings():
-                found.setdefault(m["part"], []).append(m)
+    def none(t):  # typed: PostgreSQL takes two untyped NULLs in a UNION for text
+        return sa.cast(sa.null(), t)
 
+    def branch(part, key=None, *, counts=False, rated_by=(), where=None):
+        q = sa.select(sa.literal_column(f"'{part}'").label("part"),
+                      (key if key is not None else none(sa.String)).label("key"),
+                      *(_counts(v, w, r) if counts else [none(sa.BigInteger).label(k) for k in COUNT_KEYS]),
+                      *[(defs[k][i] if k in rated_by else none(sa.BigInteger)).label(f"{k}_{p}")
+                        for k in rates.RATES for i, p in enumerate(("n", "d"))])
+        if where is not None:
+            q = q.where(where)
+        return q.group_by(key) if key is not None else q
+
+    branches = []
+    if "rates" in rated:
+        branches.append(branch("rates", rated_by=rates.RATES))
+    if "ranking" in rated:
+        branches.append(branch("ranking", v.c.unit_id, rated_by=(rate,), where=v.c.unit_id.is_not(None)))
+    for part in sorted(counted):
+        by = part[3:]
+        key = _month_key(c, gen, v, w, r) if by == "month" else {
+            "channel": v.c.channel, "category": v.c.category_code, "purpose": v.c.purpose,
+            "division": v.c.division_code, "township": _township(v.c.division_code), "unit": v.c.unit_id}[by]
+        if key is None:  # no case received in the period: no months
+            continue
+        branches.append(branch(part, key, counts=True, where=w.holds(v.c.received_at)))
+    found: dict[str, list] = {}
+    if branches:
+        for m in c.execute(sa.union_all(*branches) if len(branches) > 1 else branches[0]).mappings():
+            found.setdefault(m["part"], []).append(m)
+    return found
+
+
+def _shape(found: dict[str, list], parts: list[str], w: rates.Window, sc: Scope, rate: str) -> dict[str, dict]:
     context = _context(w, sc)
     out = {}
     for part in parts:
@@ -230,8 +235,11 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
             m = found["rates"][0]
             out[part] = {**{k: rates.answer(m[f"{k}_n"], m[f"{k}_d"]) for k in rates.RATES}, **context}
         elif part == "ranking":
+            # the units with something to rate in the period (a unit with cases but no decision,
+            # reply or limit in it has no rate to rank)
             items = [{"unit_id": m["key"], "unit_name": unit_name(m["key"]),
-                      **rates.answer(m[f"{rate}_n"], m[f"{rate}_d"])} for m in found.get("ranking", [])]
+                      **rates.answer(m[f"{rate}_n"], m[f"{rate}_d"])} for m in found.get("ranking", [])
+                     if m[f"{rate}_d"]]
             items.sort(key=lambda x: (x["rate"] is None, -(x["rate"] or 0), -x["denominator"], x["unit_id"]))
             for i, it in enumerate(items, start=1):
                 it["rank"] = i
@@ -256,6 +264,10 @@ def received(db: Database, w: rates.Window, sc: Scope, r: rates.ReportingRules |
     r = r or rates.rules()
     with db.read() as c:
         gen = active_generation(c)
+        found = months.statistics(c, gen, w, sc, ["by_channel"], "on_time_reply", r, received_only=True)
+        if found is not None:
+            rows = found["by_channel"]
+            return {"registered": sum(m["registered"] for m in rows), "first_petition": sum(m["first_petition"] for m in rows)}
         v = case_view(gen, w.as_of, sc, r, w, candidates="received", sqlite=c.dialect.name == "sqlite").subquery()
         n, first = c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(v.c.first_petition), 0))
                              .where(w.holds(v.c.received_at))).one()

@@ -1,4 +1,5 @@
-"""Conditions "column is one of these many values", for batched reads and writes.
+"""Conditions "column is one of these many values", for batched reads and writes, and "column
+starts with this prefix" (``starts_with``).
 
 PostgreSQL gets one array parameter (``= ANY(:values)``): a statement with hundreds of IN
 parameters is parsed and planned afresh each time, and on a table without statistics yet (a
@@ -76,3 +77,12 @@ def one_of(conn: sa.Connection, column, values: Iterable) -> Iterator:
     statement once per condition and join the results (nothing is yielded for no values)."""
     for part in chunks(conn.dialect.name, values):
         yield member(conn.dialect.name, column, values=part)
+
+
+def starts_with(col, prefix: str):
+    """``col`` starts with ``prefix``, with a range first that an index on the column answers:
+    ``LIKE 'p%'`` uses a btree only under the C collation, so on PostgreSQL with any other a
+    county's cases were found by reading every case of the province (300 ms at 1.1 million
+    cases). The LIKE keeps the condition exact in any collation."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(col >= prefix, col < upper, col.startswith(prefix))
