@@ -73,8 +73,11 @@ def current_deadlines(db: Database, me: Principal, case_ids, rules: domain.Deadl
     ids = list(dict.fromkeys(case_ids))
     if not ids:
         return {"items": []}
-    with db.read() as c:  # by the primary key (case_id, stage): one index lookup per case
-        rows = c.execute(sa.select(deadlines).where(deadlines.c.case_id.in_(ids), deadlines.c.status == "running",
+    with db.read() as c:  # by the primary key (case_id, stage): one index lookup per case; the
+        # status written so that no index serves it, else SQLite took (status, due_at) and read
+        # every running clock (165 ms at 100,000 open cases, against 1 ms)
+        rows = c.execute(sa.select(deadlines).where(deadlines.c.case_id.in_(ids),
+                                                    deadlines.c.status.concat("") == "running",
                                                     deadlines.c.stage.in_(sorted(domain.WARNED_STAGES)),
                                                     _scope(deadlines, me))).mappings().all()
     soonest: dict[str, dict] = {}
