@@ -215,6 +215,12 @@ class CaseSearchContract:
         assert self.found(db, CLERK, "征收") == {three[1]["case_id"]}
         assert self.found(db, CLERK, "110101199003071234") == set()
 
+    def test_a_search_counts_every_match_and_pages_them_newest_first(self, db, three):
+        pages = [views.list_cases(db, CLERK, views.CaseFilter(q="王小明"), limit=1, offset=i, vault=VAULT)
+                 for i in range(3)]
+        assert [p["total"] for p in pages] == [2, 2, 2]
+        assert [[c["case_id"] for c in p["items"]] for p in pages] == [[three[2]["case_id"]], [three[0]["case_id"]], []]
+
     def test_search_stays_within_the_users_scope(self, db, three):
         assert self.found(db, TOWNSHIP_A, "110101199003071233") == {three[0]["case_id"]}
         assert self.found(db, TOWNSHIP_B, "王小明") == {three[2]["case_id"]}
