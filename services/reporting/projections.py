@@ -222,8 +222,10 @@ def _refresh_statements(dialect: str, generation: int):
                       sa.func.min(rated), sa.func.max(rated), sa.func.min(f.c.due_at),
                       sa.func.max(f.c.due_at), registered, *cols, repeated_at)
             .where(known, member(dialect, f.c.case_id, name="ids")).group_by(f.c.case_id))
-    return (rc.delete().where(rc.c.generation == generation, member(dialect, rc.c.case_id, name="ids")),
-            rc.insert().from_select(names, fold))
+    # both give back the rows they take out and put in, for the monthly sums (months.add)
+    back = [rc.c[n] for n in ("registered", *months.ROW_COLUMNS)]
+    return (rc.delete().where(rc.c.generation == generation, member(dialect, rc.c.case_id, name="ids"))
+            .returning(*back), rc.insert().from_select(names, fold).returning(*back))
 
 
 def refresh_cases(conn: sa.Connection, generation: int, rows: list[dict]) -> None:
@@ -241,13 +243,12 @@ def refold(conn: sa.Connection, generation: int, case_ids: Iterable[str], *, sum
     """Fold these cases' report_cases rows again from their facts, and move their counts in the
     monthly sums from the old rows to the new (``sums`` False: a migration before the sums)."""
     delete, insert = _refresh_statements(conn.dialect.name, generation)
-    picked = member(conn.dialect.name, report_cases.c.case_id, name="ids")
     for part in chunks(conn.dialect.name, sorted(case_ids)):
-        old = months.case_rows(conn, generation, part, picked) if sums else []
-        conn.execute(delete, {"ids": part})
-        conn.execute(insert, {"ids": part})
+        old = conn.execute(delete, {"ids": part}).mappings().all()
+        new = conn.execute(insert, {"ids": part}).mappings().all()
         if sums:
-            months.add(conn, generation, old, months.case_rows(conn, generation, part, picked), _RULES)
+            months.add(conn, generation, [r for r in old if r["registered"] == 1],
+                       [r for r in new if r["registered"] == 1], _RULES)
 
 
 def refresh_all_cases(conn: sa.Connection) -> None:
