@@ -1,4 +1,6 @@
-"""The five rates (五率), defined once. docs/rates.md says the same in words; keep them together.
+"""The five rates (五率), defined once in SQL. docs/rates.md says the same in words, and
+``months.kinds`` the same per case in Python for the monthly sums (tests/integration/
+test_reporting_months.py holds the two to the same figures): keep the three together.
 
 Every rate is computed over the *case view* (one row per case, see ``views.case_view``) built
 from the facts known at ``as_of`` (knowledge time), for a period ``[start, end)`` of business time.
