@@ -92,13 +92,20 @@ def events_append_only_v3(op) -> None:
               RAISE EXCEPTION '{APPEND_ONLY_MESSAGE} (% on %)', TG_OP, TG_TABLE_NAME
                 USING ERRCODE = 'insufficient_privilege';
             END $$""")
-        op.execute("CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+    _refuse_changes(op, "events")
+
+
+def _refuse_changes(op, table: str) -> None:
+    """Triggers that refuse every UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) of ``table``,
+    named after it; on PostgreSQL through events_append_only_v3's function."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                    "FOR EACH ROW EXECUTE FUNCTION xinfang_events_append_only()")
-        op.execute("CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                    "FOR EACH STATEMENT EXECUTE FUNCTION xinfang_events_append_only()")
     else:
         for what in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER events_append_only_{what.lower()} BEFORE {what} ON events "
+            op.execute(f"CREATE TRIGGER {table}_append_only_{what.lower()} BEFORE {what} ON {table} "
                        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END")
 
 
@@ -124,15 +131,7 @@ def events_chain_v4(op) -> None:
         sa.Column("hash", sa.String(64), nullable=False),
     )
     chain.link_all(op.get_bind())
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE TRIGGER event_chain_append_only BEFORE UPDATE OR DELETE ON event_chain "
-                   "FOR EACH ROW EXECUTE FUNCTION xinfang_events_append_only()")
-        op.execute("CREATE TRIGGER event_chain_no_truncate BEFORE TRUNCATE ON event_chain "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION xinfang_events_append_only()")
-    else:
-        for what in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER event_chain_append_only_{what.lower()} BEFORE {what} ON event_chain "
-                       f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END")
+    _refuse_changes(op, "event_chain")
 
 
 def events_chain_v4_down(op) -> None:
