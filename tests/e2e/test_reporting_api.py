@@ -13,8 +13,9 @@ from tests.e2e.access_common import add_user
 from tests.e2e.conftest import BEIJING, RECEIVED, another_petitioner
 
 pytestmark = pytest.mark.e2e
-# from the fixture letter's day to today: the cases came in then and are accepted and replied now
-SPAN = f"from={RECEIVED.date().isoformat()}&to={datetime.now(BEIJING).date().isoformat()}"
+# from the fixture letter's day to tomorrow: the cases came in then and are accepted and replied
+# now, which is tomorrow already if the run crosses midnight after this module was imported
+SPAN = f"from={RECEIVED.date().isoformat()}&to={(datetime.now(BEIJING) + timedelta(days=1)).date().isoformat()}"
 # the month the fixture letters came in, as the monthly export names it
 MONTH = RECEIVED.strftime("%Y-%m")
 _next = (RECEIVED.replace(day=28) + timedelta(days=4)).replace(day=1)

@@ -112,7 +112,8 @@ def test_an_unanswered_order_escalates_once_and_an_answered_one_does_not(db):
     consume(db, registered("o", NOW - timedelta(days=1)))
     consume(db, new_envelope(CaseAssigned(unit_id="u1"), case_id="o", office=OFFICE, actor="r", producer="routing"))
     sup = Principal("sup", "supervisor", OFFICE)
-    today = NOW.astimezone(timezone(timedelta(hours=8))).date()
+    # today as the handler reckons it, now: a module-level NOW is yesterday once a run crosses midnight
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
     first = handlers.issue_order(db, sup, IssueSupervisionOrder("o", "三日内答复", today))
     second = handlers.issue_order(db, sup, IssueSupervisionOrder("o", "再次督办", today))
     handlers.answer_order(db, Principal("h", "handler", "999901001000", unit_id="u1"),

@@ -62,7 +62,8 @@ class RestoreScenario:
         # after the backup: the ticker fires the old case's crossings; a supervisor issues an order,
         # left unanswered past its date: the ticker escalates it
         assert fire_due(live) == 4
-        today = NOW.astimezone(CST).date()
+        # today as the handler reckons it, now: NOW is yesterday once a run crosses midnight
+        today = datetime.now(UTC).astimezone(CST).date()
         order = handlers.issue_order(live, Principal("sup", "supervisor", OFFICE),
                                      IssueSupervisionOrder("o", "三日内答复", today))
         end_of_today = datetime.combine(today + timedelta(days=1), datetime.min.time(), CST)
