@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     topic_partitions: int = 4
     broker: Literal["tansu", "kafka"] = Field(
         default="tansu", description="which broker: the embedded tansu, or Apache Kafka (XINFANG_BROKER)")
+    checkpoint_events: int = Field(
+        default=1000, ge=1, description="sign a checkpoint of the event chain after this many new events")
+    checkpoint_seconds: float = Field(
+        default=300, gt=0, description="... or after this many seconds, when any event came")
     republish_on_start: bool = Field(
         default=False, description="re-send every stored event on start (the broker lost its data)")
     pii_key: str = Field(

@@ -32,6 +32,7 @@ EVENTS = {
     "DeadlineSet": "设定期限", "DeadlineWarned": "期限预警", "DeadlineExpired": "超期", "DeadlineMet": "按期完成",
     "RoutingRuleAdded": "新增交办规则", "RoutingRuleRetired": "停用交办规则", "CollectiveVisitAlerted": "集体访预警",
     "DivisionAdded": "新增行政区划", "UnitAdded": "新增单位", "UnitUpdated": "单位变更", "StaffAccessRevoked": "撤销登录权限",
+    "ChainCheckpointSigned": "签署事件链检查点",
 }
 RATES = {"timely_acceptance": "及时受理率", "on_time_reply": "按期答复率", "evaluation": "群众参评率",
          "satisfaction": "参评群众满意率", "first_time_resolution": "一次性化解率"}

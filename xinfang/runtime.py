@@ -9,11 +9,12 @@ from pathlib import Path
 
 from xinfang import staff
 from xinfang.auth import current_user_dependency
+from xinfang.checkpointing import Checkpointer, with_checkpoints
 from xinfang.config import ServiceSettings, service_settings, settings
 from xinfang.messaging.relay import OutboxRelay
 from xinfang.messaging.streams import StreamProcessor, Subscription
 from xinfang.security import TokenVerifier, verify_key_from_env
-from xinfang.storage import Database
+from xinfang.storage import Database, checkpoints
 
 log = logging.getLogger("xinfang.runtime")
 
@@ -41,6 +42,14 @@ class ServiceRuntime:
         self.subscriptions = subscriptions or []
         if revocations_from_routing:
             self.subscriptions = staff.with_revocations(self.subscriptions)
+        self.subscriptions = with_checkpoints(self.subscriptions, name)
+        self.checkpointer: Checkpointer | None = None
+        if publishes:
+            s = settings()
+            self.checkpointer = Checkpointer(self.db, name, checkpoints.signing_key(name, s.data_dir),
+                                             every_events=s.checkpoint_events, every_seconds=s.checkpoint_seconds)
+            self.health_details.append(lambda: {"checkpoints_signed": self.checkpointer.signed,
+                                                "checkpoint_error": self.checkpointer.last_error})
         self.streams: StreamProcessor | None = None
         if self.subscriptions:
             datadir = settings().data_dir / "faust"
@@ -71,6 +80,8 @@ class ServiceRuntime:
                 if n:
                     log.info("broker started empty: republishing %d stored events", n)
             self.relay.start()
+        if self.checkpointer:
+            self.checkpointer.start()
         if self.streams:
             await self.streams.start()
         log.info("%s ready on http://%s:%d (database %s)", self.name, self.cfg.host, self.cfg.port, self.db.dialect)
@@ -81,6 +92,8 @@ class ServiceRuntime:
                 await self.streams.stop()
             except Exception:  # pragma: no cover - shutting down anyway
                 log.exception("stopping stream processor")
+        if self.checkpointer:
+            self.checkpointer.stop()
         if self.relay:
             self.relay.stop()
         if self.lag:

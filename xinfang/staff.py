@@ -61,35 +61,7 @@ def revoked_at(db: Database) -> Callable[[str], datetime | None]:
 
 
 def with_revocations(subscriptions: list, handler=on_access_revoked) -> list:
-    """The service's subscriptions, with routing's StaffAccessRevoked applied by ``handler``:
-    added to the service's own subscription of routing's topic (one agent per topic), or as a
-    subscription of its own."""
-    from xinfang.messaging.streams import Subscription
+    """The service's subscriptions, with routing's StaffAccessRevoked applied by ``handler``."""
+    from xinfang.messaging.streams import with_event
 
-    topic = topic_for("routing")
-    out, merged = [], False
-    for s in subscriptions:
-        if s.topic != topic:
-            out.append(s)
-            continue
-        merged = True
-
-        def each(uow, env, _h=s.handler):
-            (handler if env.event_type == EVENT else _h)(uow, env)
-
-        whole = None
-        if s.batch_handler is not None:
-            def whole(uow, envs, _b=s.batch_handler):
-                rest = []
-                for env in envs:
-                    if env.event_type == EVENT:
-                        handler(uow, env)
-                    else:
-                        rest.append(env)
-                if rest:
-                    _b(uow, rest)
-        types = None if s.event_types is None else s.event_types | {EVENT}
-        out.append(Subscription(s.topic, each, types, whole))
-    if not merged:
-        out.append(Subscription(topic, handler, frozenset({EVENT})))
-    return out
+    return with_event(subscriptions, topic_for("routing"), EVENT, handler)

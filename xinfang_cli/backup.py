@@ -376,6 +376,7 @@ def _catch_up(service: str, url: str, bs: str, offsets: dict, bar: Progress, tas
     (``xinfang.messaging.catchup``): returns what was done."""
     import importlib
 
+    from xinfang.checkpointing import with_checkpoints
     from xinfang.contracts import topic_for
     from xinfang.messaging import catchup
     from xinfang.storage import Database, recovery
@@ -385,6 +386,7 @@ def _catch_up(service: str, url: str, bs: str, offsets: dict, bar: Progress, tas
     started = datetime.now(UTC)
     streams = importlib.import_module(f"services.{service}.streams")
     subscriptions, replay_own = streams.restore_wiring()
+    subscriptions = with_checkpoints(subscriptions, service)  # those heard since the backup, kept again
     db = Database(url)
     try:
         db.migrate(Path(importlib.import_module(f"services.{service}").__file__).parent / "migrations")

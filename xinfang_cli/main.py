@@ -172,7 +172,6 @@ reporting_cli.register(app, token_for=routing_cli.token_for)
 ops_cli.register(app)
 backup_cli.register(app)
 audit_cli.register(app)
-audit_cli.register(app)
 
 
 def main() -> None:

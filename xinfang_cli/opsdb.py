@@ -15,10 +15,11 @@ from xinfang.contracts import topic_for
 from xinfang.terminal import console
 
 # what each service's StreamProcessor subscribes to (services/<name>/streams.py); its consumer name
-# is the service's name and its consumer group ``xinfang-<service>``
+# is the service's name and its consumer group ``xinfang-<service>``. Every service hears the
+# chain checkpoints of every other producing service (xinfang/checkpointing.py)
 CONSUMES: dict[str, tuple[str, ...]] = {
-    "intake": (topic_for("routing"),),
-    "routing": (topic_for("intake"),),
+    "intake": (topic_for("routing"), topic_for("supervision")),
+    "routing": (topic_for("intake"), topic_for("supervision")),
     "supervision": (topic_for("intake"), topic_for("routing")),
     "reporting": (topic_for("intake"), topic_for("routing"), topic_for("supervision")),
 }

@@ -296,3 +296,24 @@ class StaffAccessRevoked(Payload):
 
     username: str
     reason: Literal["disabled", "password_changed"]
+
+
+# ---------------------------------------------------------------- every producing service (audit)
+# Keyed by "chain:<service>". Each service signs the head of its own event chain
+# (xinfang/storage/chain.py) now and then; every other service keeps the checkpoints it hears
+# (xinfang/storage/checkpoints.py), so deleting the newest events of one store shows against them.
+
+
+@registry.event("ChainCheckpointSigned", producer="any")
+class ChainCheckpointSigned(Payload):
+    """``service``'s event chain had ``size`` links, the last one ``head``, at ``signed_at``;
+    ``signature`` is Ed25519 over the statement ``xinfang.storage.checkpoints.statement`` makes
+    of these, by the key whose raw public bytes are ``public_key`` (base64)."""
+
+    service: str
+    size: int = Field(ge=0)
+    head: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: datetime
+    key_id: str
+    public_key: str
+    signature: str

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from xinfang.contracts import DecodeError, Envelope, decode
 from xinfang.messaging.streams import Subscription
-from xinfang.storage import AlreadyApplied, Database, UnitOfWork, recovery
+from xinfang.storage import AlreadyApplied, Database, UnitOfWork, checkpoints, recovery
 
 log = logging.getLogger("xinfang.catchup")
 
@@ -143,7 +143,11 @@ def _own(uow: UnitOfWork, own: OwnProjection, env: Envelope, done: Summary) -> b
     savepoint = uow.conn.begin_nested()
     try:
         stored = uow.append_recorded(env)
-        projected = own(uow, stored)
+        if env.event_type == checkpoints.EVENT:  # no read model: kept with the others heard
+            checkpoints.record(uow.conn, env.event_id, checkpoints.Checkpoint.of(env.payload))
+            projected = True
+        else:
+            projected = own(uow, stored)
     except Exception as exc:  # tried again later; stored as it was at the end if it never projects
         log.warning("catch-up: %s %s not projected yet (%s)", env.event_type, env.event_id, type(exc).__name__)
         projected = False

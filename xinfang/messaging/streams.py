@@ -96,6 +96,38 @@ class Subscription:
     batch_handler: BatchHandler | None = None
 
 
+def with_event(subscriptions: list[Subscription], topic: str, event: str, handler: Handler) -> list[Subscription]:
+    """``subscriptions`` with ``event`` of ``topic`` applied by ``handler``: merged into the
+    subscription of that topic when there is one (one agent per topic), else a subscription of
+    its own. The kernel's events every service keeps (staff revocations, chain checkpoints)."""
+    out, merged = [], False
+    for s in subscriptions:
+        if s.topic != topic:
+            out.append(s)
+            continue
+        merged = True
+
+        def each(uow, env, _h=s.handler):
+            (handler if env.event_type == event else _h)(uow, env)
+
+        whole = None
+        if s.batch_handler is not None:
+            def whole(uow, envs, _b=s.batch_handler):
+                rest = []
+                for env in envs:
+                    if env.event_type == event:
+                        handler(uow, env)
+                    else:
+                        rest.append(env)
+                if rest:
+                    _b(uow, rest)
+        types = None if s.event_types is None else s.event_types | {event}
+        out.append(Subscription(s.topic, each, types, whole))
+    if not merged:
+        out.append(Subscription(topic, handler, frozenset({event})))
+    return out
+
+
 class StreamProcessor:
     """The Kafka entrypoint of one service: a Faust app with one agent per subscribed topic."""
 

@@ -105,6 +105,7 @@ class Verdict:
     size: int = 0
     head: str = GENESIS
     findings: list[Finding] = field(default_factory=list)
+    heads: dict[int, str] = field(default_factory=dict)  # stored hash of the links asked for
 
     @property
     def ok(self) -> bool:
@@ -138,14 +139,16 @@ def _walk(conn: sa.Connection, batch: int) -> Iterator[tuple]:
 
 
 def verify(conn: sa.Connection, progress: Callable[[int], None] | None = None, batch: int = 5000,
-           limit: int = 20) -> Verdict:
+           limit: int = 20, heads_at: Iterable[int] = ()) -> Verdict:
     """Recompute every link; the findings (at most ``limit``), first the lowest seq. Checks: the
     seqs run 1, 2, … without a gap; each link's event is present; each hash is the previous hash
     and the event's bytes as they are now; every event is linked. After a bad link the walk goes
-    on from the hash stored there, so one edited event is one finding, not every later one."""
+    on from the hash stored there, so one edited event is one finding, not every later one.
+    ``heads_at``: seqs whose stored hash to give back (``Verdict.heads``), for the checkpoints."""
     out = Verdict()
     previous, expected = GENESIS, 1
     n = 0
+    wanted = set(heads_at)
 
     def found(f: Finding) -> None:
         if len(out.findings) < limit:
@@ -169,6 +172,8 @@ def verify(conn: sa.Connection, progress: Callable[[int], None] | None = None, b
                 previous = stored
             else:
                 previous = recomputed
+        if seq in wanted:
+            out.heads[seq] = stored
         n += 1
         if progress and n % batch == 0:
             progress(batch)

@@ -1,0 +1,20 @@
+"""the signed checkpoints of every service's event chain this service holds
+(xinfang/storage/checkpoints.py), its own and those it hears (a kernel table: every service has
+this migration)
+
+Revision ID: supervision_0010
+"""
+from alembic import op
+
+from xinfang.storage import checkpoints
+
+revision = "supervision_0010"
+down_revision = "supervision_0009"
+
+
+def upgrade():
+    checkpoints.create_v1(op)
+
+
+def downgrade():
+    op.drop_table("chain_checkpoints")
