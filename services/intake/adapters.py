@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table,
 from services.intake import domain
 from xinfang.errors import NotFound
 from xinfang.security import Principal, division_prefix
-from xinfang.storage.tables import events
+from xinfang.storage.tables import event_chain, events
 from xinfang.storage.types import UtcDateTime
 from xinfang.workdays import local_date
 
@@ -93,6 +93,21 @@ notice_numbers = Table(
     Column("seq", Integer, nullable=False),
     UniqueConstraint("office", "year", "seq", name="uq_notice_numbers_series"),
     Index("ix_notice_numbers_case", "case_id"),
+)
+
+
+# the other services' events of each case, as heard (migration intake_0016), for the case's whole
+# history: routing's assignments, signings and objections, supervision's deadlines, orders and
+# reminders. ``chain_seq``: the event's link in its producer's chain (the relay's header)
+case_history = Table(
+    "case_history", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("case_id", String(64), nullable=False),
+    Column("producer", String(32), nullable=False),
+    Column("chain_seq", sa.BigInteger, nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_case_history_case", "case_id"),
 )
 
 
@@ -320,6 +335,34 @@ def case_file_row(conn, user: Principal, case_id: str):
     if row is None:
         raise _not_found(case_id)
     return row
+
+
+def record_heard(conn, env, body: str, chain_seq: int | None) -> None:
+    """Keep another service's event of a case (a redelivery changes nothing)."""
+    if conn.execute(sa.select(case_history.c.event_id).where(case_history.c.event_id == env.event_id)).first() is None:
+        conn.execute(case_history.insert().values(event_id=env.event_id, case_id=env.case_id, producer=env.producer,
+                                                  chain_seq=chain_seq, occurred_at=env.occurred_at, body=body))
+
+
+def heard_of(conn, case_id: str) -> list:
+    """(producer, chain_seq, body) of the other services' events of the case."""
+    return conn.execute(sa.select(case_history.c.producer, case_history.c.chain_seq, case_history.c.body)
+                        .where(case_history.c.case_id == case_id)).all()
+
+
+def own_links(conn, case_id: str) -> dict[str, int]:
+    """Each of intake's own events of the case: its link in intake's chain, by event id."""
+    rows = conn.execute(sa.select(events.c.event_id, event_chain.c.seq)
+                        .join(event_chain, event_chain.c.position == events.c.position)
+                        .where(events.c.stream_id == case_id))
+    return {r.event_id: int(r.seq) for r in rows}
+
+
+def unit_names(conn, unit_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted({u for u in unit_ids if u})
+    if not wanted:
+        return {}
+    return dict(conn.execute(sa.select(units.c.unit_id, units.c.name).where(units.c.unit_id.in_(wanted))).all())
 
 
 def petitioners_of(conn, case_id: str):

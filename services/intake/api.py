@@ -243,6 +243,13 @@ def router(runtime, vault) -> APIRouter:
         """The case file with its history. ID and phone numbers in clear only for clerks and handlers."""
         return await asyncio.to_thread(views.get_case, runtime.db, vault, me, case_id)
 
+    @r.get("/cases/{case_id}/history", tags=["case file"])
+    async def case_history(case_id: str, me: Principal = user):
+        """The case's whole history across the services, in time order: each act with its actor,
+        unit, business and recorded time, its link in its service's hash chain and the signed
+        checkpoint covering it (全流程记录)."""
+        return await asyncio.to_thread(views.history, runtime.db, me, case_id)
+
     @r.post("/cases/{case_id}/acceptance", tags=["case life"])
     async def accept(case_id: str, body: AcceptanceRequest, me: Principal = user,
                      if_match: str | None = Header(default=None)):

@@ -1,10 +1,11 @@
 """Routing's events into intake's read models: which unit handles a case (so whose handlers may act
 on it, and the status it reads), when it got it and signed for it (an acceptance waits for the
-signing), the leader who owns it, and the divisions and units intake names."""
+signing), the leader who owns it, and the divisions and units intake names. Routing's and
+supervision's events of a case are also kept as heard, for the case's whole history."""
 from __future__ import annotations
 
 from services.intake import adapters
-from xinfang.contracts import Envelope, registry
+from xinfang.contracts import Envelope, encode, registry
 from xinfang.contracts.events import (
     CaseAssigned,
     CaseObjected,
@@ -14,13 +15,31 @@ from xinfang.contracts.events import (
     UnitAdded,
     UnitUpdated,
 )
+from xinfang.messaging.streams import applying_chain_seq
 from xinfang.storage import UnitOfWork
 
 ROUTING_EVENTS = (CaseAssigned, CaseSignedFor, CaseObjected, CaseOwnedByLeader, DivisionAdded, UnitAdded,
                   UnitUpdated)
+ROUTING_CASE_EVENTS = frozenset({"CaseAssigned", "CaseSignedFor", "CaseObjected", "CaseOwnedByLeader"})
+# every event supervision records of a case
+SUPERVISION_CASE_EVENTS = frozenset({"DeadlineSet", "DeadlineWarned", "DeadlineExpired", "DeadlineMet",
+                                     "SupervisionOrderIssued", "SupervisionOrderAnswered",
+                                     "SupervisionOrderEscalated", "ReminderSent", "CollectiveVisitAlerted"})
+
+
+def keep_heard(uow: UnitOfWork, env: Envelope) -> None:
+    """Another service's event of a case, kept for the case's history with its link in its
+    producer's chain (as the delivery's header says)."""
+    adapters.record_heard(uow, env, encode(env).decode(), applying_chain_seq())
+
+
+def on_supervision_event(uow: UnitOfWork, env: Envelope) -> None:
+    keep_heard(uow, env)
 
 
 def on_routing_event(uow: UnitOfWork, env: Envelope) -> None:
+    if env.event_type in ROUTING_CASE_EVENTS:
+        keep_heard(uow, env)
     match registry.payload(env):
         case CaseAssigned() as event:
             on_case_assigned(uow, env, event)

@@ -1,11 +1,12 @@
-"""Intake's queries: the case list, the case file and the public tracking view. They read, never write."""
+"""Intake's queries: the case list, the case file, the case's whole history and the public
+tracking view. They read, never write."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from services.intake import adapters, domain
-from xinfang.contracts import Envelope, registry
+from xinfang.contracts import Envelope, decode, registry
 from xinfang.contracts.events import (
     CaseAccepted,
     CaseClosed,
@@ -16,10 +17,11 @@ from xinfang.contracts.events import (
     HandlingExtended,
     ReviewRequested,
 )
-from xinfang.labels import STATUS, label
+from xinfang.contracts.topics import PRODUCERS
+from xinfang.labels import EVENTS, STATUS, label
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal
-from xinfang.storage import Database, ReadView
+from xinfang.storage import Database, ReadView, checkpoints
 from xinfang.workdays import WorkCalendar
 
 RULES = domain.IntakeRules()
@@ -111,6 +113,47 @@ def get_case(db: Database, vault: PiiVault, user: Principal, case_id: str) -> di
         "petitioners": [_petitioner(p, vault, user) for p in people],
         "history": [_history_item(e) for e in history],
     }
+
+
+def history(db: Database, user: Principal, case_id: str) -> dict:
+    """The case's whole story: intake's own events and those routing and supervision recorded of
+    it, in the order they happened, each with who, which unit, when it happened and when it was
+    recorded, its link in its service's hash chain and the signed checkpoint that covers that
+    link (None until one is signed). Seen by whoever may see the case file."""
+    with ReadView(db) as rv:
+        row = adapters.case_file_row(rv, user, case_id)
+        own = rv.load(case_id)
+        links = adapters.own_links(rv, case_id)
+        heard = adapters.heard_of(rv, case_id)
+        steps = [(e, "intake", links.get(e.event_id)) for e in own]
+        steps += [(decode(body), producer, seq) for producer, seq, body in heard]
+        steps.sort(key=lambda s: (s[0].occurred_at, s[0].recorded_at, s[0].stream_version))
+        names = adapters.unit_names(rv, [s[0].payload.get("unit_id") for s in steps] + [row["unit_id"]])
+        covers = {(service, seq): _covering(rv.conn, service, seq) for _, service, seq in steps}
+        newest = {s: checkpoints.latest_own(rv.conn, s) for s in PRODUCERS}
+    items, unit = [], None
+    for env, service, seq in steps:
+        if env.event_type == "CaseAssigned":
+            unit = env.payload.get("unit_id")
+        acting = env.payload.get("unit_id") or (unit if env.event_type != "CaseRegistered" else None)
+        items.append({
+            "event_id": env.event_id, "event_type": env.event_type, "label": label(EVENTS, env.event_type),
+            "service": service, "actor": env.actor, "unit_id": acting, "unit_name": names.get(acting or ""),
+            "occurred_at": env.occurred_at, "recorded_at": env.recorded_at,
+            "backdated": env.payload.get("backdated"),
+            "position": {"service": service, "seq": seq},
+            "checkpoint": covers[(service, seq)],
+            "data": env.payload,
+        })
+    return {"case_id": case_id, "tracking_code": row["tracking_code"], "office": row["office"],
+            "events": items,
+            "checkpoints": {s: {"size": cp.size, "signed_at": cp.signed_at, "key_id": cp.key_id}
+                            for s, cp in newest.items() if cp is not None}}
+
+
+def _covering(conn, service: str, seq: int | None) -> dict | None:
+    cp = checkpoints.covering(conn, service, seq) if seq is not None else None
+    return None if cp is None else {"size": cp.size, "head": cp.head, "signed_at": cp.signed_at, "key_id": cp.key_id}
 
 
 def document_number(year: int, seq: int, office_name: str | None) -> str:

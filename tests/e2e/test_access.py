@@ -67,6 +67,14 @@ def case_get(system, w):
     assert _as(system, "clerk-b", "GET", "intake", f"/api/v1/cases/{cid}").status_code == 200
 
 
+def case_history(system, w):  # the whole story is seen exactly where the case file is
+    cid = w["case"]["case_id"]
+    assert _as(system, "clerk-a", "GET", "intake", f"/api/v1/cases/{cid}/history").status_code == 404
+    r = _as(system, "clerk-b", "GET", "intake", f"/api/v1/cases/{cid}/history")
+    assert r.status_code == 200 and r.json()["events"][0]["event_type"] == "CaseRegistered"
+    assert ID_B not in r.text and PHONE_B not in r.text
+
+
 def categories(system, w):  # reference data, the same for everyone: no case in it
     assert _as(system, "clerk-a", "GET", "intake", "/api/v1/categories").json() == \
         _as(system, "clerk-b", "GET", "intake", "/api/v1/categories").json()
@@ -145,6 +153,7 @@ MATRIX = {
     ("intake", "POST", "/api/v1/petitions"): petitions_post,
     ("intake", "GET", "/api/v1/cases"): cases_list,
     ("intake", "GET", "/api/v1/cases/{case_id}"): case_get,
+    ("intake", "GET", "/api/v1/cases/{case_id}/history"): case_history,
     ("intake", "GET", "/api/v1/categories"): categories,
     ("intake", "GET", "/api/v1/track/{tracking_code}"): track,
     ("intake", "GET", "/api/v1/me"): me("intake"),

@@ -3,9 +3,11 @@ of its event chain and publishes it; every other service keeps it in its own dat
 newest events of intake's store deleted by a database administrator, with their links, are
 invisible to the chain alone and reported by `xinfang audit verify` through the checkpoints the
 other services hold; `xinfang audit export` writes them for offline keeping, and verifying
-against the file alone finds the deletion too."""
+against the file alone finds the deletion too. A case's whole history, gathered by intake from
+every service, names each act's link and the checkpoint that covers it."""
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -29,6 +31,87 @@ def held_size(system, holder: str, service: str) -> int:
     return system.scalar(holder, f"SELECT coalesce(max(size), 0) FROM chain_checkpoints WHERE service = '{service}'")
 
 
+def test_a_case_s_whole_history_lists_every_act_with_its_actor_in_order_and_its_checkpoint(system):
+    from tests.e2e.access_common import add_user
+    from tests.e2e.conftest import BEIJING
+
+    add_user(system, "handler-hist", "handler", "999901001000", "999901001-gov")
+    add_user(system, "clerk-elsewhere", "clerk", "999901002000")
+    # a letter that came twelve days ago, of a matter no rule routes: it waits in the dispatcher's
+    # queue with 80 % of its 15 days to be assigned gone (a warning), until assigned by hand
+    received = (datetime.now(BEIJING) - timedelta(days=12)).replace(hour=9, minute=0, second=0, microsecond=0)
+    case = system.register(received_at=received.isoformat(), category_code="1701")
+    cid, code = case["case_id"], case["tracking_code"]
+    system.wait_for(lambda: "DeadlineWarned" in {e["event_type"] for e in system.get(
+        "intake", f"/api/v1/cases/{cid}/history").json()["events"]}, timeout=60, what="the assignment clock's warning")
+    r = system.post("routing", f"/api/v1/cases/{cid}/assignment",
+                    {"unit_id": "999901001-gov", "reason": "属地乡镇办理"}, user="demo-dispatcher")
+    assert r.status_code == 200, r.text
+    system.token("handler-hist", "pass-for-tests")
+    system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="handler-hist").status_code == 200,
+                    timeout=20, what="the case in the handler's view")
+    system.sign(cid, "handler-hist")
+
+    def act(service, path, body, user="handler-hist"):
+        r = system.post(service, path, body, user=user)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    act("intake", f"/api/v1/cases/{cid}/acceptance", {"decision": "accepted", "procedure": "normal", "notice": "受理"})
+    system.clocks(cid, stages=("handling",))
+    order = act("supervision", f"/api/v1/cases/{cid}/supervision-orders",
+                {"requirement": "请于期限内答复", "reply_by": (datetime.now(BEIJING).date() + timedelta(days=3)).isoformat()},
+                user="demo-supervisor")
+    act("supervision", f"/api/v1/supervision-orders/{order['order_id']}/answer", {"text": "正在办理"})
+    act("intake", f"/api/v1/cases/{cid}/extension", {"days": 10, "reason": "情况复杂", "approver": "局长"})
+    act("intake", f"/api/v1/cases/{cid}/reply", {"outcome": "explained", "text": "经核查，已督促支付"})
+    assert system.http.post(f"{system.url['intake']}/api/v1/track/{code}/evaluation",
+                            json={"rating": "satisfied"}).status_code == 200
+
+    wanted = ["CaseRegistered", "DeadlineWarned", "CaseAssigned", "CaseSignedFor", "CaseAccepted", "SupervisionOrderIssued",
+              "SupervisionOrderAnswered", "HandlingExtended", "CaseReplied", "CaseEvaluated"]
+
+    last: list = []
+
+    def told():
+        r = system.get("intake", f"/api/v1/cases/{cid}/history", user="demo-township-clerk")
+        assert r.status_code == 200, r.text
+        h = r.json()["events"]
+        last[:] = [(e["event_type"], e["position"]["seq"], (e["checkpoint"] or {}).get("size")) for e in h]
+        types = [e["event_type"] for e in h]
+        covered = all(e["checkpoint"] for e in h)
+        return set(wanted) <= set(types) and {"DeadlineSet", "DeadlineMet"} <= set(types) and covered and h
+    try:
+        history = system.wait_for(told, timeout=60, what="every act of the case in its history, each covered")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: (type, link, covering checkpoint's size) {last}") from None
+    types = [e["event_type"] for e in history]
+    assert [t for t in types if t in wanted] == wanted  # in the order they happened
+    times = [e["occurred_at"] for e in history]
+    assert times == sorted(times, key=lambda t: datetime.fromisoformat(t))
+    by = {e["event_type"]: e for e in history}
+    assert by["CaseRegistered"]["actor"] == "demo-clerk" and by["CaseRegistered"]["service"] == "intake"
+    assert by["CaseAssigned"]["service"] == "routing" and by["CaseAssigned"]["actor"] == "demo-dispatcher"
+    assert by["CaseAssigned"]["unit_name"]
+    assert by["CaseSignedFor"]["actor"] == "handler-hist"
+    assert by["CaseAccepted"]["actor"] == "handler-hist" and by["CaseAccepted"]["unit_id"] == "999901001-gov"
+    assert by["SupervisionOrderIssued"]["actor"] == "demo-supervisor" and by["SupervisionOrderIssued"]["service"] == "supervision"
+    assert by["SupervisionOrderAnswered"]["actor"] == "handler-hist"
+    assert by["CaseEvaluated"]["actor"] == "petitioner"
+    assert by["DeadlineWarned"]["service"] == "supervision"
+    for e in history:  # each names its link in its own service's chain, and a checkpoint reaching it
+        assert e["position"]["service"] == e["service"] and e["position"]["seq"] >= 1, e
+        assert e["checkpoint"]["size"] >= e["position"]["seq"], e
+        assert e["recorded_at"] and e["label"]
+    # the link named is the one in that service's own store
+    seq = by["SupervisionOrderIssued"]["position"]["seq"]
+    assert system.scalar("supervision", f"SELECT e.event_id FROM event_chain c JOIN events e ON e.position = c.position "
+                                        f"WHERE c.seq = {seq}") == by["SupervisionOrderIssued"]["event_id"]
+    system.token("clerk-elsewhere", "pass-for-tests")
+    assert system.get("intake", f"/api/v1/cases/{cid}/history", user="clerk-elsewhere").status_code == 404
+
+
+# last: it leaves intake's store short of its newest events
 def test_the_newest_events_deleted_are_found_through_the_checkpoints_others_hold(system, tmp_path):
     cases = [system.register()["case_id"] for _ in range(3)]
     size = system.scalar("intake", "SELECT max(seq) FROM event_chain")

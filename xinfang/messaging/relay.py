@@ -16,10 +16,14 @@ from kafka.errors import KafkaError
 
 from xinfang.messaging.profiles import profile
 from xinfang.storage.database import Database
-from xinfang.storage.tables import outbox
+from xinfang.storage.tables import event_chain, events, outbox
 from xinfang.tracing import end_spans, kafka_headers, start_publish_spans
 
 log = logging.getLogger("xinfang.relay")
+CHAIN_SEQ_HEADER = "chain_seq"  # the event's link in its producer's chain: the case history names it
+# linked in the transaction that wrote the outbox row, so always there by the time it is read
+_SEQ = (sa.select(event_chain.c.seq).join(events, events.c.position == event_chain.c.position)
+        .where(events.c.event_id == outbox.c.event_id).scalar_subquery())
 
 
 class OutboxRelay:
@@ -119,7 +123,7 @@ class OutboxRelay:
         with self.db.engine.connect() as c:
             rows = c.execute(
                 sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.body, outbox.c.event_id,
-                          outbox.c.traceparent)
+                          outbox.c.traceparent, _SEQ.label("seq"))
                 .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self.batch)
             ).all()
             c.rollback()
@@ -131,7 +135,8 @@ class OutboxRelay:
         try:
             futures = [
                 producer.send(r.topic, key=r.key.encode(), value=r.body.encode(),
-                              headers=[("event_id", r.event_id.encode()), *kafka_headers(tp)])
+                              headers=[("event_id", r.event_id.encode()), *kafka_headers(tp),
+                                       *([(CHAIN_SEQ_HEADER, str(r.seq).encode())] if r.seq else [])])
                 for r, tp in zip(rows, carried, strict=True)
             ]
             producer.flush(timeout=15)

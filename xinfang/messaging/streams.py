@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -82,6 +83,27 @@ class Message(NamedTuple):
     key: bytes | None
     value: bytes
     traceparent: str | None = None  # the W3C trace context of its Kafka headers (the relay's span)
+    chain_seq: int | None = None  # its link in the producer's hash chain (the relay's header)
+
+
+# the delivery being applied, for a handler that keeps where its event stands in its producer's
+# chain (intake's case history); handlers otherwise see the envelope alone
+_applying: ContextVar[Message | None] = ContextVar("xinfang_applying", default=None)
+
+
+def applying_chain_seq() -> int | None:
+    m = _applying.get()
+    return m.chain_seq if m else None
+
+
+def _chain_seq(headers) -> int | None:
+    for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
+        if k == "chain_seq":
+            try:
+                return int(v)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 @dataclass
@@ -174,7 +196,7 @@ class StreamProcessor:
             async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
                 await self.process_batch(sub, [
                     Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value,
-                            kafka_traceparent(e.message.headers))
+                            kafka_traceparent(e.message.headers), _chain_seq(e.message.headers))
                     for e in events])
 
         agent.__name__ = f"{self.service}_{sub.topic.replace('.', '_')}"
@@ -386,7 +408,11 @@ def _event_scope(m: Message, env: Envelope):
                  attributes={"messaging.system": "kafka", "messaging.source.name": m.topic,
                              "messaging.message.id": env.event_id,
                              "messaging.kafka.offset": m.offset}) as s:
-        yield s
+        token = _applying.set(m)
+        try:
+            yield s
+        finally:
+            _applying.reset(token)
 
 
 def _highest_offsets(messages: list[Message]) -> dict[tuple[str, int], int]:

@@ -187,6 +187,15 @@ def latest_own(conn: sa.Connection, service: str) -> Checkpoint | None:
     return None if row is None else Checkpoint.of(row)
 
 
+def covering(conn: sa.Connection, service: str, seq: int) -> Checkpoint | None:
+    """The first checkpoint of ``service`` whose size reaches link ``seq`` (it vouches for that
+    link and every one before it) and whose signature verifies; None until one is signed."""
+    rows = conn.execute(sa.select(chain_checkpoints).where(chain_checkpoints.c.service == service,
+                                                           chain_checkpoints.c.size >= seq)
+                        .order_by(chain_checkpoints.c.size, chain_checkpoints.c.signed_at).limit(5))
+    return next((cp for cp in map(Checkpoint.of, rows) if cp.signature_ok()), None)
+
+
 # ---------------------------------------------------------------- checked against a chain
 
 
