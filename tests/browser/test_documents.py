@@ -150,3 +150,38 @@ def test_each_document_downloads_as_a_pdf_of_a4_pages_and_none_shows_an_id(syste
     assert not page.locator("header.top").is_visible()
     printed = page.pdf(prefer_css_page_size=True)
     assert all_a4(printed), page_sizes(printed)
+
+
+def test_the_case_file_tells_its_whole_history_and_a_leader_downloads_it_as_pdf_and_xlsx(system, console, issued):
+    """全流程记录: intake's, routing's and supervision's steps of the case on one timeline, by name,
+    printable, as a PDF of A4 pages and as a workbook a leader hands on."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    cid, order_id = issued["case"]["case_id"], issued["order_id"]
+    leader = console("demo-leader")
+    page = leader.go(f"/cases/{cid}")
+    steps = page.locator("#timeline li").all_inner_texts()
+    order = ["登记", "交办", "签收", "受理", "延期", "答复", "督办"]  # as the fixture acted
+    whats = [s.split()[2] for s in steps]  # "2026-12-02 09:30 受理 演示承办人（县人社局） …"
+    found = [whats.index(what) for what in order]
+    assert found == sorted(found), steps
+    assert any("设定期限" in s and "系统自动" in s for s in steps), steps  # supervision's clocks too
+    assert any("督办" in s and "演示督办员" in s and "请于限期内报告工资支付情况" in s for s in steps), steps
+    leader.shot("35-case-file-whole-history")
+    page.click("#history-tools a >> nth=0")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/cases/{cid}/history") and "全流程记录" in page.inner_text("h1")
+    rows = page.locator("#history-steps tbody tr").all_inner_texts()
+    assert len(rows) == len(steps) and any("演示承办人" in r and "受理" in r for r in rows), rows
+    no_ids_on(page, [cid, order_id, HANDLER_UNIT, cid[:8], order_id[:8]])
+    leader.shot("36-whole-history-printable")
+    assert_a4_pdf(leader.context.request.get(f"{leader.base}/cases/{cid}/history.pdf"), "history.pdf")
+    got = leader.context.request.get(f"{leader.base}/cases/{cid}/history.xlsx")
+    assert got.status == 200 and ".xlsx" in got.headers["content-disposition"]
+    sheet = load_workbook(BytesIO(got.body())).active
+    table = [[c.value for c in r] for r in sheet.iter_rows(min_row=3)]
+    assert len(table) == len(steps)
+    assert any(r[2] == "督办" and r[3] == "演示督办员" for r in table), table
+    assert all(r[7] for r in table)  # each step names its link in its service's chain

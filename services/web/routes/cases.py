@@ -11,6 +11,7 @@ from services.web import actions, forms, labels
 from services.web.client import Api, ApiError, Part, Unavailable, parts
 from services.web.console import Console, beijing, cn_date, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
+from services.web.timeline import rows as timeline_rows
 
 router = APIRouter()
 INTAKE_COMMANDS = {"acceptance", "extension", "reply", "closure", "review-request"}
@@ -40,10 +41,10 @@ async def case_list(request: Request, site: Site, a: UserApi, me: Me, status: st
 async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: str, *, errors=None, values=None,
                     status=200, done=None, chosen=None):
     path = f"/api/v1/cases/{quote(case_id, safe='')}"
-    case, assignment, deadlines, orders, reminders, nm = await parts(
+    case, assignment, deadlines, orders, reminders, nm, story = await parts(
         a.get("intake", path), a.get("routing", f"{path}/assignment"), a.get("supervision", f"{path}/deadlines"),
         a.get("supervision", "/api/v1/supervision-orders", case_id=case_id, limit=100),
-        a.get("supervision", f"{path}/reminders"), site.names(a, me))
+        a.get("supervision", f"{path}/reminders"), site.names(a, me), a.get("intake", f"{path}/history"))
     if case.missing:
         raise Unavailable("intake", "/api/v1/cases", "down")
     if not case.ok:
@@ -59,9 +60,28 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
     supervised = _supervision(orders, reminders)
     names, staff = await site.mentioned(
         a, c.get("history", []) + (assignment.data.get("history", []) if assignment.ok else [])
+        + ((story.data or {}).get("events", []) if story.ok else [])
         + [{"actor": assignment.data.get("owner_leader") if assignment.ok else None}]
         + [{"actor": w} for o in supervised["orders"] for w in (o.get("issued_by"), o.get("answered_by"))]
         + [{"actor": r.get("sent_by")} for r in supervised["reminders"]], nm.data or {})
+    # the whole history as intake gathered it from every service; pieced together from each
+    # service's own reads when intake cannot answer it
+    timeline = timeline_rows(story.data, names, staff) if story.ok else _pieced(c, assignment, supervised, names, staff)
+    a_state = assignment.data.get("state") if assignment.ok else None
+    answerable = [o for o in supervised["orders"] if o.get("status") in ("open", "escalated")
+                  and (me["role"] == "admin" or (me.get("unit_id") and o.get("unit_id") == me.get("unit_id")))]
+    offered = list(actions.offered(me["role"], c["status"], a_state, extended=bool(c.get("extended")),
+                                   owned=bool(c.get("owner_leader")), orders_to_answer=bool(answerable)))
+    offered += [k.split(".", 1)[0] for k in (errors or {}) if k.split(".", 1)[0] not in offered]  # its error shows
+    return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
+                       deadlines=deadlines, names=names, timeline=timeline, errors=errors or {},
+                       values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done,
+                       offered=offered, confirm=actions.CONFIRM, done_text=actions.DONE.get(done or "", "操作成功。"),
+                       chosen=chosen, supervised=supervised, answerable=answerable, staff=staff)
+
+
+def _pieced(c: dict, assignment: Part, supervised: dict, names: dict, staff: dict) -> list[dict]:
+    """The timeline from intake's, routing's and supervision's own reads of the case."""
     timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
                  "who": labels.actor(h.get("actor"), staff), "detail": _detail(h)} for h in c.get("history", [])]
     if assignment.ok:
@@ -80,17 +100,7 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
     seen = {(t["what"], beijing(t["at"])) for t in timeline}
     timeline += [t for t in _supervision_steps(supervised, names, staff) if (t["what"], beijing(t["at"])) not in seen]
     timeline.sort(key=lambda t: sort_key(t["at"]))
-    a_state = assignment.data.get("state") if assignment.ok else None
-    answerable = [o for o in supervised["orders"] if o.get("status") in ("open", "escalated")
-                  and (me["role"] == "admin" or (me.get("unit_id") and o.get("unit_id") == me.get("unit_id")))]
-    offered = list(actions.offered(me["role"], c["status"], a_state, extended=bool(c.get("extended")),
-                                   owned=bool(c.get("owner_leader")), orders_to_answer=bool(answerable)))
-    offered += [k.split(".", 1)[0] for k in (errors or {}) if k.split(".", 1)[0] not in offered]  # its error shows
-    return site.render(request, "case.html", status=status, me=me, c=c, assignment=assignment,
-                       deadlines=deadlines, names=names, timeline=timeline, errors=errors or {},
-                       values=values or {}, suggestion=suggestion, unit_choices=unit_choices, done=done,
-                       offered=offered, confirm=actions.CONFIRM, done_text=actions.DONE.get(done or "", "操作成功。"),
-                       chosen=chosen, supervised=supervised, answerable=answerable, staff=staff)
+    return timeline
 
 
 def _supervision(orders: Part, reminders: Part) -> dict:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web import documents, labels
+from services.web import documents, labels, timeline
 from services.web.client import Api, parts
 from services.web.console import Console
 from services.web.deps import Me, Site, UserApi
@@ -155,3 +155,38 @@ async def order_pdf(request: Request, site: Site, a: UserApi, me: Me, case_id: s
 @router.get("/cases/{case_id}/orders/{order_id}/print", response_class=HTMLResponse)
 async def order_print(request: Request, site: Site, a: UserApi, me: Me, case_id: str, order_id: str):
     return await _order(request, site, a, me, case_id, order_id, pdf=False)
+
+
+# ---------------------------------------------------------------- the whole history (全流程记录)
+
+async def _history(request: Request, site: Site, a: Api, me: dict, case_id: str, kind: str) -> Response:
+    path = f"/api/v1/cases/{quote(case_id, safe='')}/history"
+    case, names, [story] = await _case(site, a, me, case_id, a.get("intake", path))
+    if not case.ok or not story.ok:
+        return _missing(request, site, me, case.error or story.error)
+    names, staff = await site.mentioned(a, story.data.get("events", []), names)
+    steps = timeline.rows(story.data, names, staff)
+    c = case.data
+    filename = f"全流程记录-{c['tracking_code']}"
+    if kind == "xlsx":
+        data = await asyncio.to_thread(timeline.xlsx, f"信访事项全流程记录 {c['tracking_code']}", steps)
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}.xlsx"})
+    return await _document(request, site, "history.html", kind == "pdf", filename, me=me, c=c, names=names,
+                           steps=steps, now=datetime.now().astimezone())
+
+
+@router.get("/cases/{case_id}/history.pdf")
+async def history_pdf(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    return await _history(request, site, a, me, case_id, "pdf")
+
+
+@router.get("/cases/{case_id}/history.xlsx")
+async def history_xlsx(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    return await _history(request, site, a, me, case_id, "xlsx")
+
+
+@router.get("/cases/{case_id}/history", response_class=HTMLResponse)
+async def history_page(request: Request, site: Site, a: UserApi, me: Me, case_id: str):
+    """全流程记录: the case's whole history across the services, to print, or as PDF or XLSX."""
+    return await _history(request, site, a, me, case_id, "page")
