@@ -95,7 +95,9 @@ def verify(service: list[str] = typer.Argument(None, help=f"services to verify (
                 continue
             findings = sorted(v.findings + checkpoints.check(s, v, v.heads, mine, _trusted(s)),
                               key=lambda f: f.seq)
-            held = f"{len(mine)}" + (f" (newest size {max(cp.size for cp, _ in mine)})" if mine else "")
+            distinct = {cp for cp, _ in mine}
+            held = (f"{len(distinct)} (newest size {max(cp.size for cp in distinct)}, held by "
+                    f"{len({h for _, h in mine})})" if mine else "0")
             if not findings:
                 rows.append((s, v.size, v.head[:16], held, "ok 通过"))
                 continue
