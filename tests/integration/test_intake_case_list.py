@@ -133,8 +133,7 @@ class CaseStatusContract:
         from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
         from_routing(db, CaseSignedFor(unit_id="999901001-gov"), case["case_id"])
         decided = handlers.run_command(db, HANDLER, case["case_id"],
-                                       domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id,
-                                                               occurred_at=T0 + timedelta(days=2)))
+                                       domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id))
         assert decided["status"] == "accepted" and answered(db, case) == ("accepted",) * 3
         from_routing(db, CaseAssigned(unit_id="999901001-gov", stage="review"), case["case_id"])
         assert answered(db, case) == ("accepted",) * 3
@@ -142,7 +141,7 @@ class CaseStatusContract:
     def test_an_acceptance_waits_for_the_signing_of_the_units_current_assignment(self, db):
         case = registered(db)
         accept = lambda: handlers.run_command(db, HANDLER, case["case_id"], domain.DecideAcceptance(  # noqa: E731
-            "accepted", "normal", "受理", HANDLER.unit_id, occurred_at=T0 + timedelta(days=2)))
+            "accepted", "normal", "受理", HANDLER.unit_id))
         from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
         with pytest.raises(domain.RuleViolation, match="signed"):
             accept()
