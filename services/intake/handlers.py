@@ -90,7 +90,9 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
 
 
 def _not_before_receipt(reg: domain.Registration, at: datetime) -> None:
-    if at < reg.received_at:
+    """A registration is not before the letter or visit came in; a ``received_at`` the clock skew
+    puts ahead of now (a visit of this minute) leaves a live registration now."""
+    if at < reg.received_at - BACKDATING.clock_skew:
         raise InvalidInput("occurred_at is before received_at: a petition is registered once it came in",
                            "登记时间不能早于收到 / 来访时间", field="occurred_at")
 
