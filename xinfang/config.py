@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         default="", description="during a rotation: the PII keys used before, separated by spaces; "
                                 "read, never written (docs/operations.md)")
     log_level: str = "INFO"
+    backdate_days: int = Field(
+        default=3, ge=0, le=3650,
+        description="how many days back a user may date an act recorded late (补录), with its reason; further "
+                    "back only a role permitted to correct records (xinfang.business_time)")
 
     @field_validator("pii_key")
     @classmethod

@@ -13,12 +13,15 @@ from pydantic import BaseModel, Field
 from services.intake import domain, handlers, views
 from xinfang.auth import RateLimiter, client_key
 from xinfang.bounds import MAX_OFFSET, Instant, in_range
+from xinfang.business_time import MAX_REASON_CHARS
 from xinfang.errors import InvalidInput
 from xinfang.reference import CATEGORIES
 from xinfang.security import Principal
 from xinfang.web import answered_once, idempotency_key_header, idempotency_of
 
 MAX_CASE_IDS = 100  # one page of another service's list, named at once
+BACKDATE_REASON_DOC = ("why the act is recorded later than it happened (补录理由); required when occurred_at "
+                       "lies before now (docs/rates.md, \"Business time\")")
 
 
 class PetitionerIn(BaseModel):
@@ -39,7 +42,9 @@ class RegisterPetitionRequest(BaseModel):
     division_code: str = Field(pattern=r"^\d{12}$")
     summary: str = Field(min_length=1, max_length=2000)
     request: str = Field(min_length=1, max_length=4000)
-    occurred_at: Instant | None = Field(default=None, description="when the registration happened, if not now")
+    occurred_at: Instant | None = Field(default=None, description="when the registration happened, if not now: "
+                                              "a late record (补录), with backdate_reason")
+    backdate_reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS, description=BACKDATE_REASON_DOC)
 
 
 class RegisteredResponse(BaseModel):
@@ -54,8 +59,11 @@ class RegisteredResponse(BaseModel):
 
 
 class Command(BaseModel):
-    occurred_at: Instant | None = Field(default=None, description="when the act happened, if not now "
-                                              "(not before the previous step, not in the future)")
+    occurred_at: Instant | None = Field(default=None, description="when the act happened, if not now: a late "
+                                              "record (补录), with backdate_reason, at most XINFANG_BACKDATE_DAYS "
+                                              "back (further by an administrator); never before the previous "
+                                              "step, not in the future")
+    backdate_reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS, description=BACKDATE_REASON_DOC)
 
 
 class AcceptanceRequest(Command):
@@ -143,7 +151,7 @@ def _register(body: RegisterPetitionRequest) -> domain.RegisterPetition:
                      for p in body.petitioners],
         headcount=body.headcount, purpose=body.purpose, category_code=body.category_code,
         division_code=body.division_code, summary=body.summary, request=body.request,
-    ), occurred_at=body.occurred_at)
+    ), occurred_at=body.occurred_at, backdate_reason=body.backdate_reason)
 
 
 def _legacy(hc: HistoricalCase) -> domain.LegacyCase:
@@ -255,35 +263,38 @@ def router(runtime, vault) -> APIRouter:
                      if_match: str | None = Header(default=None)):
         """The competent unit decides: accepted (normal or simplified), not accepted, no longer accepted."""
         return await run(me, case_id, domain.DecideAcceptance(body.decision, body.procedure, body.notice, me.unit_id,
-                                                              occurred_at=body.occurred_at), if_match)
+                                                              occurred_at=body.occurred_at,
+                                                              backdate_reason=body.backdate_reason), if_match)
 
     @r.post("/cases/{case_id}/extension", tags=["case life"])
     async def extend(case_id: str, body: ExtensionRequest, me: Principal = user,
                      if_match: str | None = Header(default=None)):
         """Extend the handling period once, by at most 30 days, with reason and approver."""
         return await run(me, case_id, domain.ExtendHandling(body.days, body.reason, body.approver or me.username,
-                                                            occurred_at=body.occurred_at), if_match)
+                                                            occurred_at=body.occurred_at,
+                                                            backdate_reason=body.backdate_reason), if_match)
 
     @r.post("/cases/{case_id}/reply", tags=["case life"])
     async def reply(case_id: str, body: ReplyRequest, me: Principal = user,
                     if_match: str | None = Header(default=None)):
         """The written reply (答复意见书), or the review / re-review opinion while one is pending."""
-        return await run(me, case_id, domain.ReplyToCase(body.outcome, body.text, occurred_at=body.occurred_at),
-                         if_match)
+        return await run(me, case_id, domain.ReplyToCase(body.outcome, body.text, occurred_at=body.occurred_at,
+                                                         backdate_reason=body.backdate_reason), if_match)
 
     @r.post("/cases/{case_id}/closure", tags=["case life"])
     async def close(case_id: str, body: ClosureRequest | None = None, me: Principal = user,
                     if_match: str | None = Header(default=None)):
         """Close the case out (办结) after its reply or a not-accepted decision."""
         body = body or ClosureRequest()
-        return await run(me, case_id, domain.CloseCase(occurred_at=body.occurred_at), if_match)
+        return await run(me, case_id, domain.CloseCase(occurred_at=body.occurred_at,
+                                                       backdate_reason=body.backdate_reason), if_match)
 
     @r.post("/cases/{case_id}/review-request", tags=["case life"])
     async def review_request(case_id: str, body: ReviewRequest, me: Principal = user,
                              if_match: str | None = Header(default=None)):
         """Record the petitioner's request for review (复查) or re-review (复核), within 30 days of the reply."""
-        return await run(me, case_id, domain.RequestReview(body.level, body.reason, occurred_at=body.occurred_at),
-                         if_match)
+        return await run(me, case_id, domain.RequestReview(body.level, body.reason, occurred_at=body.occurred_at,
+                                                           backdate_reason=body.backdate_reason), if_match)
 
     @r.post("/track/{tracking_code}/evaluation", tags=["public tracking"])
     async def evaluate(tracking_code: str, body: EvaluationRequest, request: Request):
@@ -291,6 +302,7 @@ def router(runtime, vault) -> APIRouter:
         tracking_limit.hit(client_key(request))
         result = await asyncio.to_thread(handlers.evaluate_by_tracking_code, runtime.db, tracking_code,
                                          domain.EvaluateCase(body.rating, occurred_at=body.occurred_at,
+                                                             backdate_reason=body.backdate_reason,
                                                              comment=body.comment))
         return {"status": result["status"], "rating": body.rating, "comment": result["event"]["comment"],
                 "evaluated": True}

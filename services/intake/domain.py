@@ -210,10 +210,12 @@ STAGE_OF_LEVEL: dict[str | None, HandlingStage] = {None: "handling", "review": "
 @dataclass(frozen=True)
 class RegisterPetition:
     """Register a petition (登记); ``register`` decides it. ``occurred_at``: when the registration
-    happened, by default when the letter or visit was received."""
+    happened: a live one now, or earlier as a late record (``xinfang.business_time``), never
+    before the letter or visit was received; an imported one by default when it was received."""
 
     registration: Registration
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class DecideAcceptance:
     notice: str
     unit_id: str | None          # the deciding unit; None for a case from the old system
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,12 @@ class Handover:
 
 def check_handover(command: CaseCommand, at: datetime, handover: Handover) -> None:
     """The acceptance decision is the unit's once it holds the case: after routing assigned it and
-    the unit signed for it, and never dated before the signing (交办 → 签收 → 受理)."""
+    the unit signed for it, and never dated before the assignment or the signing (交办 → 签收 →
+    受理). The unit's later acts (extension, reply) are never dated before the unit got the case
+    and signed for it either, where intake heard when (a reassignment, a review's assignment)."""
+    if isinstance(command, ExtendHandling | ReplyToCase):
+        _not_before_handover(at, handover)
+        return
     if not isinstance(command, DecideAcceptance):
         return
     if handover.unit_id is None:
@@ -253,9 +261,16 @@ def check_handover(command: CaseCommand, at: datetime, handover: Handover) -> No
         raise RuleViolation("the unit has not signed for the case: sign for it first (a signing just made "
                             "arrives within a second)", "承办单位尚未签收，请先签收再受理（刚签收的请稍候片刻再试）",
                             rule="sign_before_acceptance")
-    if at < handover.signed_at:
+    _not_before_handover(at, handover)
+
+
+def _not_before_handover(at: datetime, handover: Handover) -> None:
+    if handover.assigned_at is not None and at < handover.assigned_at:
+        raise InvalidInput(f"occurred_at is before routing assigned the case to the unit "
+                           f"({handover.assigned_at.isoformat()})", "办理时间不能早于交办时间", field="occurred_at")
+    if handover.signed_at is not None and at < handover.signed_at:
         raise InvalidInput(f"occurred_at is before the unit signed for the case ({handover.signed_at.isoformat()})",
-                           "受理时间不能早于签收时间", field="occurred_at")
+                           "办理时间不能早于签收时间", field="occurred_at")
 
 
 @dataclass(frozen=True)
@@ -267,6 +282,7 @@ class ExtendHandling:
     reason: str
     approver: str
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -277,6 +293,7 @@ class ReplyToCase:
     outcome: Outcome
     text: str
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -285,6 +302,7 @@ class CloseCase:
 
     roles: ClassVar[frozenset[str]] = CLOSING_ROLES
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -295,6 +313,7 @@ class RequestReview:
     level: ReviewLevel
     reason: str
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
 
 
 @dataclass(frozen=True)
@@ -305,6 +324,7 @@ class EvaluateCase:
     roles: ClassVar[frozenset[str]] = frozenset()
     rating: Rating
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None  # why an earlier occurred_at (a late record, 补录)
     comment: str | None = None
 
 

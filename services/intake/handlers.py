@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from functools import partial
 
 from services.intake import adapters, domain
+from xinfang import business_time
 from xinfang.contracts import Envelope, new_envelope
-from xinfang.errors import DomainError
+from xinfang.errors import DomainError, InvalidInput
 from xinfang.ids import new_id
 from xinfang.privacy import PiiVault
 from xinfang.security import Principal, require_role
@@ -19,6 +20,7 @@ from xinfang.storage import idempotency as idempotent
 
 PRODUCER = "intake"
 RULES = domain.IntakeRules()
+BACKDATING = business_time.BackdatingRules.from_settings()
 
 
 def register_petition(db: Database, vault: PiiVault, user: Principal, command: domain.RegisterPetition, *,
@@ -44,9 +46,14 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
     payload, office = domain.register(case_id, reg, tracking_code, actor=user,
                                       known_division=partial(adapters.division_known, uow),
                                       prior=prior, rules=RULES, now=now)
-    if imported:
+    if imported:  # history: its real dates, in order, held to no window (xinfang.business_time)
         payload = payload.model_copy(update={"imported": True})
-    at = command.occurred_at or reg.received_at
+        at = command.occurred_at or reg.received_at
+    else:
+        when = business_time.decide(command.occurred_at, command.backdate_reason, now=now, entered_by=user.username,
+                                    may_correct=business_time.may_correct_records(user.role), rules=BACKDATING,
+                                    previous_steps=partial(_not_before_receipt, reg))
+        payload, at = when.mark(payload), when.at
     envs = [new_envelope(payload, case_id=case_id, office=office, actor=user.username, producer=PRODUCER,
                          occurred_at=at).model_copy(update={"stream_version": 1})]
     case = domain.Case.from_events(case_id, envs)
@@ -80,6 +87,14 @@ def _record(uow: UnitOfWork, vault: PiiVault, user: Principal, case_id: str, com
            "flags": payload.flags, "repeat_of": payload.repeat_of, "registered_at": stored[0].recorded_at}
     out.update(domain.registration_guidance(payload.flags))
     return out
+
+
+def _not_before_receipt(reg: domain.Registration, at: datetime) -> None:
+    """A registration is not before the letter or visit came in; a ``received_at`` the clock skew
+    puts ahead of now (a visit of this minute) leaves a live registration now."""
+    if at < reg.received_at - BACKDATING.clock_skew:
+        raise InvalidInput("occurred_at is before received_at: a petition is registered once it came in",
+                           "登记时间不能早于收到 / 来访时间", field="occurred_at")
 
 
 # ---------------------------------------------------------------- import of historical cases
@@ -128,7 +143,8 @@ def run_command(db: Database, user: Principal, case_id: str, command: domain.Cas
     with UnitOfWork(db) as uow:
         stored_status = adapters.visible_status(uow, user, case_id)
         require_role(user, *sorted(command.roles))
-        out = _decide(uow, case_id, user.username, stored_status, command, now, expected_version)
+        out = _decide(uow, case_id, user.username, stored_status, command, now, expected_version,
+                      may_correct=business_time.may_correct_records(user.role))
     return out
 
 
@@ -142,14 +158,22 @@ def evaluate_by_tracking_code(db: Database, tracking_code: str, command: domain.
 
 
 def _decide(uow: UnitOfWork, case_id: str, actor: str, stored_status: str, command: domain.CaseCommand,
-            now: datetime, expected_version: int | None) -> dict:
+            now: datetime, expected_version: int | None, *, may_correct: bool = False) -> dict:
+    """A live command on a case at its business time (``xinfang.business_time``): never before the
+    case's previous step, here or in routing's handover, nor later than now."""
     case = domain.Case.from_events(case_id, uow.load(case_id))
     if expected_version is not None and expected_version != case.version:
         raise ConcurrencyConflict(case_id, expected_version, case.version)
-    at = command.occurred_at or now
-    case.check_time(at, now, RULES)
-    domain.check_handover(command, at, adapters.handover(uow, case_id))
-    env = new_envelope(case.decide(command, at, RULES), case_id=case_id, office=case.office, actor=actor,
+    handover = adapters.handover(uow, case_id)
+
+    def previous_steps(at: datetime) -> None:
+        case.check_time(at, now, RULES)
+        domain.check_handover(command, at, handover)
+
+    when = business_time.decide(command.occurred_at, command.backdate_reason, now=now, entered_by=actor,
+                                may_correct=may_correct, rules=BACKDATING, previous_steps=previous_steps)
+    at = when.at
+    env = new_envelope(when.mark(case.decide(command, at, RULES)), case_id=case_id, office=case.office, actor=actor,
                        producer=PRODUCER, occurred_at=at)
     [stored] = _append_numbered(uow, case_id, case.version, [env])
     case.apply(stored)

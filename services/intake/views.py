@@ -226,9 +226,11 @@ def _petitioner(p, vault: PiiVault, user: Principal) -> dict:
 
 
 def _history_item(e: Envelope) -> dict:
-    """One step of the case: what, who, when; the payload carries no personal data in clear."""
+    """One step of the case: what, who, when; the payload carries no personal data in clear.
+    ``backdated``: the mark of a step recorded late (补录: why, by whom, when entered), else None."""
     return {"event_id": e.event_id, "event_type": e.event_type, "version": e.stream_version,
-            "actor": e.actor, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "data": e.payload}
+            "actor": e.actor, "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
+            "backdated": e.payload.get("backdated"), "data": e.payload}
 
 
 # ---------------------------------------------------------------- public tracking

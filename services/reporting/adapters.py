@@ -70,10 +70,14 @@ report_facts = Table(
     # deadlines, assignments, evaluations: when a later one of the same case (and stage) became
     # known. The fact is the case's current one at ``as_of`` iff recorded_at <= as_of < superseded_at.
     Column("superseded_at", UtcDateTime(), nullable=True),
+    # 1: the act was recorded late (补录, the event's ``backdated`` mark); NULL for facts stored
+    # before the mark existed, which no act carried
+    Column("backdated", Integer, nullable=True),
     # queries pick their cases from report_cases; the facts are read by case (folds, supersession)
-    # and by the case they repeat
+    # and by the case they repeat; the back-dated acts of a period by their own index
     Index("ix_report_facts_case", "generation", "case_id"),
     Index("ix_report_facts_repeat_of", "generation", "repeat_of"),
+    Index("ix_report_facts_backdated", "generation", "backdated", "occurred_at"),
 )
 
 # One row per case per generation: the case view's columns folded from *all* the case's facts,

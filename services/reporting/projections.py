@@ -35,9 +35,14 @@ KEEP = {
     "CaseEvaluated": ("rating",),
     "CaseClosed": (),
     "CaseAssigned": ("unit_id", "mode", "stage"),
+    # the unit's own acts on routing's side: kept for their back-dated mark only
+    "CaseSignedFor": ("unit_id",),
+    "CaseObjected": ("unit_id",),
     "DeadlineSet": ("stage", "starts_at", "due_at", "limit_days", "day_kind"),
 }
 CONSUMED = frozenset(KEEP)
+# of an act recorded late (补录) the fact keeps that it was, never the reason (free text)
+BACKDATED = "backdated"
 _RULES = rules()
 FLAGS = ("first_petition", "repeat", "skip_level", "collective", "law_related")
 
@@ -49,6 +54,8 @@ def log_row(env: Envelope, *, keep_dict: bool = False) -> dict:
     """The raw fact log row of an event: its times and its non-personal payload fields
     (``keep_dict``: also under "_facts" as a dict, saving the bulk path a JSON round trip)."""
     facts = {k: env.payload[k] for k in KEEP[env.event_type] if env.payload.get(k) is not None}
+    if env.payload.get(BACKDATED):
+        facts[BACKDATED] = True
     row = dict(event_id=env.event_id, event_type=env.event_type, case_id=env.case_id, office=env.office,
                occurred_at=env.occurred_at, recorded_at=env.recorded_at,
                facts=_FACTS_JSON.encode(facts))
@@ -72,7 +79,7 @@ def fact_row(log: dict, generation: int, acceptance_limit_days: int) -> dict:
                stage=None, unit_id=None, due_at=None, rating=None, decision=None, division_code=None,
                category_code=None, channel=None, purpose=None, headcount=None, received_at=None,
                first_petition=None, repeat=None, skip_level=None, collective=None, law_related=None,
-               repeat_of=None, superseded_at=None)
+               repeat_of=None, superseded_at=None, backdated=int(bool(p.get(BACKDATED))))
     if kind == "CaseRegistered":
         received = _dt(p["received_at"])
         flags = set(p.get("flags") or ())
@@ -94,6 +101,8 @@ def fact_row(log: dict, generation: int, acceptance_limit_days: int) -> dict:
         row.update(rating=p["rating"])
     elif kind == "CaseAssigned":
         row.update(unit_id=p["unit_id"], stage=p.get("stage", "handling"))
+    elif kind in ("CaseSignedFor", "CaseObjected"):
+        row.update(unit_id=p.get("unit_id"))
     elif kind == "DeadlineSet":
         row.update(stage=p["stage"], due_at=_dt(p["due_at"]))
     return row

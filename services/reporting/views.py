@@ -54,7 +54,7 @@ def scope(user: Principal, *, unit_id: str | None = None, division_code: str | N
 
 
 def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: rates.Window | None = None,
-              *, candidates: str = "spans", sqlite: bool = False):
+              *, candidates: str = "spans", sqlite: bool = False, only=None):
     """One row per registered case in scope, as known at as_of: the columns the rates and counts use
     (``projections.case_fold``), as a selectable to be used as a subquery or a CTE.
 
@@ -63,7 +63,8 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
     what the rates count); the cases received in the window (``received``: what the counts
     count); or both (``either``). A candidate all of
     whose facts were known at as_of (settled) is read from its report_cases row; the others (still
-    changing at as_of) are folded from their facts known at as_of.
+    changing at as_of) are folded from their facts known at as_of. ``only``: a select of case
+    ids, the candidates' further bound (the cases with back-dated acts, ``backdated_acts``).
 
     The changing cases are found by the settled_at index: they are few where as_of is recent. On
     SQLite, which keeps no statistics, the office range is written so that no index serves it
@@ -83,6 +84,9 @@ def case_view(gen: int, as_of: datetime, sc: Scope, r: rates.ReportingRules, w: 
         spans = sa.or_(meets(rc.c.rated_from, rc.c.rated_to), meets(rc.c.due_from, rc.c.due_to))
         received = w.holds(rc.c.received_at)
         cand.append({"spans": spans, "received": received, "either": sa.or_(spans, received)}[candidates])
+        changing_cand.append(cand[-1])
+    if only is not None:
+        cand.append(rc.c.case_id.in_(only))
         changing_cand.append(cand[-1])
 
     def repeated(case_id):
@@ -174,7 +178,24 @@ def statistics(db: Database, w: rates.Window, sc: Scope, parts: Iterable[str], *
         found = months.statistics(c, gen, w, sc, parts, rate, r) if sums else None
         if found is None:
             found = _fold(c, gen, w, sc, counted, rated, rate, r)
-    return _shape(found, parts, w, sc, rate)
+        marked = backdated_acts(c, gen, w, sc, r) if rated else {}
+    return _shape(found, parts, w, sc, rate, marked)
+
+
+def backdated_acts(c: sa.Connection, gen: int, w: rates.Window, sc: Scope, r: rates.ReportingRules) -> dict:
+    """The acts recorded late (补录: their event carries the ``backdated`` mark) whose business
+    time lies in the period, as known at as_of, on the cases in scope: how many per unit of the
+    case (the unit the rates and the ranking count it for; None: not assigned). Few acts are
+    marked, and their index finds them; their cases' view is folded for them alone."""
+    def marked(acts):
+        return sa.and_(acts.c.generation == gen, acts.c.backdated == 1, acts.c.recorded_at <= w.as_of,
+                       w.holds(acts.c.occurred_at))
+    inner, outer = sa.alias(f, "marked_case"), sa.alias(f, "marked_act")
+    v = case_view(gen, w.as_of, sc, r, None, sqlite=c.dialect.name == "sqlite",
+                  only=sa.select(inner.c.case_id).where(marked(inner))).subquery("v")
+    q = (sa.select(v.c.unit_id, sa.func.count()).select_from(outer.join(v, v.c.case_id == outer.c.case_id))
+         .where(marked(outer)).group_by(v.c.unit_id))
+    return {unit: int(n) for unit, n in c.execute(q).all()}
 
 
 def _fold(c: sa.Connection, gen: int, w: rates.Window, sc: Scope, counted: set[str], rated: set[str], rate: str,
@@ -227,19 +248,23 @@ def _fold(c: sa.Connection, gen: int, w: rates.Window, sc: Scope, counted: set[s
     return found
 
 
-def _shape(found: dict[str, list], parts: list[str], w: rates.Window, sc: Scope, rate: str) -> dict[str, dict]:
+def _shape(found: dict[str, list], parts: list[str], w: rates.Window, sc: Scope, rate: str,
+           backdated: dict | None = None) -> dict[str, dict]:
+    """``backdated``: the back-dated acts per unit (``backdated_acts``), shown beside the rates."""
     context = _context(w, sc)
+    backdated = backdated or {}
     out = {}
     for part in parts:
         if part == "rates":
             m = found["rates"][0]
-            out[part] = {**{k: rates.answer(m[f"{k}_n"], m[f"{k}_d"]) for k in rates.RATES}, **context}
+            out[part] = {**{k: rates.answer(m[f"{k}_n"], m[f"{k}_d"]) for k in rates.RATES},
+                         "backdated": sum(backdated.values()), **context}
         elif part == "ranking":
             # the units with something to rate in the period (a unit with cases but no decision,
             # reply or limit in it has no rate to rank)
             items = [{"unit_id": m["key"], "unit_name": unit_name(m["key"]),
-                      **rates.answer(m[f"{rate}_n"], m[f"{rate}_d"])} for m in found.get("ranking", [])
-                     if m[f"{rate}_d"]]
+                      **rates.answer(m[f"{rate}_n"], m[f"{rate}_d"]), "backdated": backdated.get(m["key"], 0)}
+                     for m in found.get("ranking", []) if m[f"{rate}_d"]]
             items.sort(key=lambda x: (x["rate"] is None, -(x["rate"] or 0), -x["denominator"], x["unit_id"]))
             for i, it in enumerate(items, start=1):
                 it["rank"] = i

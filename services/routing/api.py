@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.routing import handlers, staff, views
 from xinfang.auth import RateLimiter, Unauthenticated, client_key
 from xinfang.bounds import MAX_OFFSET, Instant
+from xinfang.business_time import MAX_REASON_CHARS
 from xinfang.security import Principal
 
 
@@ -45,21 +46,30 @@ class PreviewIn(BaseModel):
     category_code: str = Field(pattern=r"^\d{4}$")
 
 
-class AssignmentIn(BaseModel):
+class Dated(BaseModel):
+    """A case act's business time (``xinfang.business_time``)."""
+
+    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now: a late record "
+                                              "(补录), with backdate_reason, at most XINFANG_BACKDATE_DAYS back "
+                                              "(further by an administrator); never before the previous step")
+    backdate_reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS,
+                                        description="why it is recorded later than it happened (补录理由); "
+                                                    "required when occurred_at lies before now")
+
+
+class AssignmentIn(Dated):
     unit_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=2000)
     mode: Literal["assign", "forward"] = "assign"
     co_unit_ids: list[str] = Field(default_factory=list, max_length=20)
-    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
 
 
-class SignIn(BaseModel):
-    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
+class SignIn(Dated):
+    pass
 
 
-class ObjectionIn(BaseModel):
+class ObjectionIn(Dated):
     reason: str = Field(min_length=1, max_length=2000)
-    occurred_at: Instant | None = Field(default=None, description="when it happened, if not now")
 
 
 class OwnershipIn(BaseModel):
@@ -94,19 +104,20 @@ def router(runtime, issuer) -> APIRouter:
         """Assign (交办), forward (转送) or reassign (改派) by hand (dispatcher, admin). Units in more
         than one division or department go to the joint-conference office (三跨三分离)."""
         cmd = handlers.AssignCase(case_id, body.unit_id, body.reason, body.mode, tuple(body.co_unit_ids),
-                                  body.occurred_at)
+                                  body.occurred_at, body.backdate_reason)
         return await asyncio.to_thread(handlers.assign, runtime.db, me, cmd)
 
     @r.post("/cases/{case_id}/sign", tags=["assignment"])
     async def sign(case_id: str, body: SignIn, me: Principal = user):
         """签收: the assigned unit takes the case, once."""
-        return await asyncio.to_thread(handlers.sign, runtime.db, me, handlers.SignForCase(case_id, body.occurred_at))
+        cmd = handlers.SignForCase(case_id, body.occurred_at, body.backdate_reason)
+        return await asyncio.to_thread(handlers.sign, runtime.db, me, cmd)
 
     @r.post("/cases/{case_id}/objection", tags=["assignment"])
     async def objection(case_id: str, body: ObjectionIn, me: Principal = user):
         """异议: the assigned unit says the case is not its remit, within 5 working days
         (409 with rule ``objection_window`` after); the case returns to the dispatcher."""
-        cmd = handlers.ObjectToAssignment(case_id, body.reason, body.occurred_at)
+        cmd = handlers.ObjectToAssignment(case_id, body.reason, body.occurred_at, body.backdate_reason)
         return await asyncio.to_thread(handlers.object_to, runtime.db, me, cmd)
 
     @r.post("/cases/{case_id}/ownership", tags=["assignment"])

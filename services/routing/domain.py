@@ -312,6 +312,15 @@ def owned_cases_leader(user: Principal, leader: str | None) -> str:
 # ------------------------------------------------------------------ the case as routing sees it
 
 
+def check_after_row(at: datetime, since: datetime | None) -> None:
+    """Not before the step the case's row last heard of (``state_since``): its registration, a
+    review request, routing's own last step. The first assignment by hand is routing's first
+    event of the case, so its own events alone would not know the registration."""
+    if since is not None and at < since:
+        raise InvalidInput(f"occurred_at is before the case's previous step ({since.isoformat()})",
+                           "发生时间不能早于上一步骤", field="occurred_at")
+
+
 @dataclass
 class Assignment(Aggregate):
     case_id: str

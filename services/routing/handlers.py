@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from services.routing import adapters, domain, views
 from services.routing.adapters import SqlDirectory, org_stream
 from services.routing.projections import append, append_org
+from xinfang import business_time
+from xinfang.business_time import BusinessTime
 from xinfang.contracts.events import DivisionAdded, RoutingRuleAdded, RoutingRuleRetired, UnitAdded
 from xinfang.errors import Conflict, InvalidInput, NotFound
 from xinfang.security import Principal, require_role
@@ -22,6 +24,7 @@ from xinfang.storage import Database, UnitOfWork
 from xinfang.workdays import WorkCalendar
 
 RULES = domain.RoutingRules()
+BACKDATING = business_time.BackdatingRules.from_settings()
 
 
 # ------------------------------------------------------------------ the commands
@@ -36,7 +39,8 @@ class AssignCase:
     reason: str
     mode: str = "assign"
     co_unit_ids: tuple[str, ...] = ()
-    occurred_at: datetime | None = None   # when it happened, if not now
+    occurred_at: datetime | None = None   # when it happened, if not now: a late record (补录)
+    backdate_reason: str | None = None    # why it is recorded late (xinfang.business_time)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class SignForCase:
 
     case_id: str
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class ObjectToAssignment:
     case_id: str
     reason: str
     occurred_at: datetime | None = None
+    backdate_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,19 @@ def _load(uow: UnitOfWork, user: Principal, case_id: str):
     return row, domain.Assignment.from_events(case_id, uow.load(case_id))
 
 
-def _when(agg: domain.Assignment, occurred_at: datetime | None) -> datetime:
+def _when(agg: domain.Assignment, row, user: Principal, cmd: AssignCase | SignForCase | ObjectToAssignment) -> BusinessTime:
+    """The command's business time (``xinfang.business_time``): never before the case's previous
+    step, routing's own or the one its row last heard (the registration, a review request), nor
+    later than now; earlier than now only as a late record with its reason."""
     now = datetime.now(UTC)
-    at = occurred_at or now
-    agg.check_time(at, now, RULES)
-    return at
+
+    def previous_steps(at: datetime) -> None:
+        agg.check_time(at, now, RULES)
+        domain.check_after_row(at, row["state_since"])
+
+    return business_time.decide(cmd.occurred_at, cmd.backdate_reason, now=now, entered_by=user.username,
+                                may_correct=business_time.may_correct_records(user.role), rules=BACKDATING,
+                                previous_steps=previous_steps)
 
 
 def assign(db: Database, user: Principal, cmd: AssignCase) -> dict:
@@ -117,10 +131,10 @@ def assign(db: Database, user: Principal, cmd: AssignCase) -> dict:
     with UnitOfWork(db) as uow:
         row, agg = _load(uow, user, cmd.case_id)
         handling = domain.handling_units(cmd.unit_id, cmd.co_unit_ids, row["division_code"], SqlDirectory(uow.conn))
-        at = _when(agg, cmd.occurred_at)
+        when = _when(agg, row, user, cmd)
         event = agg.reassign(handling.unit_id, reason=cmd.reason, mode=cmd.mode, co_unit_ids=handling.co_unit_ids,
                              stage=row["stage"], rule=handling.rule)
-        append(uow, cmd.case_id, row["office"], agg.version, event, user.username, occurred_at=at)
+        append(uow, cmd.case_id, row["office"], agg.version, when.mark(event), user.username, occurred_at=when.at)
     return views.get_assignment(db, user, cmd.case_id)
 
 
@@ -128,8 +142,9 @@ def sign(db: Database, user: Principal, cmd: SignForCase) -> dict:
     """签收: the assigned unit takes the case, once."""
     with UnitOfWork(db) as uow:
         row, agg = _load(uow, user, cmd.case_id)
-        at = _when(agg, cmd.occurred_at)
-        append(uow, cmd.case_id, row["office"], agg.version, agg.sign(user.unit_id), user.username, occurred_at=at)
+        when = _when(agg, row, user, cmd)
+        append(uow, cmd.case_id, row["office"], agg.version, when.mark(agg.sign(user.unit_id)), user.username,
+               occurred_at=when.at)
     return views.get_assignment(db, user, cmd.case_id)
 
 
@@ -137,9 +152,9 @@ def object_to(db: Database, user: Principal, cmd: ObjectToAssignment) -> dict:
     """异议 / 退回: not the unit's remit; within the window the case returns to the dispatcher."""
     with UnitOfWork(db) as uow:
         row, agg = _load(uow, user, cmd.case_id)
-        at = _when(agg, cmd.occurred_at)
-        event = agg.object(user.unit_id, cmd.reason, at, WorkCalendar.shared(), RULES)
-        append(uow, cmd.case_id, row["office"], agg.version, event, user.username, occurred_at=at)
+        when = _when(agg, row, user, cmd)
+        event = agg.object(user.unit_id, cmd.reason, when.at, WorkCalendar.shared(), RULES)
+        append(uow, cmd.case_id, row["office"], agg.version, when.mark(event), user.username, occurred_at=when.at)
     return views.get_assignment(db, user, cmd.case_id)
 
 

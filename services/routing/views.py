@@ -44,6 +44,7 @@ def get_assignment(db: Database, user: Principal, case_id: str) -> dict:
         out.append({"at": e.occurred_at, "event": e.event_type, "unit_id": getattr(p, "unit_id", None),
                     "by": e.actor, "rule": getattr(p, "rule", None),
                     "reason": getattr(p, "reason", None) or getattr(p, "note", None),
+                    "backdated": e.payload.get("backdated"),  # a step recorded late (补录): why, who, when
                     **({"stage": p.stage, "co_unit_ids": p.co_unit_ids, "previous_unit_id": p.previous_unit_id,
                         "mode": p.mode} if isinstance(p, CaseAssigned) else {}),
                     **({"leader": p.leader} if isinstance(p, CaseOwnedByLeader) else {})})

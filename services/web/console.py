@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from services.web import charts, labels
 from services.web.client import Api, ConsoleSettings, SignedOut, Unavailable, parts
 from xinfang.auth import client_key
+from xinfang.config import settings
 
 HERE = Path(__file__).parent
 COOKIE = "xf_token"
@@ -114,6 +115,8 @@ class Console:
         templates.env.filters["cn_date"] = cn_date
         templates.env.filters["last_day"] = last_day
         templates.env.globals["office"] = lambda code, names: (f"{names[code]}信访工作机构" if code in names else code or "")
+        # how far back a late record (补录) may be dated: the services' setting, said beside the form
+        templates.env.globals["backdate_days"] = settings().backdate_days
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
         self.ref = Reference()
         self.identities: dict[str, tuple[float, dict]] = {}

@@ -39,7 +39,8 @@ FIELDS = {"channel": "信访形式", "received_at": "收信/接访时间", "purp
           "address": "住址", "username": "用户名", "password": "密码", "unit_id": "承办单位", "reason": "理由",
           "mode": "方式", "notice": "告知书内容", "decision": "决定", "procedure": "程序", "days": "延长天数",
           "approver": "批准人", "outcome": "处理意见", "text": "内容", "level": "级别", "requirement": "督办要求",
-          "reply_by": "限期", "rating": "评价", "comment": "评价意见", "occurred_at": "办理时间", "note": "说明"}
+          "reply_by": "限期", "rating": "评价", "comment": "评价意见", "occurred_at": "办理时间", "note": "说明",
+          "backdate_reason": "补录理由"}
 
 
 def field_name(path: str) -> str:

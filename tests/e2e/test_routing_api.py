@@ -2,12 +2,13 @@
 object within 5 working days), the dispatcher's queue and reassignment, cross-region cases,
 leader ownership, review requests, and rules changing while cases are in flight."""
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from tests.e2e.access_common import _count, add_user
-from tests.e2e.conftest import PETITION, another_petitioner
+from tests.e2e.conftest import BEIJING, PETITION, another_petitioner
+from xinfang.workdays import WorkCalendar
 
 pytestmark = pytest.mark.e2e
 
@@ -102,27 +103,39 @@ def test_the_unit_signs_once_and_its_inbox_moves_the_case_from_to_sign_to_to_acc
     assert system.get("routing", "/api/v1/units/999901001-gov/inbox", user="h-t3").status_code == 404
 
 
-def test_an_objection_on_the_6th_working_day_is_refused_and_one_on_the_5th_returns_the_case(system, users):
-    # imported from the old system as registered (and so assigned) on Monday 28 September 2026;
-    # National Day 1–7 October; Saturday 10 October is a make-up working day: the 5th; Monday 12
-    # October is the 6th. (A live registration is assigned when it is registered, whatever its
-    # received_at.) Its unit has held it since the old system's assignment (signed for then), and
-    # may still object within the window.
-    reg = {**PETITION, "division_code": "999901003001", "category_code": "0501",
-           "received_at": "2026-09-28T10:00:00+08:00", "occurred_at": "2026-09-28T10:00:00+08:00"}
+def objection_days() -> tuple[date, date, date]:
+    """Two days a case may have been assigned on, and the last day of the objection window of the
+    one before: the latest day whose 5 working days still include today (an objection made now
+    is in time), and the earliest day whose window ended before today (one made now is too late),
+    by the calendar routing counts with. Today's date, so the objection is a live act."""
+    cal, today = WorkCalendar.shared(), datetime.now(BEIJING).date()
+    days = [today - timedelta(days=k) for k in range(1, 40)]
+    timely = max(d for d in days if cal.add_working_days(d, 5) >= today)
+    late = max(d for d in days if cal.add_working_days(d, 5) < today)
+    return timely, late, cal.add_working_days(late, 5)
+
+
+def test_an_objection_after_the_5th_working_day_is_refused_and_one_within_returns_the_case(system, users):
+    # imported from the old system as registered (and so assigned) on those days. (A live
+    # registration is assigned when it is registered, whatever its received_at.) Its unit has held
+    # it since the old system's assignment (signed for then), and may still object within the
+    # window; the objections are made now. The calendar's holidays and make-up working days are
+    # tests/unit/test_routing_rules.py's.
+    timely_day, late_day, late_last = objection_days()
+    at = lambda d: datetime.combine(d, time(10), BEIJING).isoformat()  # noqa: E731
+    reg = {**PETITION, "division_code": "999901003001", "category_code": "0501"}
     r = system.post("intake", "/api/v1/imports", {"cases": [
-        {"legacy_id": f"OBJ-{uuid.uuid4()}", "registration": {**reg, "petitioners": another_petitioner(n)}}
-        for n in (81, 82)]}, user="demo-admin")
+        {"legacy_id": f"OBJ-{uuid.uuid4()}", "registration": {**reg, "petitioners": another_petitioner(n),
+                                                              "received_at": at(d), "occurred_at": at(d)}}
+        for n, d in ((81, late_day), (82, timely_day))]}, user="demo-admin")
     assert r.status_code == 200 and r.json()["imported"] == 2, r.text
     late, timely = (x["case_id"] for x in r.json()["results"])
     for cid in (late, timely):
         assert assignment_of(system, cid)["unit_id"] == "999901003-gov"
-    r = act(system, late, "objection", {"reason": "土地承包经营纠纷不属乡镇职责",
-                                        "occurred_at": "2026-10-12T09:00:00+08:00"}, "h-t3")
+    r = act(system, late, "objection", {"reason": "土地承包经营纠纷不属乡镇职责"}, "h-t3")
     assert r.status_code == 409 and r.json()["error"]["rule"] == "objection_window", r.text
-    assert "2026-10-10" in r.json()["error"]["message"] and r.json()["error"]["message_zh"]
-    r = act(system, timely, "objection", {"reason": "土地承包经营纠纷不属乡镇职责",
-                                          "occurred_at": "2026-10-10T17:00:00+08:00"}, "h-t3")
+    assert late_last.isoformat() in r.json()["error"]["message"] and r.json()["error"]["message_zh"]
+    r = act(system, timely, "objection", {"reason": "土地承包经营纠纷不属乡镇职责"}, "h-t3")
     assert r.status_code == 200 and r.json()["state"] == "objected", r.text
 
     q = system.get("routing", "/api/v1/queue?state=returned&limit=500", user="demo-dispatcher").json()

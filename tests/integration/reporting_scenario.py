@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from xinfang.contracts import new_envelope
 from xinfang.contracts.events import (
+    Backdated,
     CaseAccepted,
     CaseAssigned,
     CaseClosed,
@@ -84,6 +85,12 @@ class _Case:
 
     def closed(self, at):
         return self._add(CaseClosed(), at, "intake")
+
+    def late(self, payload, at, recorded, producer="intake"):
+        """An act recorded late (补录): dated ``at``, entered at ``recorded``, with its mark."""
+        mark = Backdated(reason="纸质文书当日已送达", entered_by="test", recorded_at=recorded.astimezone(UTC))
+        self.h._add(payload.model_copy(update={"backdated": mark}), self.case, at, producer, recorded, self.office)
+        return self
 
 
 def march_history() -> list:

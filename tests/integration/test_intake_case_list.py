@@ -133,8 +133,7 @@ class CaseStatusContract:
         from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
         from_routing(db, CaseSignedFor(unit_id="999901001-gov"), case["case_id"])
         decided = handlers.run_command(db, HANDLER, case["case_id"],
-                                       domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id,
-                                                               occurred_at=T0 + timedelta(days=2)))
+                                       domain.DecideAcceptance("accepted", "normal", "受理", HANDLER.unit_id))
         assert decided["status"] == "accepted" and answered(db, case) == ("accepted",) * 3
         from_routing(db, CaseAssigned(unit_id="999901001-gov", stage="review"), case["case_id"])
         assert answered(db, case) == ("accepted",) * 3
@@ -142,7 +141,7 @@ class CaseStatusContract:
     def test_an_acceptance_waits_for_the_signing_of_the_units_current_assignment(self, db):
         case = registered(db)
         accept = lambda: handlers.run_command(db, HANDLER, case["case_id"], domain.DecideAcceptance(  # noqa: E731
-            "accepted", "normal", "受理", HANDLER.unit_id, occurred_at=T0 + timedelta(days=2)))
+            "accepted", "normal", "受理", HANDLER.unit_id))
         from_routing(db, CaseAssigned(unit_id="999901001-gov"), case["case_id"])
         with pytest.raises(domain.RuleViolation, match="signed"):
             accept()
@@ -240,4 +239,50 @@ class TestCaseSearchOnSQLite(IntakeOnSQLite, CaseSearchContract):
 
 
 class TestCaseSearchOnPostgres(IntakeOnPostgres, CaseSearchContract):
+    pass
+
+
+# ---------------------------------------------------------------- the registration's business time
+
+class RegistrationTimeContract:
+    @pytest.fixture
+    def db(self):
+        raise NotImplementedError
+
+    def register(self, db, received_at, **command):
+        from_routing(db, DivisionAdded(code="999901001001", name="村", level="village"))
+        reg = domain.Registration(
+            channel="visit", received_at=received_at, headcount=1, purpose="appeal", category_code="0702",
+            division_code="999901001001", summary="拖欠工资", request="请求支付",
+            petitioners=[domain.PetitionerDetails("p1", "张三", "resident_id", "110101199003071233", None, "")])
+        case = handlers.register_petition(db, VAULT, CLERK, domain.RegisterPetition(reg, **command))
+        return views.get_case(db, VAULT, CLERK, case["case_id"])["history"][0]
+
+    def test_a_live_registration_happens_now_whenever_the_visit_came_in(self, db):
+        from datetime import UTC, datetime
+
+        step = self.register(db, T0)
+        assert abs(step["occurred_at"] - datetime.now(UTC)) < timedelta(minutes=1) and step["backdated"] is None
+
+    def test_a_visit_of_this_minute_a_little_ahead_of_the_clock_registers_now(self, db):
+        from datetime import UTC, datetime
+
+        step = self.register(db, datetime.now(UTC) + timedelta(minutes=1))
+        assert step["backdated"] is None
+
+    def test_a_registration_entered_late_is_marked_and_never_before_the_receipt(self, db):
+        from datetime import UTC, datetime
+
+        from xinfang.errors import InvalidInput
+
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        with pytest.raises(InvalidInput) as err:
+            self.register(db, yesterday, occurred_at=yesterday - timedelta(hours=1), backdate_reason="补录")
+        assert err.value.field == "occurred_at"
+        step = self.register(db, yesterday - timedelta(hours=1), occurred_at=yesterday,
+                             backdate_reason="来访登记表当日已填写")
+        assert step["occurred_at"] == yesterday and step["backdated"]["entered_by"] == CLERK.username
+
+
+class TestRegistrationTimeOnSQLite(IntakeOnSQLite, RegistrationTimeContract):
     pass

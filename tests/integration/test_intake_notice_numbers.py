@@ -24,7 +24,10 @@ from xinfang.storage.tables import events
 
 CLERK = Principal("county-clerk", "clerk", "999901000000")
 UNIT = "999901001-gov"
-HANDLER = Principal("handler", "handler", "999901001000", unit_id=UNIT)
+# the notices are dated in December 2025 and January 2026, about a year before the test runs:
+# entered now, they are the administrator's corrections of the record (补录, xinfang.business_time)
+RECORDS = Principal("records-admin", "admin", "999901000000")
+WHY = "更正记录：纸质文书当时已送达"
 VAULT = PiiVault("a secret")
 OFFICE = "999901001000"  # 城关镇: the office a case of its villages is in
 
@@ -43,8 +46,9 @@ def town(db) -> None:
 def signed_case(db, received: datetime, **kw) -> str:
     """A case received then, assigned and signed for by the unit an hour later."""
     command = petition(**kw)
-    command = replace(command, registration=replace(command.registration, received_at=received))
-    case_id = handlers.register_petition(db, VAULT, CLERK, command)["case_id"]
+    command = replace(command, registration=replace(command.registration, received_at=received),
+                      occurred_at=received, backdate_reason=WHY)
+    case_id = handlers.register_petition(db, VAULT, RECORDS, command)["case_id"]
     from_routing(db, CaseAssigned(unit_id=UNIT), case_id, received + timedelta(hours=1))
     from_routing(db, CaseSignedFor(unit_id=UNIT), case_id, received + timedelta(hours=1))
     return case_id
@@ -57,8 +61,8 @@ def person(n: int) -> str:
 
 
 def accept(db, case_id: str, at: datetime) -> None:
-    handlers.run_command(db, HANDLER, case_id, domain.DecideAcceptance("accepted", "normal", "予以受理。", UNIT,
-                                                                       occurred_at=at))
+    handlers.run_command(db, RECORDS, case_id, domain.DecideAcceptance("accepted", "normal", "予以受理。", UNIT,
+                                                                       occurred_at=at, backdate_reason=WHY))
 
 
 def numbers(db, case_id: str) -> list[str | None]:
@@ -84,11 +88,13 @@ class NoticeNumberContract:
         town(db)
         first = signed_case(db, DEC_2025, summary="一")
         accept(db, first, DEC_2025 + timedelta(days=1))
-        handlers.run_command(db, HANDLER, first, domain.ExtendHandling(20, "需调查", "王局长",
-                                                                       occurred_at=DEC_2025 + timedelta(days=2)))
+        handlers.run_command(db, RECORDS, first, domain.ExtendHandling(20, "需调查", "王局长",
+                                                                       occurred_at=DEC_2025 + timedelta(days=2),
+                                                                       backdate_reason=WHY))
         # the reply is dated in the new year: the series of 2026 begins at 1
-        handlers.run_command(db, HANDLER, first, domain.ReplyToCase("supported", "已解决。",
-                                                                    occurred_at=JAN_2026 + timedelta(days=1)))
+        handlers.run_command(db, RECORDS, first, domain.ReplyToCase("supported", "已解决。",
+                                                                    occurred_at=JAN_2026 + timedelta(days=1),
+                                                                    backdate_reason=WHY))
         second = signed_case(db, JAN_2026, summary="二", id_number="11010519491231002X")
         accept(db, second, JAN_2026 + timedelta(days=2))
         assert numbers(db, first) == ["〔2025〕城关镇信访字第1号", "〔2025〕城关镇信访字第2号", "〔2026〕城关镇信访字第1号"]

@@ -14,6 +14,7 @@ from services.reporting import projections, rates, views
 from services.reporting.adapters import metadata
 from tests.conftest import migrated
 from tests.integration.reporting_scenario import A_GOV, B_GOV, D01, VILLAGE_A, VILLAGE_B, D, History, march_history
+from xinfang.contracts.events import CaseAccepted, CaseReplied, CaseSignedFor
 from xinfang.storage import Database, UnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
@@ -195,6 +196,43 @@ class RatesContract:
         county_march = views.year_on_year(blank, march, COUNTY, views.summary(blank, march, COUNTY))
         assert county_march["first_petition"] == {"current": 0, "previous": 1, "change": -1.0}
         assert views.year_on_year(blank, rates.Window(None, None, as_of), COUNTY, summary) is None
+
+    def test_back_dated_acts_are_counted_beside_the_rates_of_the_units_whose_cases_they_are(self, blank):
+        """补录: an act whose event carries the back-dated mark counts in the period of its business
+        time, once known (as_of), for the unit of its case, in the rates' and the ranking's scope."""
+        h = History()
+        # K1 (A): accepted dated just inside its limit but entered three days later; replied dated
+        # 30 March, entered 2 April
+        (h.case("K1", D(3, 2), VILLAGE_A).assigned(A_GOV, D(3, 2, 11)).deadline("acceptance", D(3, 2, 11), D(3, 17))
+         .late(CaseAccepted(procedure="normal", notice="受理"), D(3, 16), recorded=D(3, 19))
+         .late(CaseReplied(outcome="supported", text="答复"), D(3, 30), recorded=D(4, 2)))
+        # K2 (B): the signing and the acceptance, both on paper, entered two days later
+        (h.case("K2", D(3, 5), VILLAGE_B).assigned(B_GOV, D(3, 5, 11))
+         .late(CaseSignedFor(unit_id=B_GOV), D(3, 6), recorded=D(3, 8), producer="routing")
+         .late(CaseAccepted(procedure="normal", notice="受理"), D(3, 7), recorded=D(3, 8)))
+        # K3 (A): back-dated in April, outside March; K4 (A): live acts only
+        h.case("K3", D(4, 1), VILLAGE_A).assigned(A_GOV, D(4, 1, 11)).late(
+            CaseAccepted(procedure="normal", notice="受理"), D(4, 2), recorded=D(4, 3))
+        h.case("K4", D(3, 3), VILLAGE_A).assigned(A_GOV, D(3, 3, 11)).accepted(D(3, 4)).replied(D(3, 20))
+        feed(blank, h.events)
+        w = march(JUNE)
+        assert views.rate_figures(blank, w, COUNTY)["backdated"] == 4
+        ranking = views.rankings(blank, w, COUNTY, "timely_acceptance")
+        assert {r["unit_id"]: r["backdated"] for r in ranking["rows"]} == {A_GOV: 2, B_GOV: 2}
+        assert views.rate_figures(blank, w, UNIT_A)["backdated"] == 2
+        assert views.rate_figures(blank, w, views.Scope(office_prefix="999901", division_prefix="999901002")
+                                  )["backdated"] == 2
+        # as known on 1 April K1's reply was not entered yet
+        assert views.rate_figures(blank, march(APRIL), COUNTY)["backdated"] == 3
+        all_time = rates.period_of(None, None, rates.day_start(JUNE, "Asia/Shanghai"), "Asia/Shanghai")
+        assert views.rate_figures(blank, all_time, COUNTY)["backdated"] == 5
+        # the leader's page shows the same figures, and outside the caller's jurisdiction there are none
+        page = views.dashboard(blank, w, COUNTY, "timely_acceptance")
+        assert page["rates"]["backdated"] == 4 and page["ranking"] == ranking
+        assert views.rate_figures(blank, w, views.Scope(office_prefix="999902"))["backdated"] == 0
+        with blank.engine.connect() as c:  # the mark is kept, never its reason
+            assert "纸质" not in " ".join(str(v) for t in metadata.sorted_tables for row in c.execute(sa.select(t))
+                                         for v in row)
 
     def test_no_personal_data_in_any_reporting_table(self, fed):
         with fed.engine.connect() as c:

@@ -185,3 +185,49 @@ def test_the_queue_holds_each_kind_of_work_with_its_count(db):
     # handed on by the dispatcher, the review is no longer the queue's
     handlers.assign(db, DISPATCHER, handlers.AssignCase("q-review", "999901-d03", "县自然资源局复查"))
     assert views.queue(db, DISPATCHER, None, 50, 0)["counts"] == {"unassigned": 1, "returned": 1, "review": 0}
+
+
+# ------------------------------------------------------------------ business time (xinfang.business_time)
+
+HANDLER = Principal("h", "handler", "999901001000", "999901001-gov")
+
+
+def test_a_signing_entered_late_needs_its_reason_is_marked_and_is_never_before_the_assignment(db):
+    """补录: the unit signed the paper 交办单 yesterday and enters it now."""
+    from datetime import timedelta
+
+    from xinfang.errors import InvalidInput
+
+    now = datetime.now(UTC)
+    env = registered("late-sign").model_copy(update={"occurred_at": now - timedelta(days=2),
+                                                     "recorded_at": now - timedelta(days=2)})
+    consume(db, env)  # assigned by the rules when the registration was recorded, two days ago
+    for at, reason, field in ((now - timedelta(days=1), None, "backdate_reason"),
+                              (now - timedelta(days=2, hours=1), "纸质交办单已签收", "occurred_at"),  # before the assignment
+                              (now - timedelta(days=5), "纸质交办单已签收", "occurred_at")):      # beyond the window
+        with pytest.raises(InvalidInput) as err:
+            handlers.sign(db, HANDLER, handlers.SignForCase("late-sign", at, reason))
+        assert err.value.field == field
+    signed = handlers.sign(db, HANDLER, handlers.SignForCase("late-sign", now - timedelta(days=1), "纸质交办单已签收"))
+    last = signed["history"][-1]
+    assert last["event"] == "CaseSignedFor" and last["at"] == now - timedelta(days=1)
+    assert last["backdated"]["reason"] == "纸质交办单已签收" and last["backdated"]["entered_by"] == "h"
+    assert signed["history"][0]["backdated"] is None  # the rules' assignment: a live act
+
+
+def test_the_first_assignment_by_hand_is_never_dated_before_the_registration(db):
+    from datetime import timedelta
+
+    from xinfang.errors import InvalidInput
+
+    now = datetime.now(UTC)
+    consume(db, registered("late-assign", category="1701").model_copy(update={"occurred_at": now - timedelta(hours=30)}))
+    with pytest.raises(InvalidInput) as err:  # no rule routes it: routing's own events know nothing before this
+        handlers.assign(db, DISPATCHER, handlers.AssignCase("late-assign", "999901-d03", "交办", occurred_at=now
+                                                           - timedelta(hours=31), backdate_reason="纸质交办单"))
+    assert err.value.field == "occurred_at"
+    a = handlers.assign(db, DISPATCHER, handlers.AssignCase("late-assign", "999901-d03", "交办",
+                                                           occurred_at=now - timedelta(hours=29),
+                                                           backdate_reason="领导批示后电话交办，次日补录"))
+    assert a["history"][-1]["backdated"]["reason"] == "领导批示后电话交办，次日补录"
+    assert a["history"][-1]["backdated"]["correction"] is False

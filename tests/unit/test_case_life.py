@@ -281,10 +281,29 @@ def test_an_acceptance_dated_before_the_signing_names_occurred_at():
     domain.check_handover(ACCEPT, T0 + timedelta(days=2), signed)  # at the signing or later: taken
 
 
+def test_an_acceptance_dated_before_the_assignment_names_occurred_at():
+    """The issue's 'intake even takes an acceptance dated before routing assigned the case'."""
+    handover = domain.Handover("u", T0 + timedelta(days=2), T0 + timedelta(days=3))
+    with pytest.raises(InvalidInput) as e:
+        domain.check_handover(ACCEPT, T0 + timedelta(days=1), handover)
+    assert e.value.field == "occurred_at" and "交办" in e.value.message_zh
+
+
+@pytest.mark.parametrize("command", [domain.ExtendHandling(10, "复杂", "局长"), domain.ReplyToCase("explained", "答复")])
+def test_the_units_later_acts_are_never_dated_before_it_got_the_case_and_signed_for_it(command):
+    reassigned = domain.Handover("u2", T0 + timedelta(days=10), T0 + timedelta(days=11))
+    for before in (T0 + timedelta(days=9), T0 + timedelta(days=10, hours=12)):
+        with pytest.raises(InvalidInput) as e:
+            domain.check_handover(command, before, reassigned)
+        assert e.value.field == "occurred_at"
+    domain.check_handover(command, T0 + timedelta(days=11), reassigned)
+
+
 def test_a_case_assigned_before_the_signing_was_kept_is_not_held_to_it():
     domain.check_handover(ACCEPT, T0, domain.Handover("u", None, None))
 
 
-def test_the_other_steps_are_not_the_handovers_business():
+def test_the_other_steps_need_no_unit_holding_the_case():
     reply = domain.ReplyToCase("explained", "答复")
     domain.check_handover(reply, T0, domain.Handover(None, None, None))
+    domain.check_handover(domain.CloseCase(), T0, domain.Handover("u", T0 + timedelta(days=1), None))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xinfang.contracts import DecodeError, decode, encode, new_envelope, registry
-from xinfang.contracts.events import CaseAssigned, CaseEvaluated, CaseRegistered
+from xinfang.contracts.events import Backdated, CaseAssigned, CaseEvaluated, CaseRegistered, CaseReplied
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -15,9 +15,9 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 def test_a_stored_v1_registration_reads_as_the_current_version():
     raw = (FIXTURES / "case_registered_v1.json").read_bytes()
     env = decode(raw)
-    assert env.schema_version == registry.spec("CaseRegistered").version == 2
+    assert env.schema_version == registry.spec("CaseRegistered").version == 3
     payload = registry.payload(env)
-    assert isinstance(payload, CaseRegistered)
+    assert isinstance(payload, CaseRegistered) and payload.backdated is None
     assert [p.petitioner_id for p in payload.petitioners] == ["p-1"]
     assert payload.headcount == 1
     # everything else survives the upcast unchanged
@@ -28,10 +28,28 @@ def test_a_stored_v1_registration_reads_as_the_current_version():
 def test_a_stored_v1_evaluation_reads_as_the_current_version_without_a_comment():
     raw = (FIXTURES / "case_evaluated_v1.json").read_bytes()
     env = decode(raw)
-    assert env.schema_version == registry.spec("CaseEvaluated").version == 2
+    assert env.schema_version == registry.spec("CaseEvaluated").version == 3
     assert registry.payload(env) == CaseEvaluated(rating="basically_satisfied", comment=None)
-    assert env.payload == {"rating": "basically_satisfied", "comment": None}
+    assert env.payload == {"rating": "basically_satisfied", "comment": None, "backdated": None}
     assert env.event_id == json.loads(raw)["event_id"] and env.stream_version == 6
+
+
+def test_a_stored_v1_reply_reads_as_an_act_not_recorded_late():
+    """Before the mark of a late record (补录) existed no act carried one: an old reply reads unmarked."""
+    raw = (FIXTURES / "case_replied_v1.json").read_bytes()
+    env = decode(raw)
+    assert env.schema_version == registry.spec("CaseReplied").version == 2
+    assert registry.payload(env) == CaseReplied(outcome="explained", text="经核查，已督促支付", stage="handling")
+    assert env.payload["backdated"] is None and env.occurred_at == datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
+
+
+def test_a_reply_recorded_late_carries_its_mark_through_the_wire():
+    mark = Backdated(reason="纸质答复意见书当日已送达", entered_by="handler-cg",
+                     recorded_at=datetime(2026, 4, 12, 2, 0, tzinfo=UTC))
+    env = new_envelope(CaseReplied(outcome="explained", text="答复", backdated=mark), case_id="c", office="o",
+                       actor="handler-cg", producer="intake", occurred_at=datetime(2026, 4, 10, 2, 0, tzinfo=UTC))
+    back = decode(encode(env))
+    assert back == env and registry.payload(back).backdated == mark and not mark.correction
 
 
 def test_an_envelope_round_trips_and_keeps_ids_and_times():

@@ -84,3 +84,31 @@ def test_the_unit_an_open_supervision_order_is_addressed_to_is_offered_its_answe
     # the supervisor who issued it, or a clerk, is never offered the answer
     assert "order-answer" not in offered("supervisor", "accepted", "signed", orders_to_answer=True)
     assert "order-answer" not in offered("clerk", "accepted", "signed", orders_to_answer=True)
+
+
+def test_a_paper_act_entered_late_sends_its_real_time_and_the_reason():
+    """补录: the form's 实际办理时间 (Beijing time) and 补录理由 go with the act; left blank, the act is now."""
+    from services.web.routes.cases import _command
+
+    late = {"outcome": "explained", "text": "答复", "occurred_at": "2026-11-30T16:00",
+            "backdate_reason": " 纸质答复意见书当日已送达 "}
+    service, path, body = _command("reply", "c-1", late, {"username": "h"})
+    assert (service, path) == ("intake", "/api/v1/cases/c-1/reply")
+    assert body == {"outcome": "explained", "text": "答复", "occurred_at": "2026-11-30T16:00:00+08:00",
+                    "backdate_reason": "纸质答复意见书当日已送达"}
+    assert _command("reply", "c-1", {"outcome": "explained", "text": "答复", "occurred_at": "", "backdate_reason": ""},
+                    {"username": "h"})[2] == {"outcome": "explained", "text": "答复"}
+    assert _command("sign", "c-1", {"occurred_at": "2026-11-30T16:00"}, {})[2] == {
+        "occurred_at": "2026-11-30T16:00:00+08:00"}
+    assert "occurred_at" not in _command("reminder", "c-1", {"text": "催", "occurred_at": "2026-11-30T16:00"}, {})[2]
+    assert labels.field_name("backdate_reason") == "补录理由"
+
+
+def test_a_step_recorded_late_reads_as_such_in_the_case_timeline():
+    from services.web.routes.cases import late_entry
+
+    mark = {"reason": "纸质文书当日已送达", "entered_by": "h1", "recorded_at": "2026-12-02T01:00:00+00:00",
+            "correction": False}
+    assert late_entry(mark, {"h1": "王五"}) == "补录：纸质文书当日已送达（王五于2026-12-02 09:00录入）"
+    assert late_entry({**mark, "correction": True}, {}).startswith("更正记录：")
+    assert late_entry(None, {}) == ""

@@ -26,6 +26,24 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Backdated(Payload):
+    """The mark of an act recorded later than it happened (补录, 倒签): who entered it, when, and
+    why (``xinfang.business_time``). Its ``occurred_at`` (the envelope's) is the business time."""
+
+    reason: str = Field(description="why it is recorded late, e.g. 网下办理，纸质文书次日补录")
+    entered_by: str = Field(description="the user who entered it")
+    recorded_at: datetime = Field(description="when it was entered")
+    correction: bool = Field(default=False, description="dated back further than XINFANG_BACKDATE_DAYS, by a "
+                                                        "role permitted to correct records")
+
+
+class Act(Payload):
+    """A case event a person's command makes, which may be recorded late: ``backdated`` is set
+    when its business time lies before the time it was entered."""
+
+    backdated: Backdated | None = Field(default=None, description="set when the act was recorded late (补录)")
+
+
 class PetitionerRef(Payload):
     """A petitioner as other services see them: masked, never in clear."""
 
@@ -38,8 +56,8 @@ class PetitionerRef(Payload):
 # ---------------------------------------------------------------- intake (the case)
 
 
-@registry.event("CaseRegistered", version=2, producer="intake")
-class CaseRegistered(Payload):
+@registry.event("CaseRegistered", version=3, producer="intake")
+class CaseRegistered(Act):
     tracking_code_hint: str = Field(description="last 4 characters of the tracking code, for clerks")
     channel: Channel
     received_at: datetime
@@ -66,29 +84,29 @@ def _case_registered_v1_to_v2(p: dict) -> dict:
     return p
 
 
-@registry.event("CaseAccepted", producer="intake")
-class CaseAccepted(Payload):
+@registry.event("CaseAccepted", version=2, producer="intake")
+class CaseAccepted(Act):
     procedure: Procedure
     notice: str
     unit_id: str | None = None
 
 
-@registry.event("CaseNotAccepted", producer="intake")
-class CaseNotAccepted(Payload):
+@registry.event("CaseNotAccepted", version=2, producer="intake")
+class CaseNotAccepted(Act):
     decision: Refusal
     notice: str
     unit_id: str | None = None
 
 
-@registry.event("HandlingExtended", producer="intake")
-class HandlingExtended(Payload):
+@registry.event("HandlingExtended", version=2, producer="intake")
+class HandlingExtended(Act):
     days: int
     reason: str
     approver: str
 
 
-@registry.event("CaseReplied", producer="intake")
-class CaseReplied(Payload):
+@registry.event("CaseReplied", version=2, producer="intake")
+class CaseReplied(Act):
     """A reply (答复意见书), or at review / re-review level the review / re-review opinion."""
 
     outcome: Outcome
@@ -96,19 +114,19 @@ class CaseReplied(Payload):
     stage: HandlingStage = "handling"
 
 
-@registry.event("CaseClosed", producer="intake")
-class CaseClosed(Payload):
+@registry.event("CaseClosed", version=2, producer="intake")
+class CaseClosed(Act):
     pass
 
 
-@registry.event("ReviewRequested", producer="intake")
-class ReviewRequested(Payload):
+@registry.event("ReviewRequested", version=2, producer="intake")
+class ReviewRequested(Act):
     level: ReviewLevel
     reason: str
 
 
-@registry.event("CaseEvaluated", version=2, producer="intake")
-class CaseEvaluated(Payload):
+@registry.event("CaseEvaluated", version=3, producer="intake")
+class CaseEvaluated(Act):
     """The petitioner's rating (满意度评价), with a short comment of their own if they wrote one:
     free text that may hold anything, so it is never logged."""
 
@@ -125,8 +143,8 @@ def _case_evaluated_v1_to_v2(p: dict) -> dict:
 # ---------------------------------------------------------------- routing (who handles it)
 
 
-@registry.event("CaseAssigned", producer="routing")
-class CaseAssigned(Payload):
+@registry.event("CaseAssigned", version=2, producer="routing")
+class CaseAssigned(Act):
     unit_id: str
     mode: Literal["assign", "forward"] = "assign"
     rule: str | None = Field(default=None, description="the routing rule that chose the unit")
@@ -138,15 +156,27 @@ class CaseAssigned(Payload):
                                                       "dated when it was registered there")
 
 
-@registry.event("CaseSignedFor", producer="routing")
-class CaseSignedFor(Payload):
+@registry.event("CaseSignedFor", version=2, producer="routing")
+class CaseSignedFor(Act):
     unit_id: str
 
 
-@registry.event("CaseObjected", producer="routing")
-class CaseObjected(Payload):
+@registry.event("CaseObjected", version=2, producer="routing")
+class CaseObjected(Act):
     unit_id: str
     reason: str
+
+
+def _not_backdated(p: dict) -> dict:
+    """Before the mark of an act recorded late existed, no act carried one (none was marked)."""
+    return {**p, "backdated": None}
+
+
+# the acts that gained ``backdated``: each from its version before it
+for _name, _before in (("CaseRegistered", 2), ("CaseAccepted", 1), ("CaseNotAccepted", 1), ("HandlingExtended", 1),
+                       ("CaseReplied", 1), ("CaseClosed", 1), ("ReviewRequested", 1), ("CaseEvaluated", 2),
+                       ("CaseAssigned", 1), ("CaseSignedFor", 1), ("CaseObjected", 1)):
+    registry.upcaster(_name, from_version=_before)(_not_backdated)
 
 
 @registry.event("CaseOwnedByLeader", producer="routing")

@@ -83,7 +83,7 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
 def _pieced(c: dict, assignment: Part, supervised: dict, names: dict, staff: dict) -> list[dict]:
     """The timeline from intake's, routing's and supervision's own reads of the case."""
     timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
-                 "who": labels.actor(h.get("actor"), staff), "detail": _detail(h)} for h in c.get("history", [])]
+                 "who": labels.actor(h.get("actor"), staff), "detail": _detail(h, staff)} for h in c.get("history", [])]
     if assignment.ok:
         seen = {(t["what"], beijing(t["at"])) for t in timeline}
         for h in assignment.data.get("history", []):
@@ -94,7 +94,8 @@ def _pieced(c: dict, assignment: Part, supervised: dict, names: dict, staff: dic
                     "who": labels.actor(h.get("by") or h.get("actor"), staff),
                     "detail": "；".join(x for x in (names.get(h.get("unit_id"), "其他单位" if h.get("unit_id") else ""),
                                                    labels.basis(h.get("rule"), names),
-                                                   h.get("reason") or "") if x)}
+                                                   h.get("reason") or "", late_entry(h.get("backdated"), staff))
+                                        if x)}
             if (item["what"], beijing(item["at"])) not in seen:
                 timeline.append(item)
     seen = {(t["what"], beijing(t["at"])) for t in timeline}
@@ -184,7 +185,16 @@ async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: 
     return site.render(request, "registered.html", me=me, r=case.data, names=names)
 
 
-def _detail(h: dict) -> str:
+def late_entry(mark: dict | None, staff: dict) -> str:
+    """A step recorded late (补录): why, by whom, when it was entered; "" for a live one."""
+    if not mark:
+        return ""
+    kind = "更正记录" if mark.get("correction") else "补录"
+    return (f"{kind}：{mark.get('reason', '')}（{labels.actor(mark.get('entered_by'), staff)}"
+            f"于{beijing(mark.get('recorded_at'))}录入）")
+
+
+def _detail(h: dict, staff: dict | None = None) -> str:
     d = h.get("data") or {}
     bits = []
     for key, table in (("channel", labels.CHANNELS), ("decision", labels.DECISIONS), ("procedure", labels.PROCEDURES),
@@ -197,6 +207,8 @@ def _detail(h: dict) -> str:
         bits.append(str(d["reason"])[:60])
     if d.get("comment"):  # the petitioner's own words with their rating (满意度评价), whole: it is short
         bits.append(f"评价意见：{d['comment']}")
+    if late := late_entry(h.get("backdated") or d.get("backdated"), staff or {}):
+        bits.append(late)
     return "，".join(bits)
 
 
@@ -205,8 +217,21 @@ def _detail(h: dict) -> str:
 ONCE_ONLY = frozenset({"supervision-order", "reminder"})
 
 
+# the actions that may be entered late (补录): the form sends the act's real time and the reason
+LATE_ACTIONS = frozenset({"assignment", "sign", "objection", "acceptance", "extension", "reply", "closure",
+                          "review-request"})
+
+
 def _command(action: str, case_id: str, form, me: dict):
     """(service, path, body) of one case action from its form."""
+    service, path, body = _command_body(action, case_id, form, me)
+    if service is not None and action in LATE_ACTIONS:
+        body = {**body, **forms.drop_empty({"occurred_at": forms.instant(form.get("occurred_at")),
+                                            "backdate_reason": forms.text(form.get("backdate_reason"))})}
+    return service, path, body
+
+
+def _command_body(action: str, case_id: str, form, me: dict):
     t = forms.text
     base = f"/api/v1/cases/{quote(case_id, safe='')}"
     if action == "assignment":
