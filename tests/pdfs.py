@@ -5,18 +5,24 @@ from __future__ import annotations
 import re
 import zlib
 
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+STREAM_START = re.compile(rb"stream\r?\n")
 MEDIA_BOX = re.compile(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]")
 PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 
 
 def _objects(pdf: bytes) -> bytes:
+    """The PDF with every deflated stream inflated beside it. Each stream is inflated from its
+    start to the end of its own zlib data (a regex up to "endstream" went astray when a font's
+    binary happened to hold those bytes, and the page dictionaries were then never found)."""
     out = [pdf]
-    for raw in STREAM.findall(pdf):
+    for m in STREAM_START.finditer(pdf):
+        d = zlib.decompressobj()
         try:
-            out.append(zlib.decompress(raw))
+            data = d.decompress(memoryview(pdf)[m.end():])
         except zlib.error:
-            continue  # not a deflated stream (an image, a font part): holds no page
+            continue  # not a deflated stream (an image, a font part), or not a stream's start
+        if d.eof:
+            out.append(data)
     return b"\n".join(out)
 
 

@@ -13,6 +13,15 @@ SERVICE_SHORT = {"intake": "登记", "routing": "交办", "supervision": "督办
 COLUMNS = ("发生时间", "记录时间", "环节", "经办人", "单位", "说明", "记录服务", "链位置", "检查点", "补录")
 
 
+def late_entry(mark: dict | None, staff: dict) -> str:
+    """A step recorded late (补录): why, by whom, when it was entered; "" for a live one."""
+    if not mark:
+        return ""
+    kind = "更正记录" if mark.get("correction") else "补录"
+    return (f"{kind}：{mark.get('reason', '')}（{labels.actor(mark.get('entered_by'), staff)}"
+            f"于{beijing(mark.get('recorded_at'))}录入）")
+
+
 def _detail(e: dict, names: dict) -> str:
     d = e.get("data") or {}
     t = e["event_type"]
@@ -60,7 +69,7 @@ def rows(history: dict, names: dict, staff: dict) -> list[dict]:
             "service": SERVICE_SHORT.get(e["service"], e["service"]),
             "link": f"{e['service']}#{seq}" if seq else "",
             "checkpoint": f"已签（至第{cp['size']}条，{beijing(cp['signed_at'])}）" if cp else "待签",
-            "backdated": (f"补录：{back.get('reason', '')}" if isinstance(back, dict) else "补录") if back else "",
+            "backdated": late_entry(back if isinstance(back, dict) else {}, staff) if back else "",
             "late": bool(back) or _recorded_late(e),
         })
     return out

@@ -11,6 +11,7 @@ from services.web import actions, forms, labels
 from services.web.client import Api, ApiError, Part, Unavailable, parts
 from services.web.console import Console, beijing, cn_date, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
+from services.web.timeline import late_entry
 from services.web.timeline import rows as timeline_rows
 
 router = APIRouter()
@@ -183,15 +184,6 @@ async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: 
     if not case.ok:
         return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
     return site.render(request, "registered.html", me=me, r=case.data, names=names)
-
-
-def late_entry(mark: dict | None, staff: dict) -> str:
-    """A step recorded late (补录): why, by whom, when it was entered; "" for a live one."""
-    if not mark:
-        return ""
-    kind = "更正记录" if mark.get("correction") else "补录"
-    return (f"{kind}：{mark.get('reason', '')}（{labels.actor(mark.get('entered_by'), staff)}"
-            f"于{beijing(mark.get('recorded_at'))}录入）")
 
 
 def _detail(h: dict, staff: dict | None = None) -> str:

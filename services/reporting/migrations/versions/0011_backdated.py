@@ -3,13 +3,13 @@ reporting counts each unit's back-dated acts beside its rates (docs/rates.md). T
 before are of events no act had marked yet (their schema had no mark): left NULL, not back-dated.
 The index finds the few marked acts of a period without reading the others.
 
-Revision ID: reporting_0010
+Revision ID: reporting_0011
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "reporting_0010"
-down_revision = "reporting_0009"
+revision = "reporting_0011"
+down_revision = "reporting_0010"
 
 
 def upgrade():
