@@ -86,7 +86,9 @@ def _tables(report: dict):
                   report["rates"][k]["rate"]] for k in rates.RATES]
     yield "五率", ["指标", "分子", "分母", "比率"], rate_rows
     s = report["summary"]
-    yield "概况", ["项目", "数值"], [[zh, s[k]] for k, zh in COUNT_HEADERS]
+    # beside the rates: how many of the period's acts were recorded late (补录), docs/rates.md
+    late = [["补录（倒签）办理环节", report["rates"]["backdated"]]] if "backdated" in report["rates"] else []
+    yield "概况", ["项目", "数值"], [[zh, s[k]] for k, zh in COUNT_HEADERS] + late
     for by, rows in report["breakdowns"].items():
         lead = ["名称"] if by in NAMED_ONLY else ["代码", "名称"]
         header = lead + [zh for _, zh in COUNT_HEADERS]

@@ -5,11 +5,13 @@ history, and counted in reporting's back-dated figure beside the unit's rates; a
 before routing's assignment is refused; routing's signing is never before its assignment."""
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.e2e.access_common import add_user
 from tests.e2e.conftest import BEIJING, PETITION, another_petitioner
@@ -152,6 +154,13 @@ def test_a_reply_recorded_late_is_held_to_the_window_and_its_reason_then_marked_
     assert system.wait_for(lambda: backdated_figures(system) == (2, 2) or None, timeout=30,
                            what=f"reporting's back-dated figure of {TOWN2_GOV} (last: {backdated_figures(system)})")
     assert system.get("reporting", "/api/v1/stats/rates").json()["backdated"] >= 2  # the county's: all units'
+    # and the export a leader hands on says it beside the counts
+    year = six_days_ago.year
+    wanted = system.get("reporting", f"/api/v1/stats/rates?from={year}-01-01&to={year}-12-31").json()["backdated"]
+    got = system.get("reporting", f"/api/v1/exports/yearly.xlsx?year={year}")
+    assert got.status_code == 200, got.text
+    overview = {row[0]: row[1] for row in load_workbook(io.BytesIO(got.content))["概况"].iter_rows(min_row=4, values_only=True)}
+    assert overview["补录（倒签）办理环节"] == wanted >= 1
     # as it stood before the replies were entered, none
     before = quote((datetime.now(BEIJING) - timedelta(days=1)).isoformat())
     assert system.get("reporting", f"/api/v1/stats/rates?unit_id={TOWN2_GOV}&as_of={before}").json()["backdated"] == 0

@@ -77,6 +77,7 @@ def test_the_xlsx_export_opens_and_its_totals_are_the_apis(system):
     overview = {row[0]: row[1] for row in wb["概况"].iter_rows(min_row=4, values_only=True)}
     assert overview["登记件数（批次）"] == summary["registered"] >= 1
     assert overview["人次"] == summary["person_times"]
+    assert overview["补录（倒签）办理环节"] == api_rates["backdated"]
     for sheet_name, by in (("按渠道", "channel"), ("按责任单位", "unit"), ("按月份", "month")):
         ws = wb[sheet_name]
         header = [c.value for c in ws[3]]
