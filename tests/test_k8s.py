@@ -361,6 +361,8 @@ def test_settings_and_secrets(overlay):
         secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c.get("env", []) if "valueFrom" in e}
         wanted = set() if name in CONSOLE else \
             {f"{name.upper()}_DATABASE_URL", "XINFANG_PII_KEY", "XINFANG_TOKEN_VERIFY_KEY"}
+        if name in ("intake", "routing", "supervision"):
+            wanted.add(f"{name.upper()}_SIGNING_KEY")  # its chain checkpoints: one key for every replica
         if name == "routing":
             wanted.add("XINFANG_TOKEN_SIGNING_KEY")  # routing alone signs
         if name == "intake":
