@@ -90,15 +90,21 @@ def current_traceparent() -> str | None:
     return traceparent_of()
 
 
-def kafka_traceparent(headers: Any) -> str | None:
-    """The traceparent among a Kafka record's headers (a list of pairs or a mapping, bytes values)."""
+def kafka_header(headers: Any, name: str) -> str | None:
+    """The value of header ``name`` among a Kafka record's headers (a list of pairs or a mapping,
+    bytes values), as text."""
     if not headers:
         return None
     items = headers.items() if isinstance(headers, dict) else headers
     for k, v in items:
-        if k == "traceparent":
+        if k == name:
             return v.decode("ascii", "replace") if isinstance(v, bytes | bytearray) else str(v)
     return None
+
+
+def kafka_traceparent(headers: Any) -> str | None:
+    """The traceparent among a Kafka record's headers."""
+    return kafka_header(headers, "traceparent")
 
 
 def link_to(traceparent: str | None) -> Link | None:

@@ -4,6 +4,7 @@ Each step says what, who, for which unit, when it happened and when it was recor
 service's chain holds it at which link, and whether a signed checkpoint covers that link."""
 from __future__ import annotations
 
+from datetime import datetime
 from io import BytesIO
 
 from services.web import labels
@@ -22,7 +23,8 @@ def late_entry(mark: dict | None, staff: dict) -> str:
             f"于{beijing(mark.get('recorded_at'))}录入）")
 
 
-def _detail(e: dict, names: dict) -> str:
+def detail(e: dict, names: dict) -> str:
+    """What a step says beyond its kind: its decision, outcome, limit, reason and such (one line)."""
     d = e.get("data") or {}
     t = e["event_type"]
     bits: list[str] = []
@@ -49,9 +51,11 @@ def _detail(e: dict, names: dict) -> str:
     if t == "SupervisionOrderEscalated":
         above = names.get(d.get("escalated_to") or "")
         bits.append(f"逾期未答复，提交{above + '信访工作机构' if above else '上一级信访工作机构'}督办")
-    for key in ("reason", "text", "note", "comment"):
+    for key in ("reason", "text", "note"):
         if d.get(key) and t != "CaseReplied":  # a reply's text is in its notice, not the timeline
             bits.append(str(d[key])[:60])
+    if d.get("comment"):  # the petitioner's own words with their rating (满意度评价), whole: it is short
+        bits.append(f"评价意见：{d['comment']}")
     return "，".join(bits)
 
 
@@ -65,7 +69,7 @@ def rows(history: dict, names: dict, staff: dict) -> list[dict]:
         unit = e.get("unit_name") or names.get(e.get("unit_id") or "") or ""
         out.append({
             "at": e["occurred_at"], "recorded": e["recorded_at"], "what": e.get("label") or e["event_type"],
-            "who": labels.actor(e.get("actor"), staff), "unit": unit, "detail": _detail(e, names),
+            "who": labels.actor(e.get("actor"), staff), "unit": unit, "detail": detail(e, names),
             "service": SERVICE_SHORT.get(e["service"], e["service"]),
             "link": f"{e['service']}#{seq}" if seq else "",
             "checkpoint": f"已签（至第{cp['size']}条，{beijing(cp['signed_at'])}）" if cp else "待签",
@@ -77,8 +81,6 @@ def rows(history: dict, names: dict, staff: dict) -> list[dict]:
 
 def _recorded_late(e: dict) -> bool:
     """Recorded more than an hour after it happened: the timeline shows both times."""
-    from datetime import datetime
-
     try:
         at = datetime.fromisoformat(str(e["occurred_at"]).replace("Z", "+00:00"))
         rec = datetime.fromisoformat(str(e["recorded_at"]).replace("Z", "+00:00"))

@@ -29,6 +29,7 @@ from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
+from xinfang.checkpointing import on_checkpoint
 from xinfang.contracts import DecodeError, Envelope, decode
 from xinfang.messaging.streams import Subscription
 from xinfang.storage import AlreadyApplied, Database, UnitOfWork, checkpoints, recovery
@@ -144,7 +145,7 @@ def _own(uow: UnitOfWork, own: OwnProjection, env: Envelope, done: Summary) -> b
     try:
         stored = uow.append_recorded(env)
         if env.event_type == checkpoints.EVENT:  # no read model: kept with the others heard
-            checkpoints.record(uow.conn, env.event_id, checkpoints.Checkpoint.of(env.payload))
+            on_checkpoint(uow, stored)
             projected = True
         else:
             projected = own(uow, stored)

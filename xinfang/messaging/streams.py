@@ -38,8 +38,9 @@ from xinfang import metrics
 from xinfang.contracts import DecodeError, Envelope, decode, dlq_topic
 from xinfang.logs import log_context
 from xinfang.messaging.profiles import profile
+from xinfang.messaging.relay import CHAIN_SEQ_HEADER
 from xinfang.storage import AlreadyApplied, Database, UnitOfWork
-from xinfang.tracing import kafka_traceparent, span
+from xinfang.tracing import kafka_header, kafka_traceparent, span
 
 log = logging.getLogger("xinfang.streams")
 
@@ -97,13 +98,8 @@ def applying_chain_seq() -> int | None:
 
 
 def _chain_seq(headers) -> int | None:
-    for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
-        if k == "chain_seq":
-            try:
-                return int(v)
-            except (TypeError, ValueError):
-                return None
-    return None
+    value = kafka_header(headers, CHAIN_SEQ_HEADER)
+    return int(value) if value and value.isdigit() else None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from services.web import actions, forms, labels
 from services.web.client import Api, ApiError, Part, Unavailable, parts
 from services.web.console import Console, beijing, cn_date, safe_next, sort_key
 from services.web.deps import Me, Site, UserApi
-from services.web.timeline import late_entry
+from services.web.timeline import detail, late_entry
 from services.web.timeline import rows as timeline_rows
 
 router = APIRouter()
@@ -84,7 +84,9 @@ async def case_page(site: Console, request: Request, a: Api, me: dict, case_id: 
 def _pieced(c: dict, assignment: Part, supervised: dict, names: dict, staff: dict) -> list[dict]:
     """The timeline from intake's, routing's and supervision's own reads of the case."""
     timeline = [{"at": h["occurred_at"], "what": labels.label(labels.EVENTS, h["event_type"]),
-                 "who": labels.actor(h.get("actor"), staff), "detail": _detail(h, staff)} for h in c.get("history", [])]
+                 "who": labels.actor(h.get("actor"), staff),
+                 "detail": "，".join(x for x in (detail(h, names), late_entry(h.get("backdated"), staff)) if x)}
+                for h in c.get("history", [])]
     if assignment.ok:
         seen = {(t["what"], beijing(t["at"])) for t in timeline}
         for h in assignment.data.get("history", []):
@@ -184,24 +186,6 @@ async def registered(request: Request, site: Site, a: UserApi, me: Me, case_id: 
     if not case.ok:
         return site.render(request, "not_found.html", status=404, me=me, message=case.error or "该功能暂不可用")
     return site.render(request, "registered.html", me=me, r=case.data, names=names)
-
-
-def _detail(h: dict, staff: dict | None = None) -> str:
-    d = h.get("data") or {}
-    bits = []
-    for key, table in (("channel", labels.CHANNELS), ("decision", labels.DECISIONS), ("procedure", labels.PROCEDURES),
-                       ("outcome", labels.OUTCOMES), ("rating", labels.RATINGS), ("level", labels.STAGES)):
-        if d.get(key):
-            bits.append(labels.label(table, d[key]))
-    if d.get("days"):
-        bits.append(f"延长{d['days']}日")
-    if d.get("reason"):
-        bits.append(str(d["reason"])[:60])
-    if d.get("comment"):  # the petitioner's own words with their rating (满意度评价), whole: it is short
-        bits.append(f"评价意见：{d['comment']}")
-    if late := late_entry(h.get("backdated") or d.get("backdated"), staff or {}):
-        bits.append(late)
-    return "，".join(bits)
 
 
 # the actions that create something new each time they are sent (the others are state changes a
