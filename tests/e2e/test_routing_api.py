@@ -84,6 +84,8 @@ def test_the_unit_signs_once_and_its_inbox_moves_the_case_from_to_sign_to_to_acc
     accept = lambda **extra: system.post("intake", f"/api/v1/cases/{cid}/acceptance",  # noqa: E731
                                          {"decision": "accepted", "procedure": "normal", "notice": "受理", **extra},
                                          user="h-t3")
+    system.wait_for(lambda: system.get("intake", f"/api/v1/cases/{cid}", user="h-t3").status_code == 200,
+                    timeout=20, what="intake to hear the assignment (the case in the unit's view)")
     early = accept()  # 交办 → 签收 → 受理: the unit has not signed yet
     assert early.status_code == 409 and early.json()["error"]["rule"] == "sign_before_acceptance", early.text
     r = act(system, cid, "sign", {}, "h-t3")
